@@ -1,0 +1,1 @@
+"""The school's account rules: logins, initial passwords, UAI codes, establishment codes."""

@@ -1,0 +1,21 @@
+"""Email addresses typed by operators and admins."""
+
+from __future__ import annotations
+
+import re
+
+from idp.errors import InvalidInput
+
+# Deliberately simple: one @, a dotted domain, no spaces. Delivery is the real test.
+_ADDRESS = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\".]+")
+
+
+def normalise(address: str) -> str:
+    candidate = address.strip()
+    if len(candidate) > 254 or not _ADDRESS.fullmatch(candidate):
+        raise InvalidInput(
+            f"Adresse électronique invalide : {candidate!r}.",
+            detail=f"invalid email address {candidate!r}",
+        )
+    local, domain = candidate.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"

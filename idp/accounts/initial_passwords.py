@@ -1,0 +1,42 @@
+"""Initial passwords are the birth date (help page): students `jjmmaaaa`, teachers and staff
+`aaaa-mm-jj`. An account on its initial password stores no hash; the password is derived from
+the stored birth date and compared in constant time.
+
+Generated passwords (the admin account's initial one, temporary ones) use an alphabet without
+look-alike characters, in groups of four so that they can be read out and typed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import string
+from datetime import date
+
+from idp.accounts.roles import Role
+
+GENERATED_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz"
+_GROUPS = 3
+_GROUP_LENGTH = 4
+
+
+def initial_password(role: Role, birth_date: date) -> str:
+    if role is Role.STUDENT:
+        return birth_date.strftime("%d%m%Y")
+    if role in (Role.TEACHER, Role.STAFF):
+        return birth_date.isoformat()
+    raise ValueError(f"the {role} account has no birth-date password")
+
+
+def matches_initial(role: Role, birth_date: date, typed: str) -> bool:
+    return hmac.compare_digest(initial_password(role, birth_date).encode(), typed.encode())
+
+
+def generate_password() -> str:
+    """12 characters from GENERATED_ALPHABET, at least one digit, as `xxxx-xxxx-xxxx`."""
+    while True:
+        chars = [secrets.choice(GENERATED_ALPHABET) for _ in range(_GROUPS * _GROUP_LENGTH)]
+        if any(c in string.digits for c in chars):
+            break
+    groups = ("".join(chars[i : i + _GROUP_LENGTH]) for i in range(0, len(chars), _GROUP_LENGTH))
+    return "-".join(groups)

@@ -1,0 +1,55 @@
+"""create_app: the one place where the provider is assembled."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from idp.clock import Clock
+from idp.errors import IdpError
+from idp.mail import Mailer
+from idp.runtime import Runtime, build_runtime
+from idp.settings import Settings
+from idp.web import errors
+from idp.web.directory import Directory
+from idp.web.middleware import SecurityHeaders
+from idp.web.routes import routes
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    runtime: Runtime | None = None,
+) -> Starlette:
+    """The ASGI app. `clock` and `mailer` are for tests; `runtime` shares one with a caller."""
+    rt = runtime or build_runtime(settings, clock=clock, mailer=mailer)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if runtime is None:
+            rt.close()
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(SecurityHeaders, hsts=settings.https)],
+        exception_handlers={
+            HTTPException: errors.http_error,
+            IdpError: errors.idp_error,
+            Exception: errors.server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.state.settings = settings
+    app.state.directory = Directory(rt.database)
+    return app

@@ -1,0 +1,349 @@
+"""The operator's command line: `idp …` (DESIGN.md, "Operator CLI").
+
+Output contract: results on standard output (the last line is the value a script wants),
+notices on standard error. Any wrong input: one line on standard error and exit status 2,
+with nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from idp import __version__, demo, provisioning, schema
+from idp.accounts.roles import PERSON_ROLES, Role
+from idp.errors import ConfigurationError, IdpError
+from idp.runtime import Runtime, build_runtime
+from idp.settings import Settings
+from idp.store import establishments
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"idp: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Every error ends as one line on standard error; usage errors exit 2."""
+
+    def main(self, args: Sequence[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("aborted", 1)
+        except click.UsageError as exc:
+            _fail(exc.format_message())
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except ConfigurationError as exc:
+            _fail(exc.message)
+        except IdpError as exc:
+            _fail(exc.detail, EXIT_USAGE if exc.status_code < 500 else 1)
+        except (OperationalError, ProgrammingError) as exc:
+            if _is_missing_schema(exc):
+                _fail("the database has no tables yet: run `idp db upgrade`", 1)
+            _fail(f"database error: {type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}", 1)
+
+
+def _is_missing_schema(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "no such table" in text or ("does not exist" in text and "relation" in text)
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    """Built on first use from the environment; tests may pass one in as `obj`."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Runtime):
+        root.obj = build_runtime(Settings.from_env())
+        root.call_on_close(root.obj.close)
+    return root.obj
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.UsageError(f"invalid date {value!r}: expected YYYY-MM-DD") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="idp")
+def cli() -> None:
+    """CPRO Connect: the identity provider of CPRO éducation."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    cli.main(prog_name="idp")
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Run the provider (applies migrations first on SQLite)."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    if settings.is_sqlite:
+        rt = _runtime(ctx)
+        schema.upgrade(rt.database.engine)
+    uvicorn.run(
+        "idp.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+# -- db ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply every pending migration."""
+    rt = _runtime(ctx)
+    schema.upgrade(rt.database.engine)
+    click.echo(f"database at revision {schema.current(rt.database.engine)}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@click.pass_context
+def db_revision(ctx: click.Context, message: str) -> None:
+    """(Developers) write a migration for the difference between the models and the database."""
+    rt = _runtime(ctx)
+    schema.revision(rt.database.engine, message)
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+@cli.command("demo")
+@click.pass_context
+def demo_command(ctx: click.Context) -> None:
+    """Create the demo establishment and its accounts (idempotent)."""
+    rt = _runtime(ctx)
+    credentials = demo.seed(rt)
+    url = rt.settings.issuer(demo.CODE)
+    click.echo(f"Demo establishment « {demo.NAME} »: {url}")
+    for c in credentials:
+        click.echo(f"  {c.role:<8} {c.login:<20} {c.password:<16} ({c.note})")
+
+
+# -- establishments ------------------------------------------------------------------------
+
+
+@cli.group()
+def establishment() -> None:
+    """Subscribing establishments."""
+
+
+@establishment.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help="Full name, shown above the login form.")
+@click.option("--uai", "uai_code", required=True, help="UAI (RNE) code, e.g. 0750655E.")
+@click.option(
+    "--email", required=True, help="The establishment's address (receives the admin access)."
+)
+@click.pass_context
+def establishment_create(
+    ctx: click.Context, code: str, name: str, uai_code: str, email: str
+) -> None:
+    """Create an establishment and its admin account, and mail the access to EMAIL."""
+    rt = _runtime(ctx)
+    created = provisioning.create_establishment(
+        rt, code=code, name=name, uai_code=uai_code, email=email
+    )
+    click.echo(f"admin access sent to {created.establishment.email}", err=True)
+    click.echo(f"{rt.settings.issuer(created.establishment.code)}")
+    click.echo(created.admin_login)
+
+
+@establishment.command("list")
+@click.pass_context
+def establishment_list(ctx: click.Context) -> None:
+    """Every establishment, with its state and number of accounts."""
+    rt = _runtime(ctx)
+    with rt.database.session() as session:
+        rows = establishments.all_by_code(session)
+        counts = establishments.user_counts(session)
+        for e in rows:
+            state = "enabled" if e.enabled else "disabled"
+            click.echo(f"{e.code}\t{e.uai}\t{state}\t{counts.get(e.id, 0)} accounts\t{e.name}")
+
+
+def _toggle(enabled: bool) -> click.Command:
+    @click.argument("code")
+    @click.pass_context
+    def command(ctx: click.Context, code: str) -> None:
+        provisioning.set_establishment_enabled(_runtime(ctx), code, enabled)
+        click.echo(f"{code}: {'enabled' if enabled else 'disabled'}")
+
+    command.__doc__ = "Re-open the establishment." if enabled else "Suspend the establishment."
+    return click.command("enable" if enabled else "disable")(command)
+
+
+establishment.add_command(_toggle(True))
+establishment.add_command(_toggle(False))
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """Accounts of an establishment."""
+
+
+@user.command("add")
+@click.argument("code")
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--birth-date", required=True, help="YYYY-MM-DD; gives the initial password.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in PERSON_ROLES]))
+@click.option("--email")
+@click.option("--group", "groups", multiple=True, help="A class or group; repeat for several.")
+@click.pass_context
+def user_add(
+    ctx: click.Context,
+    code: str,
+    first_name: str,
+    last_name: str,
+    birth_date: str,
+    role: str,
+    email: str | None,
+    groups: tuple[str, ...],
+) -> None:
+    """Add an account on its initial (birth-date) password; prints the login."""
+    rt = _runtime(ctx)
+    created = provisioning.add_user(
+        rt,
+        code,
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=_parse_date(birth_date),
+        role=Role(role),
+        email=email,
+        groups=groups,
+    )
+    click.echo(
+        f"account created, initial password: the birth date ({created.role.value})", err=True
+    )
+    click.echo(created.login)
+
+
+@user.command("set-password")
+@click.argument("code")
+@click.argument("login")
+@click.option(
+    "--password-stdin", is_flag=True, required=True, help="Read the password from standard input."
+)
+@click.option("--temporary", is_flag=True, help="Must be changed at the next sign-in.")
+@click.pass_context
+def user_set_password(
+    ctx: click.Context, code: str, login: str, password_stdin: bool, temporary: bool
+) -> None:
+    """Set a password (for automation)."""
+    if not password_stdin:
+        raise click.UsageError("--password-stdin is required")
+    password = click.get_text_stream("stdin").read()
+    password = password.removesuffix("\n").removesuffix("\r")
+    rt = _runtime(ctx)
+    changed = provisioning.set_password(rt, code, login, password, temporary=temporary)
+    click.echo(f"password set for {changed.login}{' (temporary)' if temporary else ''}")
+
+
+@user.command("reset-password")
+@click.argument("code")
+@click.argument("login")
+@click.pass_context
+def user_reset_password(ctx: click.Context, code: str, login: str) -> None:
+    """Back to the initial (birth-date) password; the admin account gets a new one by email."""
+    rt = _runtime(ctx)
+    reset = provisioning.reset_password(rt, code, login)
+    if reset.mailed_to:
+        click.echo(f"{reset.user.login}: new password sent to {reset.mailed_to}")
+    else:
+        click.echo(f"{reset.user.login}: back to the initial password (birth date)")
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+@cli.group()
+def client() -> None:
+    """Client applications (CPRO modules) of an establishment."""
+
+
+@client.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--backchannel-logout-uri")
+@click.option("--public", is_flag=True, help="No secret (native or browser app); PKCE required.")
+@click.option("--third-party", is_flag=True, help="Show a consent screen.")
+@click.option("--json", "as_json", is_flag=True, help="One line of JSON on standard output.")
+@click.pass_context
+def client_add(
+    ctx: click.Context,
+    code: str,
+    name: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
+    backchannel_logout_uri: str | None,
+    public: bool,
+    third_party: bool,
+    as_json: bool,
+) -> None:
+    """Register a module; prints client_id and, once, the secret."""
+    rt = _runtime(ctx)
+    created = provisioning.add_client(
+        rt,
+        code,
+        name=name,
+        redirect_uris_=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        backchannel_logout_uri=backchannel_logout_uri,
+        public=public,
+        third_party=third_party,
+    )
+    issuer = rt.settings.issuer(code.strip().lower())
+    click.echo(f"discovery: {issuer}/.well-known/openid-configuration", err=True)
+    if created.secret:
+        click.echo("the secret is shown only now: store it in the module's configuration", err=True)
+    if as_json:
+        payload = {"client_id": created.client.client_id, "client_secret": created.secret}
+        click.echo(json.dumps(payload, separators=(",", ":")))
+        return
+    click.echo(f"client_id: {created.client.client_id}")
+    if created.secret:
+        click.echo(f"client_secret: {created.secret}")

@@ -1,0 +1,31 @@
+"""Languages. French is the default of every page and email; message ids are the French
+texts themselves (the help page's wording is the source), so French needs no catalogue and
+English is a translation in `idp/locale/en`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+LOCALES = ("fr", "en")
+DEFAULT_LOCALE = "fr"
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+@lru_cache(maxsize=len(LOCALES))
+def translations(locale: str) -> NullTranslations:
+    if locale == DEFAULT_LOCALE or locale not in LOCALES:
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
+
+
+def negotiate(requested: str | None) -> str:
+    """The first supported language of a space- or comma-separated list, else French."""
+    for tag in (requested or "").replace(",", " ").split():
+        language = tag.split(";")[0].split("-")[0].strip().lower()
+        if language in LOCALES:
+            return language
+    return DEFAULT_LOCALE

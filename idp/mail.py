@@ -1,0 +1,148 @@
+"""Mail: messages rendered from templates (text and HTML parts), sent through a backend.
+
+Backends: `console` prints the message (development only: it shows passwords in the
+terminal), `file` writes one `.eml` per message into IDP_MAIL_DIR, `smtp` talks to a real
+server. A message that cannot be handed over raises MailError; it is never silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import sys
+import tempfile
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from idp.clock import Clock
+from idp.errors import MailError
+from idp.settings import Settings
+from idp.templating import Templates
+
+log = logging.getLogger(__name__)
+
+_SEND_FAILED = "Le courriel n'a pas pu être envoyé. Veuillez réessayer plus tard."
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class MessageRenderer:
+    """Builds a message from `email/{name}.subject.txt`, `.txt` and `.html`."""
+
+    def __init__(self, templates: Templates, sender: str, clock: Clock) -> None:
+        self._templates = templates
+        self._sender = sender
+        self._clock = clock
+
+    def render(self, name: str, *, to: str, locale: str = "fr", **context: object) -> EmailMessage:
+        def part(suffix: str) -> str:
+            return self._templates.render(f"email/{name}.{suffix}", locale, **context)
+
+        message = EmailMessage(policy=SMTP)
+        message["Subject"] = " ".join(part("subject.txt").split())
+        message["From"] = self._sender
+        message["To"] = to
+        message["Date"] = format_datetime(self._clock.now())
+        message["Message-ID"] = make_msgid(domain=_domain(self._sender))
+        message.set_content(part("txt"), charset="utf-8")
+        message.add_alternative(part("html"), subtype="html", charset="utf-8")
+        return message
+
+
+def _domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    try:
+        return Address(addr_spec=address).domain or "localhost"
+    except (ValueError, IndexError):
+        return "localhost"
+
+
+class ConsoleMailer:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def send(self, message: EmailMessage) -> None:
+        stream = self._stream or sys.stdout
+        body = message.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        stream.write(
+            f"----- email (IDP_MAIL_BACKEND=console) -----\n"
+            f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n\n"
+            f"{text}\n----- end of email -----\n"
+        )
+        stream.flush()
+
+
+class FileMailer:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            # Written under a temporary name then renamed, so a reader never sees half a file.
+            fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(message.as_bytes())
+            stamp = message["Message-ID"].strip("<>").replace("/", "_")
+            os.replace(tmp, self._directory / f"{stamp}.eml")
+        except OSError as exc:
+            log.error("mail: cannot write to %s: %s", self._directory, exc.strerror)
+            raise MailError(_SEND_FAILED, detail=f"file backend: {exc}") from exc
+
+
+class SmtpMailer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def send(self, message: EmailMessage) -> None:
+        s = self._settings
+        try:
+            with self._connect() as smtp:
+                if s.smtp_security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.smtp_username:
+                    smtp.login(s.smtp_username, s.smtp_password or "")
+                refused = smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            # The exception text holds the server's reply and never the message body.
+            log.error("mail: SMTP %s:%s failed: %s", s.smtp_host, s.smtp_port, _describe(exc))
+            raise MailError(_SEND_FAILED, detail=f"smtp: {_describe(exc)}") from exc
+        if refused:
+            log.error("mail: SMTP refused %d recipient(s)", len(refused))
+            raise MailError(_SEND_FAILED, detail=f"smtp refused recipients: {sorted(refused)}")
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self._settings
+        if s.smtp_security == "tls":
+            return smtplib.SMTP_SSL(
+                s.smtp_host,
+                s.smtp_port,
+                timeout=s.smtp_timeout,
+                context=ssl.create_default_context(),
+            )
+        return smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"recipients refused: {sorted(exc.recipients)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    if settings.mail_backend == "smtp":
+        return SmtpMailer(settings)
+    if settings.mail_backend == "file":
+        return FileMailer(settings.mail_dir)
+    return ConsoleMailer()

@@ -1,0 +1,60 @@
+"""Registration rules for redirect URIs (RFC 6749 §3.1.2, RFC 8252 §7, RFC 9700 §2.1).
+
+Absolute, no fragment, https, except http on a loopback host (a module in development or a
+native app, RFC 8252 §7.3); a private-use scheme (`fr.cpro.app:/cb`, RFC 8252 §7.1) only for
+a public native client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from idp.errors import InvalidRedirectUri
+
+_PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate(uri: str, *, public: bool = False) -> str:
+    def refuse(why: str) -> InvalidRedirectUri:
+        return InvalidRedirectUri(
+            f"Adresse de redirection refusée : {uri} ({why}).", detail=f"{uri!r}: {why}"
+        )
+
+    if uri != uri.strip() or any(c.isspace() for c in uri):
+        raise refuse("contains whitespace")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise refuse("not a valid URL") from None
+    if not parts.scheme:
+        raise refuse("not an absolute URL")
+    if parts.fragment or "#" in uri:
+        raise refuse("must not contain a fragment")
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        if not parts.hostname:
+            raise refuse("no host")
+        return uri
+    if scheme == "http":
+        if not is_loopback_host(parts.hostname):
+            raise refuse("http is allowed only for a loopback host; use https")
+        return uri
+    if public and _PRIVATE_SCHEME.fullmatch(scheme):
+        return uri
+    if _PRIVATE_SCHEME.fullmatch(scheme):
+        raise refuse("a private-use scheme is allowed only for a public (native) client")
+    raise refuse("must be an https URL")

@@ -1,0 +1,358 @@
+"""What an operator (the CLI) and, later, an establishment admin do to accounts and clients.
+
+Each function is one unit of work: it validates everything first, writes in one transaction,
+and leaves nothing behind when it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idp.accounts import emails, establishment_codes, logins, uai
+from idp.accounts.initial_passwords import generate_password
+from idp.accounts.roles import PERSON_ROLES, Role
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.models import Client, Establishment, User
+from idp.oauth import redirect_uris
+from idp.runtime import Runtime
+from idp.security.tokens import new_secret, secret_hash
+from idp.store import audit, clients, establishments, users
+
+log = logging.getLogger(__name__)
+
+OPERATOR = "operator"
+_MAX_NAME = 100
+
+
+def get_establishment(session: Session, code: str) -> Establishment:
+    establishment = establishments.by_code(session, code.strip().lower())
+    if establishment is None:
+        raise NotFound(f"Établissement inconnu : {code}.", detail=f"unknown establishment {code!r}")
+    return establishment
+
+
+def get_user(session: Session, establishment: Establishment, login: str) -> User:
+    user = users.by_login(session, establishment, logins.normalise_typed(login))
+    if user is None:
+        raise NotFound(
+            f"Utilisateur inconnu : {login}.",
+            detail=f"unknown login {login!r} at {establishment.code}",
+        )
+    return user
+
+
+def _text(value: str, label: str, limit: int = _MAX_NAME) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise InvalidInput(f"Le champ « {label} » est obligatoire.", detail=f"{label} is empty")
+    if len(cleaned) > limit:
+        raise InvalidInput(
+            f"Le champ « {label} » dépasse {limit} caractères.",
+            detail=f"{label} is longer than {limit} characters",
+        )
+    return cleaned
+
+
+def check_birth_date(birth_date: date, today: date) -> date:
+    if not date(1900, 1, 1) <= birth_date <= today:
+        raise InvalidInput(
+            f"Date de naissance invalide : {birth_date.isoformat()}.",
+            detail=f"birth date {birth_date.isoformat()} is not between 1900-01-01 and today",
+        )
+    return birth_date
+
+
+# -- establishments ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewEstablishment:
+    establishment: Establishment
+    admin_login: str
+
+
+def create_establishment(
+    rt: Runtime, *, code: str, name: str, uai_code: str, email: str, send_welcome: bool = True
+) -> NewEstablishment:
+    """The establishment, its single admin account (login = UAI in lower case, a random
+    password to change at first sign-in), and the welcome email to the establishment.
+
+    The email is sent before the transaction commits: if it cannot be sent, nothing is
+    created, since nobody would ever learn the admin password.
+    """
+    code = establishment_codes.validate(code)
+    name = _text(name, "Nom", 200)
+    uai_code = uai.normalise(uai_code)
+    email = emails.normalise(email)
+    now = rt.clock.now()
+    password = generate_password()
+    password_hash = rt.hasher.hash(password)
+    with rt.database.session() as session:
+        if establishments.by_code(session, code):
+            raise Conflict(
+                f"Le code d'établissement « {code} » existe déjà.",
+                detail=f"establishment code {code!r} already exists",
+            )
+        if existing := establishments.by_uai(session, uai_code):
+            raise Conflict(
+                f"Le code UAI {uai_code} est déjà celui de l'établissement « {existing.code} ».",
+                detail=f"UAI {uai_code} already belongs to {existing.code!r}",
+            )
+        establishment = establishments.add(
+            session, code=code, name=name, uai=uai_code, email=email, now=now
+        )
+        admin = users.add(
+            session,
+            establishment,
+            login=uai_code.lower(),
+            first_name="Administrateur",
+            last_name=name,
+            role=Role.ADMIN,
+            birth_date=None,
+            email=email,
+            password_hash=password_hash,
+            must_change_password=True,
+            now=now,
+        )
+        audit.record(
+            session,
+            establishment,
+            "establishment.created",
+            at=now,
+            actor=OPERATOR,
+            subject=admin.login,
+            details={"uai": uai_code},
+        )
+        if send_welcome:
+            message = rt.messages.render(
+                "establishment_created",
+                to=email,
+                establishment=establishment,
+                login_url=f"{rt.settings.issuer(code)}/login",
+                admin_login=admin.login,
+                password=password,
+            )
+            rt.mailer.send(message)
+    log.info("establishment %s created (admin %s)", code, admin.login)
+    return NewEstablishment(establishment, admin.login)
+
+
+def set_establishment_enabled(rt: Runtime, code: str, enabled: bool) -> Establishment:
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        establishments.set_enabled(session, establishment, enabled)
+        audit.record(
+            session,
+            establishment,
+            "establishment.enabled" if enabled else "establishment.disabled",
+            at=rt.clock.now(),
+            actor=OPERATOR,
+        )
+        return establishment
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def add_user(
+    rt: Runtime,
+    code: str,
+    *,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
+    role: Role,
+    email: str | None = None,
+    groups: Sequence[str] = (),
+    actor: str = OPERATOR,
+) -> User:
+    """A student, teacher or staff account on its initial (birth-date) password."""
+    if role not in PERSON_ROLES:
+        raise InvalidInput(
+            "Le compte administrateur est créé avec l'établissement.",
+            detail=f"role {role} cannot be given to a new account",
+        )
+    first_name = _text(first_name, "Prénom")
+    last_name = _text(last_name, "Nom")
+    now = rt.clock.now()
+    check_birth_date(birth_date, now.date())
+    email = emails.normalise(email) if email else None
+    group_names = [_text(g, "Groupe") for g in groups]
+    logins.base_login(first_name, last_name)  # a name with no usable letter fails here
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        login = logins.unique_login(
+            first_name, last_name, lambda c: users.login_taken(session, establishment, c)
+        )
+        try:
+            user = users.add(
+                session,
+                establishment,
+                login=login,
+                first_name=first_name,
+                last_name=last_name,
+                role=role,
+                birth_date=birth_date,
+                email=email,
+                groups=group_names,
+                now=now,
+            )
+        except IntegrityError:
+            # Another process took the same login between our check and our insert.
+            raise Conflict(
+                "Cet identifiant vient d'être attribué à un autre compte. Veuillez réessayer.",
+                detail=f"login {login!r} taken concurrently at {establishment.code}",
+            ) from None
+        audit.record(
+            session,
+            establishment,
+            "user.created",
+            at=now,
+            actor=actor,
+            subject=login,
+            details={"role": role.value},
+        )
+        return user
+
+
+def set_password(
+    rt: Runtime, code: str, login: str, password: str, *, temporary: bool, actor: str = OPERATOR
+) -> User:
+    if not password:
+        raise InvalidInput("Le mot de passe est vide.", detail="empty password")
+    password_hash = rt.hasher.hash(password)
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        user = get_user(session, establishment, login)
+        users.set_password_hash(session, user, password_hash, must_change=temporary, now=now)
+        audit.record(
+            session,
+            establishment,
+            "password.set",
+            at=now,
+            actor=actor,
+            subject=user.login,
+            details={"temporary": temporary},
+        )
+        return user
+
+
+@dataclass(frozen=True)
+class Reset:
+    user: User
+    # Where the new password went, for the admin account (no birth date): the establishment.
+    mailed_to: str | None = None
+
+
+def reset_password(rt: Runtime, code: str, login: str, *, actor: str = OPERATOR) -> Reset:
+    """Back to the initial password: the birth date; for the admin account, a new random
+    password mailed to the establishment's address (sent before the change commits)."""
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        user = get_user(session, establishment, login)
+        if user.birth_date is not None:
+            users.set_password_hash(session, user, None, must_change=False, now=now)
+            audit.record(
+                session,
+                establishment,
+                "password.reset",
+                at=now,
+                actor=actor,
+                subject=user.login,
+                details={"to": "initial"},
+            )
+            return Reset(user)
+        password = generate_password()
+        users.set_password_hash(session, user, rt.hasher.hash(password), must_change=True, now=now)
+        audit.record(
+            session,
+            establishment,
+            "password.reset",
+            at=now,
+            actor=actor,
+            subject=user.login,
+            details={"to": "generated"},
+        )
+        rt.mailer.send(
+            rt.messages.render(
+                "admin_password_reset",
+                to=establishment.email,
+                establishment=establishment,
+                login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                admin_login=user.login,
+                password=password,
+            )
+        )
+        return Reset(user, mailed_to=establishment.email)
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: Client
+    # Shown once: only its hash is stored.
+    secret: str | None
+
+
+def add_client(
+    rt: Runtime,
+    code: str,
+    *,
+    name: str,
+    redirect_uris_: Sequence[str],
+    post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
+    public: bool = False,
+    third_party: bool = False,
+    actor: str = OPERATOR,
+) -> NewClient:
+    name = _text(name, "Nom", 200)
+    if not redirect_uris_:
+        raise InvalidInput(
+            "Au moins une adresse de redirection est nécessaire.", detail="no redirect URI"
+        )
+    checked = [redirect_uris.validate(u, public=public) for u in dict.fromkeys(redirect_uris_)]
+    post_logout = [
+        redirect_uris.validate(u, public=public) for u in dict.fromkeys(post_logout_redirect_uris)
+    ]
+    if backchannel_logout_uri is not None:
+        # The provider POSTs to it server to server: never a custom scheme.
+        backchannel_logout_uri = redirect_uris.validate(backchannel_logout_uri)
+    secret = None if public else new_secret()
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        client = clients.add(
+            session,
+            establishment,
+            client_id=secrets.token_hex(16),
+            name=name,
+            secret_hash=secret_hash(secret) if secret else None,
+            token_endpoint_auth_method="none" if public else "client_secret_basic",
+            redirect_uris=checked,
+            post_logout_redirect_uris=post_logout,
+            backchannel_logout_uri=backchannel_logout_uri,
+            third_party=third_party,
+            now=now,
+        )
+        audit.record(
+            session,
+            establishment,
+            "client.created",
+            at=now,
+            actor=actor,
+            subject=client.client_id,
+            details={"name": name, "public": public},
+        )
+        return NewClient(client, secret)

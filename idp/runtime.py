@@ -1,0 +1,48 @@
+"""The objects one process shares, built from Settings: what the app and the CLI both need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idp.clock import Clock, SystemClock
+from idp.db import Database
+from idp.mail import Mailer, MessageRenderer, make_mailer
+from idp.security.passwords import PasswordHasher
+from idp.settings import Settings
+from idp.templating import Templates
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    database: Database
+    hasher: PasswordHasher
+    templates: Templates
+    mailer: Mailer
+    messages: MessageRenderer
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, mailer: Mailer | None = None
+) -> Runtime:
+    clock = clock or SystemClock()
+    templates = Templates()
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        database=Database(settings.database_url),
+        hasher=PasswordHasher(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+            concurrency=settings.hash_concurrency,
+            queue_timeout=settings.hash_queue_timeout,
+        ),
+        templates=templates,
+        mailer=mailer or make_mailer(settings),
+        messages=MessageRenderer(templates, settings.mail_from, clock),
+    )

@@ -1,0 +1,1 @@
+"""Password hashing, secret hashing, and (later) CSRF and signed cookies."""

@@ -1,0 +1,132 @@
+"""argon2id password hashing with a bound on how many hashes run at once.
+
+Each hash takes ~19 MiB and tens of milliseconds of CPU; a storm of logins must queue for a
+slot (or get a clear 503 after `queue_timeout`) rather than exhaust memory. The async methods
+are for request handlers: they wait for a slot on the event loop and hash in a worker thread.
+The sync methods are for the CLI and code already running in a worker thread.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import anyio
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from idp.errors import Unavailable
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    needs_rehash: bool = False
+
+
+class PasswordHasher:
+    def __init__(
+        self,
+        *,
+        memory_kib: int = 19456,
+        time_cost: int = 2,
+        parallelism: int = 1,
+        concurrency: int = 1,
+        queue_timeout: float = 10.0,
+    ) -> None:
+        self._argon2 = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=argon2.Type.ID,
+        )
+        self.concurrency = concurrency
+        self._queue_timeout = queue_timeout
+        self._thread_slots = threading.BoundedSemaphore(concurrency)
+        self._async_slots: anyio.Semaphore | None = None
+
+    # -- sync ---------------------------------------------------------------------------
+
+    def hash(self, password: str) -> str:
+        with self._slot():
+            return self._argon2.hash(password)
+
+    def verify(self, stored_hash: str, password: str) -> Verification:
+        with self._slot():
+            return self._verify(stored_hash, password)
+
+    def burn(self, password: str) -> None:
+        """Spend the time of a verification, so that an account with no hash (on its
+        initial password) cannot be told apart from one with a hash by timing."""
+        self.verify(self._dummy_hash, password)
+
+    # -- async --------------------------------------------------------------------------
+
+    async def hash_async(self, password: str) -> str:
+        async with self._async_slot():
+            return await anyio.to_thread.run_sync(self._argon2.hash, password)
+
+    async def verify_async(self, stored_hash: str, password: str) -> Verification:
+        async with self._async_slot():
+            return await anyio.to_thread.run_sync(self._verify, stored_hash, password)
+
+    async def burn_async(self, password: str) -> None:
+        await self.verify_async(self._dummy_hash, password)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _verify(self, stored_hash: str, password: str) -> Verification:
+        try:
+            self._argon2.verify(stored_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return Verification(ok=False)
+        return Verification(ok=True, needs_rehash=self._argon2.check_needs_rehash(stored_hash))
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._argon2.hash(secrets.token_urlsafe(16))
+
+    def _slot(self) -> _ThreadSlot:
+        return _ThreadSlot(self._thread_slots, self._queue_timeout)
+
+    def _async_slot(self) -> _AsyncSlot:
+        if self._async_slots is None:
+            self._async_slots = anyio.Semaphore(self.concurrency)
+        return _AsyncSlot(self._async_slots, self._queue_timeout)
+
+
+def _busy() -> Unavailable:
+    return Unavailable(
+        "Le service est très sollicité. Veuillez réessayer dans quelques instants.",
+        detail="no password-hashing slot became free in time",
+    )
+
+
+class _ThreadSlot:
+    def __init__(self, semaphore: threading.BoundedSemaphore, timeout: float) -> None:
+        self._semaphore, self._timeout = semaphore, timeout
+
+    def __enter__(self) -> None:
+        if not self._semaphore.acquire(timeout=self._timeout):
+            raise _busy()
+
+    def __exit__(self, *exc: object) -> None:
+        self._semaphore.release()
+
+
+class _AsyncSlot:
+    def __init__(self, semaphore: anyio.Semaphore, timeout: float) -> None:
+        self._semaphore, self._timeout = semaphore, timeout
+
+    async def __aenter__(self) -> None:
+        with anyio.move_on_after(self._timeout):
+            await self._semaphore.acquire()
+            return
+        raise _busy()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._semaphore.release()

@@ -1,0 +1,239 @@
+"""Settings: read once from the environment (and an optional `.env`) into a frozen object.
+
+`create_app` and the CLI receive a Settings; nothing reads the environment anywhere else.
+A bad value raises ConfigurationError with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from starlette.config import Config
+
+from idp.errors import ConfigurationError
+
+MailBackend = Literal["console", "file", "smtp"]
+SmtpSecurity = Literal["none", "starttls", "tls"]
+T = TypeVar("T")
+
+_SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+_MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./idp.db"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = field(default="", repr=False)
+    argon2_memory_kib: int = 19456
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    # How many password hashes may run at once; more requests queue for a slot.
+    hash_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # How long a request may wait for a slot before it gets a 503.
+    hash_queue_timeout: float = 10.0
+    mail_backend: MailBackend = "console"
+    mail_dir: Path = Path("./mail")
+    mail_from: str = "CPRO Connect <no-reply@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_security: SmtpSecurity = "none"
+    smtp_timeout: float = 10.0
+    log_level: str = "INFO"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def issuer(self, code: str) -> str:
+        return f"{self.base_url}/{code}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Parse the environment. `environ` defaults to os.environ; `.env` fills the gaps."""
+        if env_file is not None and not Path(env_file).is_file():
+            env_file = None
+        config = Config(env_file, environ=os.environ if environ is None else environ)
+        read = _Reader(config)
+
+        database_url = read("IDP_DATABASE_URL", _database_url, cls.database_url)
+        base_url = read("IDP_BASE_URL", _base_url, cls.base_url)
+        security = read("IDP_SMTP_SECURITY", _choice("none", "starttls", "tls"), "none")
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "base_url": base_url,
+            "argon2_memory_kib": read("IDP_ARGON2_MEMORY_KIB", _int(8, 4_194_304), 19456),
+            "argon2_time_cost": read("IDP_ARGON2_TIME_COST", _int(1, 100), 2),
+            "argon2_parallelism": read("IDP_ARGON2_PARALLELISM", _int(1, 64), 1),
+            "hash_concurrency": read("IDP_HASH_CONCURRENCY", _int(1, 256), os.cpu_count() or 1),
+            "hash_queue_timeout": read("IDP_HASH_QUEUE_TIMEOUT", _float(0.1, 300), 10.0),
+            "mail_backend": read("IDP_MAIL_BACKEND", _choice("console", "file", "smtp"), "console"),
+            "mail_dir": Path(read("IDP_MAIL_DIR", _nonempty, "./mail")),
+            "mail_from": read("IDP_MAIL_FROM", _mail_from, cls.mail_from),
+            "smtp_host": read("IDP_SMTP_HOST", _nonempty, "localhost"),
+            "smtp_port": read("IDP_SMTP_PORT", _int(1, 65535), _SMTP_DEFAULT_PORTS[security]),
+            "smtp_username": read("IDP_SMTP_USERNAME", _nonempty, None),
+            "smtp_password": read("IDP_SMTP_PASSWORD", str, None),
+            "smtp_security": security,
+            "smtp_timeout": read("IDP_SMTP_TIMEOUT", _float(0.1, 600), 10.0),
+            "log_level": read(
+                "IDP_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
+            ),
+        }
+        values["secret_key"] = _secret_key(
+            read("IDP_SECRET_KEY", str, None), database_url, base_url
+        )
+        return cls(**values)
+
+
+class _Reader:
+    def __init__(self, config: Config) -> None:
+        self._config = config
+
+    def __call__(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._config(name, default=None)
+        if raw is None or raw == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except ValueError as exc:
+            raise ConfigurationError(f"{name}: {exc}") from None
+
+
+def _nonempty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"expected a number from {low} to {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _float(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"expected a number from {low} to {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.upper() if upper else value.lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or a fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("must use https except on a loopback address (127.0.0.1, localhost)")
+    return value.rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL: {value!r}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        raise ValueError("use the psycopg driver: postgresql+psycopg://…")
+    return value
+
+
+def _mail_from(value: str) -> str:
+    if "@" not in value:
+        raise ValueError(
+            f"expected an address such as 'CPRO Connect <no-reply@example.fr>', got {value!r}"
+        )
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _secret_key(value: str | None, database_url: str, base_url: str) -> str:
+    if value:
+        if len(value) < _MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"IDP_SECRET_KEY: must be at least {_MIN_SECRET_LENGTH} characters "
+                "(try: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return value
+    if base_url.startswith("https://"):
+        raise ConfigurationError("IDP_SECRET_KEY: required when IDP_BASE_URL uses https")
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        raise ConfigurationError(
+            "IDP_SECRET_KEY: required with PostgreSQL (every instance must share the same key)"
+        )
+    if not url.database or url.database == ":memory:":
+        return secrets.token_urlsafe(48)
+    return _dev_secret_file(Path(url.database + ".secret-key"))
+
+
+def _dev_secret_file(path: Path) -> str:
+    """Development only: a key generated once and kept beside the SQLite database."""
+    try:
+        if path.exists():
+            key = path.read_text().strip()
+            if len(key) >= _MIN_SECRET_LENGTH:
+                return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        return key
+    except OSError as exc:
+        raise ConfigurationError(
+            f"IDP_SECRET_KEY: not set, and the development key file {path} "
+            f"cannot be used ({exc.strerror})"
+        ) from None

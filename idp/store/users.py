@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from idp.accounts.roles import Role
+from idp.models import Establishment, User, UserGroup
+from idp.store.tenancy import owned
+
+
+def by_login(session: Session, establishment: Establishment, login: str) -> User | None:
+    return session.scalar(owned(User, establishment, User.login == login))
+
+
+def login_taken(session: Session, establishment: Establishment, login: str) -> bool:
+    query = select(exists().where(User.establishment_id == establishment.id, User.login == login))
+    return bool(session.scalar(query))
+
+
+def add(
+    session: Session,
+    establishment: Establishment,
+    *,
+    login: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    birth_date: date | None,
+    now: datetime,
+    email: str | None = None,
+    groups: Iterable[str] = (),
+    password_hash: str | None = None,
+    must_change_password: bool = False,
+) -> User:
+    user = User(
+        establishment_id=establishment.id,
+        login=login,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        birth_date=birth_date,
+        email=email,
+        email_verified=False,
+        password_hash=password_hash,
+        must_change_password=must_change_password,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    user.groups = [
+        UserGroup(establishment_id=establishment.id, name=name) for name in dict.fromkeys(groups)
+    ]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password_hash(
+    session: Session, user: User, password_hash: str | None, *, must_change: bool, now: datetime
+) -> None:
+    """`None` puts the account back on its initial (birth-date) password."""
+    user.password_hash = password_hash
+    user.must_change_password = must_change
+    user.password_changed_at = now
+    user.updated_at = now
+    session.flush()

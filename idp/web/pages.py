@@ -1,0 +1,41 @@
+"""The global pages and the establishment's own address."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.accounts import establishment_codes
+from idp.errors import InvalidInput
+from idp.web.directory import EstablishmentView
+from idp.web.rendering import render
+
+
+async def home(request: Request) -> Response:
+    return render(request, "home.html")
+
+
+async def establishment_home(request: Request) -> Response:
+    establishment = await resolve(request)
+    if isinstance(establishment, Response):
+        return establishment
+    return render(request, "establishment.html", establishment=establishment)
+
+
+async def resolve(request: Request) -> EstablishmentView | Response:
+    """The establishment named by `{code}`, a redirect to its lower-case address, or 404."""
+    code: str = request.path_params["code"]
+    if code != code.lower():
+        lowered = request.url.path.replace(f"/{code}", f"/{code.lower()}", 1)
+        target = request.url.replace(path=lowered)
+        return RedirectResponse(str(target), status_code=308)
+    try:
+        establishment_codes.validate(code)
+    except InvalidInput:
+        raise HTTPException(404) from None
+    view = await run_in_threadpool(request.app.state.directory.get, code)
+    if view is None:
+        raise HTTPException(404)
+    return view
