@@ -1,0 +1,45 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?= -m "not slow"
+
+.PHONY: run test lint i18n bench clean
+
+# A stamp per extra, rebuilt when pyproject.toml changes.
+$(VENV)/.stamp-base: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is required ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/pybabel compile --use-fuzzy -d idp/locale -D messages --statistics
+	@touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-base
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(VENV)/.stamp-base
+	$(BIN)/idp db upgrade
+	$(BIN)/idp demo
+	@echo
+	@echo "CPRO Connect: http://127.0.0.1:8000/demo  (Ctrl-C to stop)"
+	$(BIN)/idp serve --host 127.0.0.1 --port 8000
+
+test: $(VENV)/.stamp-test
+	$(BIN)/pybabel compile --use-fuzzy -d idp/locale -D messages
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check .
+
+# Extract the messages of idp/ and templates/, merge them into the catalogues, compile.
+i18n: $(VENV)/.stamp-base
+	$(BIN)/pybabel extract -F idp/locale/babel.cfg -o idp/locale/messages.pot \
+	  --project "CPRO Connect" --no-location --sort-output .
+	$(BIN)/pybabel update -i idp/locale/messages.pot -d idp/locale -D messages --no-fuzzy-matching
+	$(BIN)/pybabel compile -d idp/locale -D messages --statistics
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
