@@ -274,7 +274,7 @@ def user_set_password(
     """Set a password (for automation)."""
     if not password_stdin:
         raise click.UsageError("--password-stdin is required")
-    password = click.get_text_stream("stdin").read()
+    password = sys.stdin.read()
     password = password.removesuffix("\n").removesuffix("\r")
     rt = _runtime(ctx)
     changed = provisioning.set_password(rt, code, login, password, temporary=temporary)

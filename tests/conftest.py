@@ -7,16 +7,14 @@ it fails.
 
 from __future__ import annotations
 
-import email
 import os
 import shutil
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import UAI_A, UAI_B, Mailbox
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -65,7 +63,7 @@ def postgres_url() -> str:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         schema.upgrade(engine)
-    except Exception as exc:  # noqa: BLE001 - any failure means the service is not usable
+    except Exception as exc:
         engine.dispose()
         missing_service(f"PostgreSQL at IDP_TEST_DATABASE_URL is not usable: {exc}")
     engine.dispose()
@@ -112,33 +110,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-class Mailbox:
-    """The `file` mail backend's directory, read back as messages."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def messages(self) -> list[EmailMessage]:
-        if not self.directory.exists():
-            return []
-        files = sorted(self.directory.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
-        return [
-            email.message_from_bytes(p.read_bytes(), policy=default_policy)  # type: ignore[misc]
-            for p in files
-        ]
-
-    def last(self) -> EmailMessage:
-        messages = self.messages()
-        assert messages, "no message was sent"
-        return messages[-1]
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    return body.get_content()
-
-
 @pytest.fixture
 def mailbox(settings: Settings) -> Mailbox:
     return Mailbox(settings.mail_dir)
@@ -181,16 +152,20 @@ def idp(rt: Runtime) -> Cli:
 
 # -- data ----------------------------------------------------------------------------------
 
-UAI_A = "0750655E"
-UAI_B = "0999999F"
-
 
 @pytest.fixture
 def school(idp: Cli) -> str:
     """An establishment `lp-a` with its admin; returns its code."""
     result = idp(
-        "establishment", "create", "lp-a", "--name", "Lycée professionnel A",
-        "--uai", UAI_A, "--email", "secretariat@lp-a.example",
+        "establishment",
+        "create",
+        "lp-a",
+        "--name",
+        "Lycée professionnel A",
+        "--uai",
+        UAI_A,
+        "--email",
+        "secretariat@lp-a.example",
     )
     assert result.exit_code == 0, result.output
     return "lp-a"
@@ -199,8 +174,15 @@ def school(idp: Cli) -> str:
 @pytest.fixture
 def other_school(idp: Cli) -> str:
     result = idp(
-        "establishment", "create", "lp-b", "--name", "Lycée professionnel B",
-        "--uai", UAI_B, "--email", "secretariat@lp-b.example",
+        "establishment",
+        "create",
+        "lp-b",
+        "--name",
+        "Lycée professionnel B",
+        "--uai",
+        UAI_B,
+        "--email",
+        "secretariat@lp-b.example",
     )
     assert result.exit_code == 0, result.output
     return "lp-b"

@@ -25,7 +25,7 @@ def user_counts(session: Session) -> dict[int, int]:
     rows = session.execute(
         select(User.establishment_id, func.count()).group_by(User.establishment_id)
     )
-    return {establishment_id: count for establishment_id, count in rows.tuples()}
+    return {establishment_id: count for establishment_id, count in rows}
 
 
 def add(
