@@ -7,6 +7,7 @@ server. A message that cannot be handed over raises MailError; it is never silen
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
@@ -86,17 +87,23 @@ class FileMailer:
         self._directory = directory
 
     def send(self, message: EmailMessage) -> None:
+        stamp = (message["Message-ID"] or make_msgid()).strip().strip("<>").replace("/", "_")
+        tmp: str | None = None
         try:
             self._directory.mkdir(parents=True, exist_ok=True)
             # Written under a temporary name then renamed, so a reader never sees half a file.
             fd, tmp = tempfile.mkstemp(dir=self._directory, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(message.as_bytes())
-            stamp = message["Message-ID"].strip("<>").replace("/", "_")
             os.replace(tmp, self._directory / f"{stamp}.eml")
+            tmp = None
         except OSError as exc:
             log.error("mail: cannot write to %s: %s", self._directory, exc.strerror)
             raise MailError(_SEND_FAILED, detail=f"file backend: {exc}") from exc
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 class SmtpMailer:
@@ -105,20 +112,25 @@ class SmtpMailer:
 
     def send(self, message: EmailMessage) -> None:
         s = self._settings
+        smtp: smtplib.SMTP | None = None
         try:
-            with self._connect() as smtp:
-                if s.smtp_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.smtp_username:
-                    smtp.login(s.smtp_username, s.smtp_password or "")
-                refused = smtp.send_message(message)
+            smtp = self._connect()
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                _login(smtp, s.smtp_username, s.smtp_password or "")
+            refused = smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             # The exception text holds the server's reply and never the message body.
             log.error("mail: SMTP %s:%s failed: %s", s.smtp_host, s.smtp_port, _describe(exc))
             raise MailError(_SEND_FAILED, detail=f"smtp: {_describe(exc)}") from exc
+        finally:
+            if smtp is not None:
+                _close(smtp)
         if refused:
-            log.error("mail: SMTP refused %d recipient(s)", len(refused))
-            raise MailError(_SEND_FAILED, detail=f"smtp refused recipients: {sorted(refused)}")
+            codes = ", ".join(sorted({str(code) for code, _ in refused.values()}))
+            log.error("mail: SMTP refused %d recipient(s): %s", len(refused), codes)
+            raise MailError(_SEND_FAILED, detail=f"smtp refused recipients: {_refusals(refused)}")
 
     def _connect(self) -> smtplib.SMTP:
         s = self._settings
@@ -132,12 +144,41 @@ class SmtpMailer:
         return smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
 
 
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    try:
+        smtp.login(username, password)
+    except UnicodeEncodeError:
+        # smtplib sends credentials as ASCII only. `from None`: the error holds the password.
+        raise smtplib.SMTPException(
+            "IDP_SMTP_USERNAME and IDP_SMTP_PASSWORD must be ASCII"
+        ) from None
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    """QUIT politely; once the server has taken the message, a failed QUIT loses nothing."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return f"recipients refused: {sorted(exc.recipients)}"
+        return f"recipients refused: {_refusals(exc.recipients)}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    """`a@x.fr: 550 5.1.1 unknown; …`: the server's code and reply for each address."""
+    return "; ".join(
+        f"{address}: {code} {_text(reply)}" for address, (code, reply) in sorted(refused.items())
+    )
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def make_mailer(settings: Settings) -> Mailer:

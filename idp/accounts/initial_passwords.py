@@ -22,7 +22,8 @@ _GROUP_LENGTH = 4
 
 def initial_password(role: Role, birth_date: date) -> str:
     if role is Role.STUDENT:
-        return birth_date.strftime("%d%m%Y")
+        # Not strftime("%d%m%Y"): glibc does not pad years before 1000 to four digits.
+        return f"{birth_date.day:02d}{birth_date.month:02d}{birth_date.year:04d}"
     if role in (Role.TEACHER, Role.STAFF):
         return birth_date.isoformat()
     raise ValueError(f"the {role} account has no birth-date password")

@@ -39,7 +39,7 @@ _SPECIAL = str.maketrans(
 _SEPARATORS = re.compile(r"[\s'’‘`´ʼ_\-‐‑‒–—]+")
 _NOT_ALLOWED = re.compile(r"[^a-z0-9-]")
 _HYPHENS = re.compile(r"-{2,}")
-_TYPED_SPACES = re.compile(r"\s+")
+_TYPED_SEPARATORS = re.compile(r"[\s'’‘`´ʼ]+")
 
 
 def ascii_fold(text: str) -> str:
@@ -94,7 +94,8 @@ def unique_login(first_name: str, last_name: str, taken: Callable[[str], bool]) 
 def normalise_typed(typed: str) -> str:
     """What a person typed in the login field, made comparable with stored logins.
 
-    Case, accents and surrounding spaces are forgiven; inner spaces become hyphens as in
-    generated logins. Nothing else is dropped, so a wrong character still fails to match.
+    Case, accents and surrounding spaces are forgiven; inner spaces and apostrophes become
+    hyphens as in generated logins (`n'golo.kante` finds `n-golo.kante`). Nothing else is
+    dropped, so a wrong character still fails to match.
     """
-    return _TYPED_SPACES.sub("-", ascii_fold(typed).strip())
+    return _TYPED_SEPARATORS.sub("-", ascii_fold(typed).strip())

@@ -9,7 +9,8 @@ import re
 from idp.errors import InvalidInput
 
 _CHECK_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
-_SHAPE = re.compile(r"(\d{7})([A-Z])")
+# [0-9], not \d: \d also matches Arabic-Indic, fullwidth, … digits, which int() accepts.
+_SHAPE = re.compile(r"([0-9]{7})([A-Z])")
 
 
 def check_letter(digits: str) -> str:

@@ -62,20 +62,25 @@ class PasswordHasher:
     def burn(self, password: str) -> None:
         """Spend the time of a verification, so that an account with no hash (on its
         initial password) cannot be told apart from one with a hash by timing."""
-        self.verify(self._dummy_hash, password)
+        with self._slot():
+            self._burn(password)
 
     # -- async --------------------------------------------------------------------------
 
+    # Requests wait for an async slot on the event loop (holding no thread), then the worker
+    # takes a thread slot too, so that sync and async callers together stay within the bound.
+
     async def hash_async(self, password: str) -> str:
         async with self._async_slot():
-            return await anyio.to_thread.run_sync(self._argon2.hash, password)
+            return await anyio.to_thread.run_sync(self.hash, password)
 
     async def verify_async(self, stored_hash: str, password: str) -> Verification:
         async with self._async_slot():
-            return await anyio.to_thread.run_sync(self._verify, stored_hash, password)
+            return await anyio.to_thread.run_sync(self.verify, stored_hash, password)
 
     async def burn_async(self, password: str) -> None:
-        await self.verify_async(self._dummy_hash, password)
+        async with self._async_slot():
+            await anyio.to_thread.run_sync(self.burn, password)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -85,6 +90,11 @@ class PasswordHasher:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return Verification(ok=False)
         return Verification(ok=True, needs_rehash=self._argon2.check_needs_rehash(stored_hash))
+
+    def _burn(self, password: str) -> None:
+        # The dummy hash is made on first use: inside the caller's slot, and in a worker
+        # thread on the async path, never on the event loop nor outside the bound.
+        self._verify(self._dummy_hash, password)
 
     @cached_property
     def _dummy_hash(self) -> str:
@@ -123,6 +133,13 @@ class _AsyncSlot:
         self._semaphore, self._timeout = semaphore, timeout
 
     async def __aenter__(self) -> None:
+        try:
+            # A free slot is taken at once, even with a zero timeout (as on the sync path).
+            self._semaphore.acquire_nowait()
+        except anyio.WouldBlock:
+            pass
+        else:
+            return
         with anyio.move_on_after(self._timeout):
             await self._semaphore.acquire()
             return
