@@ -14,7 +14,11 @@ from idp.clock import Clock
 from idp.errors import IdpError
 from idp.mail import Mailer
 from idp.runtime import Runtime, build_runtime
+from idp.security.cookies import Cookies
+from idp.security.csrf import Csrf
+from idp.security.signing import Signer
 from idp.settings import Settings
+from idp.signin import SignIn
 from idp.web import errors
 from idp.web.directory import Directory
 from idp.web.middleware import SecurityHeaders
@@ -52,4 +56,10 @@ def create_app(
     app.state.runtime = rt
     app.state.settings = settings
     app.state.directory = Directory(rt.database)
+    app.state.signin = SignIn(rt)
+    app.state.cookies = Cookies(https=settings.https)
+    app.state.csrf = Csrf(settings.secret_key, clock=rt.clock)
+    app.state.device_signer = Signer(settings.secret_key, "known-device", rt.clock)
+    app.state.session_signer = Signer(settings.secret_key, "session", rt.clock)
+    app.state.ticket_signer = Signer(settings.secret_key, "password-change", rt.clock)
     return app

@@ -5,6 +5,8 @@ English is a translation in `idp/locale/en`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,3 +31,17 @@ def negotiate(requested: str | None) -> str:
         if language in LOCALES:
             return language
     return DEFAULT_LOCALE
+
+
+def N_(text: str) -> str:
+    """Marks a message for extraction; it is translated where it is displayed."""
+    return text
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message for a person: a French message id (marked with N_) and its parameters.
+    Templates show it with `{{ _(message.text, **message.params) }}`."""
+
+    text: str
+    params: Mapping[str, object] = field(default_factory=dict)

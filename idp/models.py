@@ -162,3 +162,52 @@ class AuditEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SsoSession(Base):
+    """A signed-in browser at one establishment. The cookie carries a random token; the
+    table keeps its SHA-256 only, so a copy of the database opens no session."""
+
+    __tablename__ = "sso_sessions"
+    __table_args__ = (
+        Index("ix_sso_sessions_establishment_id_user_id", "establishment_id", "user_id"),
+        Index("ix_sso_sessions_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The OIDC `sid` claim: public, and useless without the cookie.
+    sid: Mapped[str] = mapped_column(String(32), unique=True, default=_new_sub)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The absolute end: idle expiry is last_seen_at + the idle lifetime.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Throttle(Base):
+    """Failed sign-ins counted per account and per client IP, shared by every instance.
+
+    `scope` is `account:{user id}` (with the establishment's id) or `ip:{address}` (across
+    establishments: one address guessing at several schools is one attacker).
+    """
+
+    __tablename__ = "throttles"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    establishment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

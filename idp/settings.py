@@ -6,11 +6,14 @@ A bad value raises ConfigurationError with one line naming the variable.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +27,7 @@ from idp.errors import ConfigurationError
 MailBackend = Literal["console", "file", "smtp"]
 SmtpSecurity = Literal["none", "starttls", "tls"]
 T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 _MIN_SECRET_LENGTH = 32
@@ -51,6 +55,12 @@ class Settings:
     smtp_security: SmtpSecurity = "none"
     smtp_timeout: float = 10.0
     log_level: str = "INFO"
+    session_idle: timedelta = timedelta(hours=2)
+    session_absolute: timedelta = timedelta(hours=12)
+    password_min_length: int = 8
+    password_min_score: int = 3
+    # Reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def https(self) -> bool:
@@ -89,10 +99,19 @@ class Settings:
             "mail_from": read("IDP_MAIL_FROM", _mail_from, cls.mail_from),
             "smtp_host": read("IDP_SMTP_HOST", _nonempty, "localhost"),
             "smtp_port": read("IDP_SMTP_PORT", _int(1, 65535), _SMTP_DEFAULT_PORTS[security]),
-            "smtp_username": read("IDP_SMTP_USERNAME", _nonempty, None),
-            "smtp_password": read("IDP_SMTP_PASSWORD", str, None),
+            "smtp_username": read("IDP_SMTP_USERNAME", _ascii, None),
+            "smtp_password": read("IDP_SMTP_PASSWORD", _ascii, None),
             "smtp_security": security,
             "smtp_timeout": read("IDP_SMTP_TIMEOUT", _float(0.1, 600), 10.0),
+            "session_idle": timedelta(
+                minutes=read("IDP_SESSION_IDLE_MINUTES", _int(1, 7 * 24 * 60), 120)
+            ),
+            "session_absolute": timedelta(
+                hours=read("IDP_SESSION_ABSOLUTE_HOURS", _int(1, 24 * 30), 12)
+            ),
+            "password_min_length": read("IDP_PASSWORD_MIN_LENGTH", _int(8, 64), 8),
+            "password_min_score": read("IDP_PASSWORD_MIN_SCORE", _int(0, 4), 3),
+            "trusted_proxies": read("IDP_TRUSTED_PROXIES", _networks, ()),
             "log_level": read(
                 "IDP_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
             ),
@@ -120,6 +139,13 @@ class _Reader:
 def _nonempty(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
+    return value
+
+
+def _ascii(value: str) -> str:
+    # smtplib sends SMTP AUTH credentials as ASCII only. Never echo the value: a password.
+    if not value.isascii():
+        raise ValueError("must contain ASCII characters only (a limit of Python's smtplib)")
     return value
 
 
@@ -159,12 +185,26 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
     return parse
 
 
+def _networks(value: str) -> tuple[Network, ...]:
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"expected IP addresses or networks (CIDR), got {item!r}") from None
+    return tuple(networks)
+
+
 def _base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an absolute http(s) URL, got {value!r}")
     if parts.query or parts.fragment:
         raise ValueError("must not have a query or a fragment")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError(f"invalid port in {value!r}") from None
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError("must use https except on a loopback address (127.0.0.1, localhost)")
     return value.rstrip("/")
@@ -179,6 +219,8 @@ def _database_url(value: str) -> str:
         raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
     if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
         raise ValueError("use the psycopg driver: postgresql+psycopg://…")
+    if url.get_backend_name() == "sqlite" and url.get_driver_name() != "pysqlite":
+        raise ValueError("use the standard driver: sqlite:///path/to/idp.db")
     return value
 
 
@@ -220,20 +262,32 @@ def _secret_key(value: str | None, database_url: str, base_url: str) -> str:
 
 
 def _dev_secret_file(path: Path) -> str:
-    """Development only: a key generated once and kept beside the SQLite database."""
+    """Development only: a key generated once and kept beside the SQLite database.
+
+    Written to a temporary file then linked into place, so that two processes starting at
+    once agree on one key and nobody reads a half-written file.
+    """
     try:
-        if path.exists():
-            key = path.read_text().strip()
-            if len(key) >= _MIN_SECRET_LENGTH:
-                return key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key + "\n")
-        return key
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", text=True)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48) + "\n")
+                os.chmod(tmp, 0o600)
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
+        key = path.read_text().strip()
     except OSError as exc:
         raise ConfigurationError(
             f"IDP_SECRET_KEY: not set, and the development key file {path} "
             f"cannot be used ({exc.strerror})"
         ) from None
+    if len(key) < _MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"IDP_SECRET_KEY: not set, and the development key file {path} holds fewer than "
+            f"{_MIN_SECRET_LENGTH} characters (delete it to generate a new one)"
+        )
+    return key

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from helpers import UAI_A, UAI_B, Mailbox
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from helpers import UAI_A, UAI_B, Mailbox
 from idp import schema
 from idp.app import create_app
 from idp.cli import cli
@@ -129,7 +129,12 @@ def app(settings: Settings, rt: Runtime):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as c:
+    with TestClient(
+        app,
+        base_url="http://127.0.0.1:8000",
+        follow_redirects=False,
+        client=("198.51.100.7", 50000),
+    ) as c:
         yield c
 
 

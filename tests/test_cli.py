@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import UAI_A, text_of
 from sqlalchemy import func, select
 
+from helpers import UAI_A, text_of
 from idp.accounts.roles import Role
 from idp.models import AuditEvent, Client, Establishment, User
 from idp.security.tokens import secret_matches

@@ -17,11 +17,12 @@ async def home(request: Request) -> Response:
     return render(request, "home.html")
 
 
-async def establishment_home(request: Request) -> Response:
+async def resolve_open(request: Request) -> EstablishmentView | Response:
+    """As `resolve`, but a suspended establishment answers with a page saying so."""
     establishment = await resolve(request)
-    if isinstance(establishment, Response):
-        return establishment
-    return render(request, "establishment.html", establishment=establishment)
+    if isinstance(establishment, EstablishmentView) and not establishment.enabled:
+        return render(request, "suspended.html", status_code=403, establishment=establishment)
+    return establishment
 
 
 async def resolve(request: Request) -> EstablishmentView | Response:

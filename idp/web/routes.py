@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from idp.web import health, pages
+from idp.web import account, health, login, pages, password
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -18,5 +18,11 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        Route("/{code}", pages.establishment_home, name="establishment"),
+        Route("/{code}", account.home, name="establishment"),
+        Route("/{code}/login", login.show, methods=["GET"], name="login"),
+        Route("/{code}/login", login.submit, methods=["POST"]),
+        Route("/{code}/password/change", password.show, methods=["GET"], name="password_change"),
+        Route("/{code}/password/change", password.submit, methods=["POST"]),
+        Route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
+        Route("/{code}/logout", account.logout, methods=["POST"]),
     ]

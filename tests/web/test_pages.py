@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import TEST_SECRET
 from starlette.testclient import TestClient
 
+from conftest import TEST_SECRET
 from idp.app import create_app
 from idp.settings import Settings
 
@@ -41,8 +41,11 @@ def test_hsts_only_under_https(settings, rt):
         assert c.get("/").headers["strict-transport-security"].startswith("max-age=")
 
 
-def test_establishment_page_shows_its_name(client, school, other_school):
-    page = client.get(f"/{school}")
+def test_establishment_address_leads_to_its_login_page_with_its_name(client, school, other_school):
+    response = client.get(f"/{school}")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/{school}/login"
+    page = client.get(response.headers["location"])
     assert page.status_code == 200
     assert "Lycée professionnel A" in page.text
     assert "Lycée professionnel B" not in page.text
@@ -69,9 +72,12 @@ def test_unknown_upper_case_code_redirects_then_404(client):
 
 def test_disabled_establishment_says_so(client, idp, school):
     assert idp("establishment", "disable", school).exit_code == 0
-    page = client.get(f"/{school}")
-    assert page.status_code == 200
-    assert "est suspendu" in page.text
+    for path in (f"/{school}", f"/{school}/login"):
+        page = client.get(path)
+        assert page.status_code == 403
+        assert "est suspendu" in page.text
+        assert "Lycée professionnel A" in page.text
+        assert 'name="password"' not in page.text
 
 
 def test_static_files(client):

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from idp.models import Establishment, SsoSession, User
+from idp.store.tenancy import owned
+
+
+def add(
+    session: Session,
+    establishment: Establishment,
+    user: User,
+    *,
+    token_hash: str,
+    now: datetime,
+    expires_at: datetime,
+    ip: str | None,
+    user_agent: str | None,
+) -> SsoSession:
+    row = SsoSession(
+        establishment_id=establishment.id,
+        user_id=user.id,
+        token_hash=token_hash,
+        created_at=now,
+        auth_time=now,
+        last_seen_at=now,
+        expires_at=expires_at,
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def live_by_token(
+    session: Session,
+    establishment: Establishment,
+    token_hash: str,
+    *,
+    now: datetime,
+    idle_since: datetime,
+) -> SsoSession | None:
+    """The session if it is not ended, not past its absolute end and not idle too long."""
+    return session.scalar(
+        owned(
+            SsoSession,
+            establishment,
+            SsoSession.token_hash == token_hash,
+            SsoSession.ended_at.is_(None),
+            SsoSession.expires_at > now,
+            SsoSession.last_seen_at > idle_since,
+        )
+    )
+
+
+def touch(session: Session, row: SsoSession, now: datetime) -> None:
+    row.last_seen_at = now
+    session.flush()
+
+
+def end(session: Session, row: SsoSession, now: datetime) -> None:
+    row.ended_at = now
+    session.flush()
+
+
+def end_all_of_user(
+    session: Session,
+    establishment: Establishment,
+    user_id: int,
+    *,
+    now: datetime,
+    keep: int | None = None,
+) -> int:
+    """End every live session of the user (but `keep`); returns how many ended."""
+    statement = (
+        update(SsoSession)
+        .where(
+            SsoSession.establishment_id == establishment.id,
+            SsoSession.user_id == user_id,
+            SsoSession.ended_at.is_(None),
+        )
+        .values(ended_at=now)
+    )
+    if keep is not None:
+        statement = statement.where(SsoSession.id != keep)
+    return session.execute(statement).rowcount  # type: ignore[attr-defined]
+
+
+def live_of_user(
+    session: Session, establishment: Establishment, user_id: int, *, now: datetime
+) -> Sequence[SsoSession]:
+    return session.scalars(
+        owned(
+            SsoSession,
+            establishment,
+            SsoSession.user_id == user_id,
+            SsoSession.ended_at.is_(None),
+            SsoSession.expires_at > now,
+        )
+    ).all()

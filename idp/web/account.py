@@ -1,0 +1,89 @@
+"""`/{code}`: the account page of a signed-in user; `/{code}/logout`: end the session."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.security.csrf import FIELD, CsrfCheck
+from idp.web.forms import (
+    check_csrf,
+    client_of,
+    cookies,
+    csrf_token,
+    current_session,
+    finish,
+    session_token,
+)
+from idp.web.messages import EXPIRED
+from idp.web.pages import resolve_open
+from idp.web.rendering import render
+
+
+async def home(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    session = await current_session(request, establishment.id, establishment.code)
+    if session is None:
+        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+    response = render(
+        request,
+        "account.html",
+        establishment=establishment,
+        user=session.user,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+    )
+    return finish(request, response)
+
+
+async def logout_page(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    session = await current_session(request, establishment.id, establishment.code)
+    if session is None:
+        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+    response = render(
+        request,
+        "logout.html",
+        establishment=establishment,
+        user=session.user,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+        error=None,
+    )
+    return finish(request, response)
+
+
+async def logout(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    form = await request.form()
+    check = await check_csrf(request, str(form.get(FIELD, "")) or None)
+    jar = cookies(request)
+    token = session_token(request, establishment.code)
+    if check is not CsrfCheck.OK:
+        session = await current_session(request, establishment.id, establishment.code)
+        if session is None:
+            return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+        response = render(
+            request,
+            "logout.html",
+            establishment=establishment,
+            user=session.user,
+            csrf_field=FIELD,
+            csrf_token=csrf_token(request),
+            error=EXPIRED,
+            status_code=200 if check is CsrfCheck.EXPIRED else 403,
+        )
+        return finish(request, response)
+    await run_in_threadpool(
+        request.app.state.signin.end_session, establishment.id, token, client_of(request)
+    )
+    response = RedirectResponse(f"/{establishment.code}/login?logged_out=1", status_code=303)
+    jar.delete(response, jar.session(establishment.code))
+    return finish(request, response)

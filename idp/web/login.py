@@ -1,0 +1,174 @@
+"""`/{code}/login`: the establishment's sign-in page (help page, « Comment me connecter »)."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.i18n import Message
+from idp.security.csrf import FIELD, CsrfCheck
+from idp.security.signing import Expired, Invalid
+from idp.signin import Client, Result, SignIn
+from idp.web.directory import EstablishmentView
+from idp.web.forms import (
+    check_csrf,
+    client_of,
+    cookies,
+    csrf_token,
+    finish,
+    safe_next,
+    session_token,
+    set_session_cookie,
+)
+from idp.web.messages import (
+    BAD_PASSWORD,
+    CHANGED,
+    EXPIRED,
+    INACTIVE,
+    LOGGED_OUT,
+    UNKNOWN_LOGIN,
+    too_many,
+)
+from idp.web.pages import resolve_open
+from idp.web.password import start_forced_change
+from idp.web.rendering import render
+
+KNOWN_DEVICES_MAX = 10
+KNOWN_DEVICE_DAYS = 400
+
+
+def signin(request: Request) -> SignIn:
+    return request.app.state.signin
+
+
+def login_page(
+    request: Request,
+    establishment: EstablishmentView,
+    *,
+    login: str = "",
+    next_url: str = "",
+    error: Message | None = None,
+    notice: Message | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = render(
+        request,
+        "login.html",
+        status_code=status_code,
+        headers=headers,
+        establishment=establishment,
+        login=login,
+        next_url=next_url,
+        error=error,
+        notice=notice,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+    )
+    return finish(request, response)
+
+
+async def show(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    next_url = safe_next(establishment.code, request.query_params.get("next"))
+    notice: Message | None = None
+    if request.query_params.get("changed") == "1":
+        notice = CHANGED
+    elif request.query_params.get("logged_out") == "1":
+        notice = LOGGED_OUT
+    return login_page(
+        request,
+        establishment,
+        login=request.query_params.get("login_hint", "")[:100],
+        next_url=next_url,
+        notice=notice,
+    )
+
+
+async def submit(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    form = await request.form()
+    typed_login = str(form.get("login", ""))[:200]
+    password = str(form.get("password", ""))[:1024]
+    next_url = safe_next(establishment.code, str(form.get("next", "")) or None)
+    check = await check_csrf(request, str(form.get(FIELD, "")) or None)
+    if check is not CsrfCheck.OK:
+        return login_page(
+            request,
+            establishment,
+            login=typed_login,
+            next_url=next_url,
+            error=EXPIRED,
+            status_code=200 if check is CsrfCheck.EXPIRED else 403,
+        )
+
+    jar = cookies(request)
+    client = client_of(request)
+    known = _known_accounts(request, establishment.code)
+    client = Client(client.ip, client.user_agent, frozenset(known))
+    attempt = await signin(request).authenticate(establishment.id, typed_login, password, client)
+
+    if attempt.result is Result.THROTTLED:
+        return login_page(
+            request,
+            establishment,
+            login=typed_login,
+            next_url=next_url,
+            error=too_many(attempt.retry_after),
+            status_code=429,
+            headers={"Retry-After": str(attempt.retry_after)},
+        )
+    if attempt.result is Result.UNKNOWN_LOGIN:
+        return login_page(
+            request, establishment, login=typed_login, next_url=next_url, error=UNKNOWN_LOGIN
+        )
+    if attempt.result is Result.BAD_PASSWORD:
+        return login_page(
+            request, establishment, login=typed_login, next_url=next_url, error=BAD_PASSWORD
+        )
+    if attempt.result is Result.INACTIVE:
+        return login_page(
+            request,
+            establishment,
+            login=typed_login,
+            next_url=next_url,
+            error=INACTIVE,
+        )
+    assert attempt.user_id is not None
+    if attempt.result is Result.MUST_CHANGE:
+        return await start_forced_change(request, establishment, attempt.user_id, next_url)
+
+    # Signed in: a new session id (the old one, if any, ends), and this browser is now a
+    # known device for the account.
+    service = signin(request)
+    old = session_token(request, establishment.code)
+    if old:
+        await run_in_threadpool(service.end_session, establishment.id, old, client)
+    token, sub = await run_in_threadpool(
+        service.open_session, establishment.id, attempt.user_id, client
+    )
+    response = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(request, response, establishment.code, token)
+    devices = [sub, *(s for s in known if s != sub)][:KNOWN_DEVICES_MAX]
+    jar.set(
+        response,
+        jar.known_device(establishment.code),
+        request.app.state.device_signer.sign(devices),
+        max_age=KNOWN_DEVICE_DAYS * 86400,
+    )
+    jar.delete(response, jar.password_change(establishment.code))
+    return finish(request, response)
+
+
+def _known_accounts(request: Request, code: str) -> list[str]:
+    raw = request.cookies.get(cookies(request).known_device(code))
+    try:
+        value = request.app.state.device_signer.unsign(raw, max_age=KNOWN_DEVICE_DAYS * 86400)
+    except (Expired, Invalid):
+        return []
+    return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []

@@ -1,0 +1,24 @@
+"""What the sign-in pages say to people: French message ids, translated where shown.
+The first two are the help page's, word for word."""
+
+from __future__ import annotations
+
+from idp.i18n import N_, Message
+
+UNKNOWN_LOGIN = Message(N_("Authentification incorrecte : login inconnu"))
+BAD_PASSWORD = Message(N_("Authentification incorrecte : mot de passe non valide."))
+INACTIVE = Message(N_("Ce compte est désactivé. Contactez votre établissement."))
+EXPIRED = Message(N_("La page a expiré, veuillez réessayer."))
+CHANGED = Message(
+    N_("Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe.")
+)
+LOGGED_OUT = Message(N_("Vous êtes déconnecté."))
+WRONG_CURRENT = Message(N_("Votre mot de passe actuel n'est pas le bon."))
+
+
+def too_many(seconds: int) -> Message:
+    if seconds == 1:
+        return Message(N_("Trop de tentatives. Réessayez dans 1 seconde."))
+    return Message(
+        N_("Trop de tentatives. Réessayez dans %(seconds)s secondes."), {"seconds": seconds}
+    )

@@ -1,0 +1,176 @@
+"""`/{code}/password/change`: the forced change at first sign-in (initial, generated or
+temporary password) and the voluntary change of a signed-in user.
+
+A forced change opens no session: the login step leaves a signed, short-lived ticket bound
+to the password being replaced; after the change the user signs in again with the new
+password (help page: « vous devrez vous reconnecter »), and a pending `next` survives.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.security.csrf import FIELD, CsrfCheck
+from idp.security.signing import Expired, Invalid
+from idp.web.directory import EstablishmentView
+from idp.web.forms import (
+    check_csrf,
+    client_of,
+    cookies,
+    csrf_token,
+    current_session,
+    finish,
+    safe_next,
+    session_token,
+)
+from idp.web.messages import EXPIRED, WRONG_CURRENT
+from idp.web.pages import resolve_open
+from idp.web.rendering import render
+
+TICKET_SECONDS = 15 * 60
+
+
+async def start_forced_change(
+    request: Request, establishment: EstablishmentView, user_id: int, next_url: str
+) -> Response:
+    service = request.app.state.signin
+    found = await run_in_threadpool(service.owner, user_id)
+    assert found is not None
+    _, fingerprint = found
+    ticket = request.app.state.ticket_signer.sign(
+        {"e": establishment.id, "u": user_id, "f": fingerprint, "n": next_url}
+    )
+    response = RedirectResponse(f"/{establishment.code}/password/change", status_code=303)
+    jar = cookies(request)
+    jar.set(response, jar.password_change(establishment.code), ticket, max_age=TICKET_SECONDS)
+    return finish(request, response)
+
+
+def _ticket(request: Request, establishment: EstablishmentView) -> dict | None:  # type: ignore[type-arg]
+    raw = request.cookies.get(cookies(request).password_change(establishment.code))
+    try:
+        value = request.app.state.ticket_signer.unsign(raw, max_age=TICKET_SECONDS)
+    except (Expired, Invalid):
+        return None
+    if not isinstance(value, dict) or value.get("e") != establishment.id:
+        return None
+    return value
+
+
+def _page(
+    request: Request,
+    establishment: EstablishmentView,
+    *,
+    forced: bool,
+    login: str,
+    error: str | None = None,
+    done: bool = False,
+    status_code: int = 200,
+) -> Response:
+    response = render(
+        request,
+        "password_change.html",
+        status_code=status_code,
+        establishment=establishment,
+        forced=forced,
+        login=login,
+        error=error,
+        done=done,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+        min_length=request.app.state.signin.policy.min_length,
+    )
+    return finish(request, response)
+
+
+async def show(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    ticket = _ticket(request, establishment)
+    if ticket is not None:
+        found = await run_in_threadpool(request.app.state.signin.owner, ticket["u"])
+        if found is not None:
+            return _page(request, establishment, forced=True, login=found[0].login)
+    session = await current_session(request, establishment.id, establishment.code)
+    if session is None:
+        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+    return _page(request, establishment, forced=False, login=session.user.login)
+
+
+async def submit(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    form = await request.form()
+    new = str(form.get("new_password", ""))[:1024]
+    confirmation = str(form.get("new_password_confirmation", ""))[:1024]
+    current = str(form.get("current_password", ""))[:1024]
+    service = request.app.state.signin
+    client = client_of(request)
+    jar = cookies(request)
+
+    ticket = _ticket(request, establishment)
+    session = (
+        None if ticket else await current_session(request, establishment.id, establishment.code)
+    )
+    if ticket is None and session is None:
+        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+    user_id: int = ticket["u"] if ticket else session.user_id  # type: ignore[union-attr]
+    found = await run_in_threadpool(service.owner, user_id)
+    if found is None:
+        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+    login = found[0].login
+    forced = ticket is not None
+
+    check = await check_csrf(request, str(form.get(FIELD, "")) or None)
+    if check is not CsrfCheck.OK:
+        return _page(
+            request,
+            establishment,
+            forced=forced,
+            login=login,
+            error=EXPIRED,
+            status_code=200 if check is CsrfCheck.EXPIRED else 403,
+        )
+    if not forced and not await service.verify_current(user_id, current):
+        return _page(
+            request,
+            establishment,
+            forced=False,
+            login=login,
+            error=WRONG_CURRENT,
+        )
+    refusal = await service.check_new_password(
+        user_id, new, confirmation, None if forced else current
+    )
+    if refusal is not None:
+        return _page(request, establishment, forced=forced, login=login, error=refusal.message)
+
+    if forced:
+        assert ticket is not None
+        changed = await service.change_password(
+            establishment.id, user_id, new, client, expected_fingerprint=ticket["f"]
+        )
+        if not changed:
+            # The password changed meanwhile (another tab, a reset): start over.
+            response = RedirectResponse(f"/{establishment.code}/login", status_code=303)
+            jar.delete(response, jar.password_change(establishment.code))
+            return finish(request, response)
+        query = {"changed": "1"}
+        target = safe_next(establishment.code, ticket.get("n"))
+        if target != f"/{establishment.code}":
+            query["next"] = target
+        response = RedirectResponse(
+            f"/{establishment.code}/login?{urlencode(query)}", status_code=303
+        )
+        jar.delete(response, jar.password_change(establishment.code))
+        return finish(request, response)
+
+    token = session_token(request, establishment.code)
+    await service.change_password(establishment.id, user_id, new, client, keep_session=token)
+    return _page(request, establishment, forced=False, login=login, done=True)
