@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts import emails, establishment_codes, logins, uai
 from idp.accounts.initial_passwords import generate_password
+from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.models import Client, Establishment, User
@@ -222,11 +223,40 @@ def add_user(
         return user
 
 
+_RULES = {
+    "too_short": "shorter than {min_length} characters",
+    "too_long": "longer than {max_length} characters",
+    "contains_identity": "contains the login, first name or last name",
+    "contains_birth_date": "contains the birth date",
+    "common": "is a common password",
+    "weak": "too easy to guess (zxcvbn score below {min_score})",
+    "same_as_current": "same as the current password",
+    "mismatch": "the two passwords differ",
+}
+
+
 def set_password(
     rt: Runtime, code: str, login: str, password: str, *, temporary: bool, actor: str = OPERATOR
 ) -> User:
+    """A personal password must pass the password policy; a temporary one (changed at the
+    next sign-in) only its length rules."""
     if not password:
         raise InvalidInput("Le mot de passe est vide.", detail="empty password")
+    with rt.database.session() as session:
+        user = get_user(session, get_establishment(session, code), login)
+        owner = PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date)
+    policy = PasswordPolicy(
+        min_length=rt.settings.password_min_length, min_score=rt.settings.password_min_score
+    )
+    refusal = policy.check_length(password) if temporary else policy.check(password, owner)
+    if refusal is not None:
+        rule = _RULES[refusal.code].format(
+            min_length=policy.min_length, max_length=MAX_LENGTH, min_score=policy.min_score
+        )
+        raise InvalidInput(
+            refusal.message.text % refusal.message.params,
+            detail=f"password refused ({refusal.code}): {rule}",
+        )
     password_hash = rt.hasher.hash(password)
     now = rt.clock.now()
     with rt.database.session() as session:

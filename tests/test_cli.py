@@ -285,11 +285,11 @@ def test_set_password_and_reset(idp, school, rt):
         "lea.martin",
         "--password-stdin",
         "--temporary",
-        input="x y z\n\n",
+        input="tmp-pass-xyz\n\n",
     )
     with rt.database.session() as session:
         user = session.scalar(select(User).where(User.login == "lea.martin"))
-        assert rt.hasher.verify(user.password_hash, "x y z\n").ok  # only one newline stripped
+        assert rt.hasher.verify(user.password_hash, "tmp-pass-xyz\n").ok  # only one newline stripped
         assert user.password_state == "temporary"
 
     reset = idp("user", "reset-password", school, "lea.martin")
@@ -532,3 +532,32 @@ def test_missing_schema_is_explained(tmp_path):
     assert (
         result.stderr.strip() == "idp: error: the database has no tables yet: run `idp db upgrade`"
     )
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("court", "(too_short): shorter than 8 characters"),
+        ("lea martin et ses amis", "(contains_identity)"),
+        ("14032009 et le chat", "(contains_birth_date)"),
+        ("azertyuiop", "(common)"),
+        ("abcdefgh12", "(weak)"),
+    ],
+)
+def test_set_password_applies_the_policy(idp, school, rt, password, rule):
+    add(idp, school, "Léa", "Martin")
+    line = one_line_error(
+        idp("user", "set-password", school, "lea.martin", "--password-stdin", input=password + "\n")
+    )
+    assert rule in line
+    assert password not in line
+    with rt.database.session() as session:
+        assert session.scalar(select(User.password_hash).where(User.login == "lea.martin")) is None
+
+
+def test_temporary_password_needs_only_the_length(idp, school):
+    add(idp, school, "Léa", "Martin")
+    ok = idp("user", "set-password", school, "lea.martin", "--password-stdin", "--temporary", input="azertyuiop\n")
+    assert ok.exit_code == 0, ok.output
+    short = idp("user", "set-password", school, "lea.martin", "--password-stdin", "--temporary", input="abc\n")
+    assert "(too_short)" in one_line_error(short)

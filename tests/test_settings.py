@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,11 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         IDP_SMTP_SECURITY="StartTLS",
         IDP_SMTP_TIMEOUT="4.5",
         IDP_LOG_LEVEL="debug",
+        IDP_SESSION_IDLE_MINUTES="30",
+        IDP_SESSION_ABSOLUTE_HOURS="8",
+        IDP_PASSWORD_MIN_LENGTH="12",
+        IDP_PASSWORD_MIN_SCORE="4",
+        IDP_TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1 ::1",
     )
 
     assert s.database_url == POSTGRES
@@ -120,6 +126,10 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.smtp_security == "starttls"
     assert s.smtp_timeout == 4.5
     assert s.log_level == "DEBUG"
+    assert s.session_idle == timedelta(minutes=30)
+    assert s.session_absolute == timedelta(hours=8)
+    assert (s.password_min_length, s.password_min_score) == (12, 4)
+    assert [str(n) for n in s.trusted_proxies] == ["10.0.0.0/8", "192.0.2.1/32", "::1/128"]
 
 
 def test_surrounding_whitespace_is_ignored() -> None:
@@ -183,6 +193,12 @@ BAD_VALUES = [
     ("IDP_SMTP_PORT", "0"),
     ("IDP_SMTP_PORT", "65536"),
     ("IDP_SMTP_PORT", "smtp"),
+    ("IDP_SESSION_IDLE_MINUTES", "0"),
+    ("IDP_SESSION_ABSOLUTE_HOURS", "two"),
+    ("IDP_PASSWORD_MIN_LENGTH", "6"),
+    ("IDP_PASSWORD_MIN_SCORE", "5"),
+    ("IDP_TRUSTED_PROXIES", "10.0.0.0/33"),
+    ("IDP_TRUSTED_PROXIES", "proxy.local"),
     ("IDP_SMTP_TIMEOUT", "0.01"),
     ("IDP_SMTP_TIMEOUT", "601"),
     ("IDP_SMTP_TIMEOUT", "inf"),

@@ -96,11 +96,8 @@ class PasswordPolicy:
             password.encode(), confirmation.encode()
         ):
             return self.refusal("mismatch")
-        length = len(unicodedata.normalize("NFC", password))
-        if length < self.min_length:
-            return self.refusal("too_short")
-        if length > MAX_LENGTH:
-            return self.refusal("too_long")
+        if refusal := self.check_length(password):
+            return refusal
         if current is not None and hmac.compare_digest(password.encode(), current.encode()):
             return self.refusal("same_as_current")
         folded = _squash(password)
@@ -123,6 +120,14 @@ class PasswordPolicy:
         score = zxcvbn.zxcvbn(password, user_inputs=inputs, max_length=MAX_LENGTH)["score"]
         if score < self.min_score:
             return self.refusal("weak")
+        return None
+
+    def check_length(self, password: str) -> Refusal | None:
+        length = len(unicodedata.normalize("NFC", password))
+        if length < self.min_length:
+            return self.refusal("too_short")
+        if length > MAX_LENGTH:
+            return self.refusal("too_long")
         return None
 
     def refusal(self, code: str) -> Refusal:

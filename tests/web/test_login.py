@@ -472,3 +472,22 @@ def test_audit_records_sign_ins_without_passwords(client, school, lea, rt):
     dump = repr([(e.type, e.subject, e.details) for e in events])
     for secret in ("secret-guess-1", "secret-guess-2", "14032009", NEW):
         assert secret not in dump
+
+
+def test_hash_is_upgraded_at_sign_in_when_parameters_change(settings, school, lea, rt, clock):
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from idp.app import create_app
+
+    personal(rt, school, "lea.martin")
+    stronger = replace(settings, argon2_memory_kib=512, argon2_time_cost=2)
+    with TestClient(
+        create_app(stronger, clock=clock), base_url="http://127.0.0.1:8000", follow_redirects=False
+    ) as c:
+        assert sign_in(c, school, "lea.martin", NEW).status_code == 303
+    with rt.database.session() as session:
+        stored = session.scalar(select(User.password_hash).where(User.login == "lea.martin"))
+    assert "$m=512,t=2," in stored
+    assert rt.hasher.verify(stored, NEW).ok
