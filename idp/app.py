@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from idp.clock import Clock
 from idp.errors import IdpError
 from idp.mail import Mailer
+from idp.oauth.registry import Servers
 from idp.runtime import Runtime, build_runtime
 from idp.security.cookies import Cookies
 from idp.security.csrf import Csrf
@@ -57,6 +58,7 @@ def create_app(
     app.state.settings = settings
     app.state.directory = Directory(rt.database)
     app.state.signin = SignIn(rt)
+    app.state.servers = Servers(rt)
     app.state.cookies = Cookies(https=settings.https)
     app.state.csrf = Csrf(settings.secret_key, clock=rt.clock)
     app.state.device_signer = Signer(settings.secret_key, "known-device", rt.clock)

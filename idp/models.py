@@ -23,6 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.accounts.roles import Role
 from idp.db import Base, UTCDateTime
+from idp.oauth.redirect_uris import matches
+from idp.oauth.scopes import allowed_scope
+from idp.security.tokens import secret_matches
 
 
 def _new_sub() -> str:
@@ -83,6 +86,10 @@ class User(Base):
         lazy="selectin",
     )
 
+    def get_user_id(self) -> str:
+        """Authlib's user id: the OIDC `sub`."""
+        return self.sub
+
     @property
     def group_names(self) -> list[str]:
         return [g.name for g in self.groups]
@@ -136,10 +143,50 @@ class Client(Base):
     third_party: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    # For private_key_jwt: the client's public keys, inline or by URL.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
 
     @property
     def public(self) -> bool:
         return self.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+
+    # -- Authlib's ClientMixin (rfc6749.models), implemented on our model ----------------
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        # OpenID Connect requires redirect_uri in every request: no default.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return allowed_scope(scope)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return any(
+            matches(registered, redirect_uri, self.public) for registered in self.redirect_uris
+        )
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.secret_hash is not None and secret_matches(self.secret_hash, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # A client with a secret may present it either way: off-the-shelf libraries differ
+        # in their default, and both carry the same secret over TLS.
+        with_secret = ("client_secret_basic", "client_secret_post")
+        if self.token_endpoint_auth_method in with_secret:
+            return method in with_secret
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == "client_credentials":
+            return not self.public
+        return grant_type in ("authorization_code", "refresh_token")
 
 
 class AuditEvent(Base):
@@ -211,3 +258,150 @@ class Throttle(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SigningKey(Base):
+    """An establishment's key for signing tokens; the private part encrypted at rest.
+
+    A key is published in the JWKS from `created_at`, signs from `active_from` (later than
+    creation after a rotation, so that modules holding a cached JWKS already know it), stops
+    signing at `retire_at` and leaves the JWKS at `publish_until`, once every token it signed
+    has expired.
+    """
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (Index("ix_signing_keys_establishment_id", "establishment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    retire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    publish_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PendingAuthorization(Base):
+    """An authorization request waiting for the user to sign in (or change a password, or
+    consent): stored so that it survives those steps, resumed by its id."""
+
+    __tablename__ = "pending_authorizations"
+    __table_args__ = (Index("ix_pending_authorizations_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuthorizationCode(Base):
+    """A code, stored as its hash; claimed once with a conditional UPDATE."""
+
+    __tablename__ = "authorization_codes"
+    __table_args__ = (Index("ix_authorization_codes_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sso_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sso_sessions.id", ondelete="SET NULL")
+    )
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    # The `claims` request parameter (OIDC Core 5.5), as requested.
+    claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # -- Authlib's AuthorizationCodeMixin (oidc.core.models) -----------------------------
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]
+
+
+class Token(Base):
+    """An access token (a JWT, recorded by its `jti`) and, optionally, its refresh token
+    (stored as its hash). Refresh tokens rotate: each use makes a new row of the same
+    family; reusing a rotated one revokes the whole family."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        Index("ix_tokens_establishment_id_user_id", "establishment_id", "user_id"),
+        Index("ix_tokens_family", "family"),
+        Index("ix_tokens_code_id", "code_id"),
+        Index("ix_tokens_sso_session_id", "sso_session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sso_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sso_sessions.id", ondelete="SET NULL")
+    )
+    code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorization_codes.id", ondelete="SET NULL")
+    )
+    family: Mapped[str] = mapped_column(String(32))
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refresh tokens of offline_access outlive the SSO session.
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """A third-party client's approval, valid for one SSO session."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("sso_session_id", "client_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    sso_session_id: Mapped[int] = mapped_column(ForeignKey("sso_sessions.id", ondelete="CASCADE"))
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -122,6 +122,7 @@ def create_establishment(
             must_change_password=True,
             now=now,
         )
+        rt.keys.create_initial(session, establishment)
         audit.record(
             session,
             establishment,

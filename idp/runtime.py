@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from idp.clock import Clock, SystemClock
 from idp.db import Database
 from idp.mail import Mailer, MessageRenderer, make_mailer
+from idp.oauth.keys import KeyRing
 from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
 from idp.templating import Templates
@@ -21,6 +22,7 @@ class Runtime:
     templates: Templates
     mailer: Mailer
     messages: MessageRenderer
+    keys: KeyRing
 
     def close(self) -> None:
         self.database.dispose()
@@ -31,10 +33,11 @@ def build_runtime(
 ) -> Runtime:
     clock = clock or SystemClock()
     templates = Templates()
+    database = Database(settings.database_url)
     return Runtime(
         settings=settings,
         clock=clock,
-        database=Database(settings.database_url),
+        database=database,
         hasher=PasswordHasher(
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
@@ -45,4 +48,5 @@ def build_runtime(
         templates=templates,
         mailer=mailer or make_mailer(settings),
         messages=MessageRenderer(templates, settings.mail_from, clock),
+        keys=KeyRing(database, settings.secret_key, clock),
     )

@@ -58,3 +58,25 @@ def validate(uri: str, *, public: bool = False) -> str:
     if _PRIVATE_SCHEME.fullmatch(scheme):
         raise refuse("a private-use scheme is allowed only for a public (native) client")
     raise refuse("must be an https URL")
+
+
+def matches(registered: str, presented: str, public: bool) -> bool:
+    """Exact string comparison (RFC 9700 §4.1.3), except that a public native client's
+    loopback redirect may use any port (RFC 8252 §7.3)."""
+    if registered == presented:
+        return True
+    if not public:
+        return False
+    reg, pres = urlsplit(registered), urlsplit(presented)
+    try:
+        pres.port  # noqa: B018
+    except ValueError:
+        return False
+    return (
+        reg.scheme == pres.scheme == "http"
+        and reg.hostname in ("127.0.0.1", "::1")
+        and reg.hostname == pres.hostname
+        and (reg.path, reg.query, reg.fragment) == (pres.path, pres.query, pres.fragment)
+        and not pres.username
+        and not pres.password
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from idp.web import account, health, login, pages, password
+from idp.web import account, health, login, oidc, pages, password
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -18,7 +18,15 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Route("/.well-known/oauth-authorization-server/{code}", oidc.oauth_metadata),
         Route("/{code}", account.home, name="establishment"),
+        Route("/{code}/.well-known/openid-configuration", oidc.discovery, name="discovery"),
+        Route("/{code}/oidc/jwks", oidc.jwks, name="jwks"),
+        Route("/{code}/oidc/authorize", oidc.authorize, methods=["GET", "POST"], name="authorize"),
+        Route("/{code}/oidc/authorize/resume", oidc.resume, name="authorize_resume"),
+        Route("/{code}/oidc/authorize/consent", oidc.consent_decision, methods=["POST"]),
+        Route("/{code}/oidc/token", oidc.token, methods=["POST"], name="token"),
+        Route("/{code}/oidc/userinfo", oidc.userinfo, methods=["GET", "POST"], name="userinfo"),
         Route("/{code}/login", login.show, methods=["GET"], name="login"),
         Route("/{code}/login", login.submit, methods=["POST"]),
         Route("/{code}/password/change", password.show, methods=["GET"], name="password_change"),

@@ -1,0 +1,79 @@
+"""Claims about a user (DESIGN.md, "Claims"), by scope and by the `claims` request
+parameter (OIDC Core 5.5). Birth dates never leave the provider."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from idp.models import Establishment, User
+from idp.oauth.scopes import SCOPE_CLAIMS
+
+if TYPE_CHECKING:
+    from idp.oauth.server import EstablishmentServer
+
+
+def claim_values(user: User, establishment: Establishment) -> dict[str, Any]:
+    return {
+        "sub": user.sub,
+        "preferred_username": user.login,
+        "given_name": user.first_name,
+        "family_name": user.last_name,
+        "name": f"{user.first_name} {user.last_name}",
+        "email": user.email,
+        "email_verified": bool(user.email and user.email_verified),
+        "establishment": {
+            "code": establishment.code,
+            "name": establishment.name,
+            "uai": establishment.uai,
+        },
+        "role": user.role.value,
+        "profile": user.role.profile,
+        "groups": user.group_names,
+    }
+
+
+def names_for(scope: str) -> list[str]:
+    return list(dict.fromkeys(c for s in scope.split() for c in SCOPE_CLAIMS.get(s, ())))
+
+
+def select(values: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    # A claim the user does not have (no email) is omitted, not null (OIDC Core 5.3.2).
+    return {n: values[n] for n in names if n in values and values[n] is not None}
+
+
+def requested(claims_parameter: dict[str, Any] | None, member: str) -> list[str]:
+    """Claim names asked for in the `claims` parameter's `userinfo` or `id_token` member."""
+    if not isinstance(claims_parameter, dict):
+        return []
+    section = claims_parameter.get(member)
+    return [name for name in section if isinstance(name, str)] if isinstance(section, dict) else []
+
+
+def userinfo_claims(
+    user: User, establishment: Establishment, scope: str, claims_parameter: dict[str, Any] | None
+) -> dict[str, Any]:
+    values = claim_values(user, establishment)
+    names = ["sub", *names_for(scope), *requested(claims_parameter, "userinfo")]
+    return select(values, [n for n in dict.fromkeys(names) if n in values])
+
+
+def id_token_claims(
+    server: EstablishmentServer,
+    user: User,
+    scope: str,
+    claims_parameter: dict[str, Any] | None,
+    *,
+    with_access_token: bool,
+) -> dict[str, Any]:
+    names = requested(claims_parameter, "id_token")
+    if not with_access_token:
+        names = [*names_for(scope), *names]
+    if not names:
+        return {}
+    with server.rt.database.session() as session:
+        establishment = session.get(Establishment, server.establishment_id)
+        assert establishment is not None
+        fresh = session.get(User, user.id)
+        assert fresh is not None
+        values = claim_values(fresh, establishment)
+    return select(values, [n for n in dict.fromkeys(names) if n in values and n != "sub"])

@@ -1,0 +1,25 @@
+"""One EstablishmentServer per establishment, built on first use and cached, so that the
+issuer, keys and clients are that establishment's and idle establishments cost nothing."""
+
+from __future__ import annotations
+
+import threading
+
+from idp.oauth.server import EstablishmentServer, Lifetimes
+from idp.runtime import Runtime
+
+
+class Servers:
+    def __init__(self, rt: Runtime, lifetimes: Lifetimes | None = None) -> None:
+        self._rt = rt
+        self.lifetimes = lifetimes or Lifetimes()
+        self._servers: dict[int, EstablishmentServer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, establishment_id: int, code: str) -> EstablishmentServer:
+        with self._lock:
+            server = self._servers.get(establishment_id)
+            if server is None or server.code != code:
+                server = EstablishmentServer(self._rt, establishment_id, code, self.lifetimes)
+                self._servers[establishment_id] = server
+            return server

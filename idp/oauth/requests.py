@@ -1,0 +1,82 @@
+"""The adapter between Starlette requests and Authlib's: the parameters are read on the event
+loop (the body is async), then Authlib works on this plain object in a worker thread."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from starlette.datastructures import MultiDict
+from starlette.requests import Request
+
+from idp.oauth.redirect_uris import is_loopback_host
+
+
+class Payload(OAuth2Payload):
+    def __init__(self, values: MultiDict) -> None:
+        self._values = values
+
+    @property
+    def data(self) -> dict[str, Any]:
+        # The first value of each parameter; duplicates are visible in `datalist`.
+        return {key: self._values.getlist(key)[0] for key in self._values}
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        values: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in self._values.multi_items():
+            values[key].append(value)
+        return values
+
+
+class OAuthRequest(OAuth2Request):
+    def __init__(
+        self, method: str, uri: str, headers: Mapping[str, str], query: MultiDict, form: MultiDict
+    ) -> None:
+        # Authlib refuses http URLs; we allow them on a loopback host only (development),
+        # as the settings do for IDP_BASE_URL.
+        if not is_loopback_host(urlsplit(uri).hostname):
+            InsecureTransportError.check(uri)
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self._body = None
+        self._query = query
+        self._form = form
+        # Parameters come from the query of a GET and from the body of a POST, never mixed.
+        self.payload = Payload(query if method == "GET" else form)
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self._query)
+
+    @property
+    def form(self) -> dict[str, Any]:
+        return dict(self._form)
+
+
+async def from_starlette(request: Request, uri: str) -> OAuthRequest:
+    """Read everything Authlib needs, on the event loop; `uri` is the public URL."""
+    form = MultiDict()
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = MultiDict((await request.form()).multi_items())  # type: ignore[arg-type]
+    query = MultiDict(request.query_params.multi_items())
+    return OAuthRequest(request.method, uri, request.headers, query, form)
+
+
+def from_params(params: Mapping[str, str], uri: str, headers: Mapping[str, str]) -> OAuthRequest:
+    """A stored authorization request, replayed after sign-in."""
+    return OAuthRequest("GET", uri, headers, MultiDict(params), MultiDict())

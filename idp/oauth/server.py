@@ -1,0 +1,458 @@
+"""One Authlib AuthorizationServer per establishment: its issuer, its keys, its clients.
+
+Authlib is synchronous; the web layer calls these objects in worker threads. Storage goes
+through idp.store, always scoped to the establishment.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+)
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.grants.util import is_openid_scope
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+
+from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
+from idp.oauth.claims import id_token_claims
+from idp.oauth.keys import KeyRing
+from idp.runtime import Runtime
+from idp.security.tokens import new_secret, secret_hash
+from idp.store import audit, codes, sessions
+from idp.store import clients as client_store
+from idp.store import tokens as token_store
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    code: timedelta = timedelta(seconds=60)
+    access_token: timedelta = timedelta(minutes=10)
+    id_token: timedelta = timedelta(minutes=10)
+    refresh_token: timedelta = timedelta(days=30)
+    pending_request: timedelta = timedelta(minutes=30)
+
+
+@dataclass
+class OAuthResponse:
+    """What Authlib hands back; the web layer turns it into a Starlette response."""
+
+    status: int
+    body: Any
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def location(self) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == "location"), None)
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != "location"]
+        self.headers.append(("Location", value))
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+class EstablishmentServer(AuthorizationServer):
+    def __init__(self, rt: Runtime, establishment_id: int, code: str, lifetimes: Lifetimes) -> None:
+        super().__init__(scopes_supported=None)
+        self.rt = rt
+        self.keys: KeyRing = rt.keys
+        self.establishment_id = establishment_id
+        self.code = code
+        self.issuer = rt.settings.issuer(code)
+        self.lifetimes = lifetimes
+        self._pending_claims: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.register_token_generator("default", AccessTokens(self))
+        self.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(self)])
+        self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
+        self.register_grant(BackendGrant)
+        self.register_extension(Issuer(self.issuer))
+
+    # -- Authlib's storage hooks ---------------------------------------------------------
+
+    def establishment(self, session) -> Establishment:  # type: ignore[no-untyped-def]
+        establishment = session.get(Establishment, self.establishment_id)
+        assert establishment is not None
+        return establishment
+
+    def query_client(self, client_id: str) -> Client | None:
+        with self.rt.database.session() as session:
+            client = client_store.by_client_id(session, self.establishment(session), client_id)
+            return client if client is not None and client.enabled else None
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        claims = self.take_claims(token["access_token"])
+        now = self.rt.clock.now()
+        previous: Token | None = request.refresh_token
+        code: AuthorizationCode | None = request.authorization_code
+        user: User | None = request.user
+        scope = token.get("scope", "")
+        refresh = token.get("refresh_token")
+        with self.rt.database.session() as session:
+            token_store.add(
+                session,
+                self.establishment(session),
+                client_pk=request.client.id,
+                user_id=user.id if user else None,
+                sso_session_id=previous.sso_session_id
+                if previous
+                else (code.sso_session_id if code else None),
+                code_id=previous.code_id if previous else (code.id if code else None),
+                family=previous.family if previous else secrets.token_hex(16),
+                jti=claims["jti"],
+                scope=scope,
+                access_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
+                refresh_hash=secret_hash(refresh) if refresh else None,
+                refresh_expires_at=now + self.lifetimes.refresh_token if refresh else None,
+                offline="offline_access" in scope.split(),
+                auth_time=previous.auth_time if previous else (code.auth_time if code else None),
+                created_at=now,
+            )
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        # Authlib's base raises; we have no signal subscribers.
+        return None
+
+    def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
+        return request
+
+    def handle_response(
+        self, status: int, body: Any, headers: list[tuple[str, str]]
+    ) -> OAuthResponse:
+        return OAuthResponse(status, body, list(headers))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def remember_claims(self, access_token: str, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending_claims[access_token] = claims
+
+    def take_claims(self, access_token: str) -> dict[str, Any]:
+        with self._lock:
+            return self._pending_claims.pop(access_token)
+
+    def sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
+        key = self.keys.signing_key(self.establishment_id, alg)
+        return jwt.encode({**header, "alg": alg, "kid": key.kid}, claims, key, algorithms=[alg])
+
+
+class Issuer(IssuerParameter):
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
+class AccessTokens(JWTBearerTokenGenerator):
+    """RFC 9068 JWT access tokens, signed with the establishment's RS256 key, by the clock."""
+
+    def __init__(self, server: EstablishmentServer) -> None:
+        super().__init__(issuer=server.issuer, alg="RS256", refresh_token_generator=self._refresh)
+        self.server = server
+
+    @staticmethod
+    def _refresh(**_: Any) -> str:
+        return new_secret()
+
+    def _get_expires_in(self, client: Client, grant_type: str) -> int:
+        return int(self.server.lifetimes.access_token.total_seconds())
+
+    def generate(
+        self, grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
+    ):  # type: ignore[no-untyped-def]
+        # Refresh tokens only for offline_access (OIDC Core 11); the code grant asks always.
+        include = include_refresh_token and "offline_access" in (scope or "").split()
+        return super().generate(grant_type, client, user, scope, expires_in, include)
+
+    def access_token_generator(
+        self, client: Client, grant_type: str, user: User | None, scope: str
+    ) -> str:
+        now = self.server.rt.clock.now()
+        claims = {
+            "iss": self.issuer,
+            "sub": user.sub if user else client.client_id,
+            "aud": client.client_id,
+            "client_id": client.client_id,
+            "iat": _ts(now),
+            "exp": _ts(now + self.server.lifetimes.access_token),
+            "jti": secrets.token_hex(16),
+            "scope": scope,
+        }
+        token = self.server.sign({"typ": "at+jwt"}, claims, "RS256")
+        self.server.remember_claims(token, claims)
+        return token
+
+
+class Pkce(CodeChallenge):
+    """PKCE with S256 only (RFC 9700 §2.1.1), required of public clients, checked at the
+    authorization endpoint so that the error reaches the client there."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):  # type: ignore[no-untyped-def]
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if challenge and not method:
+            # Without a method the challenge would be `plain`, which we refuse.
+            raise InvalidRequestError(
+                "'code_challenge_method' must be S256.", redirect_uri=redirect_uri
+            )
+        if not challenge and grant.request.client.public:
+            raise InvalidRequestError(
+                "PKCE (S256) is required for public clients.", redirect_uri=redirect_uri
+            )
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(
+        self, authorization_code: AuthorizationCode
+    ) -> str | None:
+        return authorization_code.code_challenge_method
+
+
+class CodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    @property
+    def oidc_server(self) -> EstablishmentServer:
+        return self.server  # type: ignore[return-value]
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        server = self.oidc_server
+        now = server.rt.clock.now()
+        data = request.payload.data
+        claims = data.get("claims")
+        with server.rt.database.session() as session:
+            codes.add(
+                session,
+                server.establishment(session),
+                code_hash=secret_hash(code),
+                client_pk=request.client.id,
+                user_id=request.user.id,
+                sso_session_id=request.sso_session_id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                claims=json.loads(claims) if claims else None,
+                auth_time=request.auth_time,
+                created_at=now,
+                expires_at=now + server.lifetimes.code,
+            )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        server = self.oidc_server
+        now = server.rt.clock.now()
+        with server.rt.database.session() as session:
+            establishment = server.establishment(session)
+            claim = codes.claim(session, establishment, secret_hash(code), now)
+            if claim.replayed and claim.code is not None:
+                # RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
+                revoked = token_store.revoke_from_code(session, establishment, claim.code.id, now)
+                audit.record(
+                    session,
+                    establishment,
+                    "token.code_replayed",
+                    at=now,
+                    subject=client.client_id,
+                    details={"revoked": revoked},
+                )
+                return None
+            if not claim.claimed or claim.code is None or claim.code.client_pk != client.id:
+                return None
+            return claim.code
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Already consumed by the conditional UPDATE in query_authorization_code.
+        return None
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        with self.oidc_server.rt.database.session() as session:
+            user = session.get(User, authorization_code.user_id)
+            return user if user is not None and user.active else None
+
+
+class RefreshGrant(RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    @property
+    def oidc_server(self) -> EstablishmentServer:
+        return self.server  # type: ignore[return-value]
+
+    def _validate_request_token(self, client: Client) -> Token:
+        presented = self.request.form.get("refresh_token")
+        if presented is None:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        server = self.oidc_server
+        now = server.rt.clock.now()
+        with server.rt.database.session() as session:
+            establishment = server.establishment(session)
+            token = token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+            if token is None or token.client_pk != client.id:
+                # Another client's token: refused, and nothing revoked on its owner's behalf.
+                raise InvalidGrantError()
+            if token.rotated_at is not None or token.revoked_at is not None:
+                if token.rotated_at is not None:
+                    # RFC 9700 §4.14.2: a rotated refresh token used again is a theft.
+                    revoked = token_store.revoke_family(session, establishment, token.family, now)
+                    audit.record(
+                        session,
+                        establishment,
+                        "token.refresh_reused",
+                        at=now,
+                        subject=client.client_id,
+                        details={"revoked": revoked},
+                    )
+                raise InvalidGrantError()
+            if token.refresh_expires_at is None or token.refresh_expires_at <= now:
+                raise InvalidGrantError()
+            if not token.offline and not _session_alive(session, server, token, now):
+                raise InvalidGrantError("The session this token belongs to has ended.")
+            if not token_store.mark_rotated(session, token, now):
+                # Two uses at once: the same theft as a late reuse (no grace period).
+                token_store.revoke_family(session, establishment, token.family, now)
+                raise InvalidGrantError()
+            return token
+
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        with self.oidc_server.rt.database.session() as session:
+            user = session.get(User, refresh_token.user_id)
+            return user if user is not None and user.active else None
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        # Rotation was claimed in _validate_request_token; the old access token may live on
+        # until it expires (RFC 6749 §6 leaves it to the server).
+        return None
+
+
+def _session_alive(session, server: EstablishmentServer, token: Token, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+    if token.sso_session_id is None:
+        return False
+    row = session.get(SsoSession, token.sso_session_id)
+    settings = server.rt.settings
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return False
+    if row.last_seen_at <= now - settings.session_idle:
+        return False
+    # A refresh is activity: it keeps the session from going idle, never past its end.
+    sessions.touch(session, row, now)
+    return True
+
+
+class BackendGrant(ClientCredentialsGrant):
+    """client_credentials, for a module's back end: confidential clients, no user."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class OpenIDCodeFlow(OpenIDCode):
+    def __init__(self, server: EstablishmentServer) -> None:
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return False
+
+    def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
+        code: AuthorizationCode = request.authorization_code
+        return encode_id_token(
+            self.server,
+            request.client,
+            request.user,
+            token,
+            code.auth_time,
+            code.sso_session_id,
+            nonce=code.nonce,
+            requested=code.claims,
+        )
+
+
+class OpenIDRefresh:
+    """An ID token at each refresh too, keeping the original auth_time (OIDC Core 12.2)."""
+
+    def __init__(self, server: EstablishmentServer) -> None:
+        self.server = server
+
+    def __call__(self, grant: RefreshGrant) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
+
+    def process_token(self, grant: RefreshGrant, response: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+        _, token, _ = response
+        if is_openid_scope(token.get("scope")):
+            old: Token = grant.request.refresh_token
+            token["id_token"] = encode_id_token(
+                self.server,
+                grant.request.client,
+                grant.request.user,
+                token,
+                old.auth_time,
+                old.sso_session_id,
+            )
+        return token
+
+
+def encode_id_token(
+    server: EstablishmentServer,
+    client: Client,
+    user: User,
+    token: dict[str, Any],
+    auth_time: datetime | None,
+    sso_session_id: int | None,
+    *,
+    nonce: str | None = None,
+    requested: dict[str, Any] | None = None,
+) -> str:
+    now = server.rt.clock.now()
+    alg = client.id_token_signed_response_alg
+    claims: dict[str, Any] = {
+        "iss": server.issuer,
+        "sub": user.sub,
+        "aud": client.client_id,
+        "iat": _ts(now),
+        "exp": _ts(now + server.lifetimes.id_token),
+    }
+    if auth_time is not None:
+        claims["auth_time"] = _ts(auth_time)
+    if nonce:
+        claims["nonce"] = nonce
+    if sso_session_id is not None:
+        with server.rt.database.session() as session:
+            row = session.get(SsoSession, sso_session_id)
+            if row is not None:
+                claims["sid"] = row.sid
+    if access_token := token.get("access_token"):
+        claims["at_hash"] = create_half_hash(access_token, alg).decode()
+    # Claims for the scopes belong in the ID token only when no access token lets the client
+    # ask userinfo; here one always does, so only claims requested for the ID token go in.
+    claims.update(
+        id_token_claims(
+            server, user, token.get("scope", ""), requested, with_access_token=bool(access_token)
+        )
+    )
+    return server.sign({"typ": "JWT"}, claims, alg)

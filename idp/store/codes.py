@@ -1,0 +1,49 @@
+"""Authorization codes: stored hashed, claimed once by a conditional UPDATE so that two
+concurrent redemptions cannot both succeed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from idp.models import AuthorizationCode, Establishment
+from idp.store.tenancy import owned
+
+
+def add(session: Session, establishment: Establishment, **values: Any) -> AuthorizationCode:
+    row = AuthorizationCode(establishment_id=establishment.id, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class Claim:
+    code: AuthorizationCode | None
+    # True only when this call claimed the code.
+    claimed: bool = False
+    # The code exists but was already used: a replay.
+    replayed: bool = False
+
+
+def claim(session: Session, establishment: Establishment, code_hash: str, now: datetime) -> Claim:
+    result = session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.establishment_id == establishment.id,
+            AuthorizationCode.code_hash == code_hash,
+            AuthorizationCode.used_at.is_(None),
+            AuthorizationCode.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    row = session.scalar(
+        owned(AuthorizationCode, establishment, AuthorizationCode.code_hash == code_hash)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return Claim(row, claimed=True)
+    return Claim(row, replayed=row is not None and row.used_at is not None)

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from idp.models import Establishment, Token
+from idp.store.tenancy import owned
+
+
+def add(session: Session, establishment: Establishment, **values: Any) -> Token:
+    row = Token(establishment_id=establishment.id, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | None:
+    return session.scalar(owned(Token, establishment, Token.jti == jti))
+
+
+def by_refresh_hash(
+    session: Session, establishment: Establishment, refresh_hash: str
+) -> Token | None:
+    return session.scalar(owned(Token, establishment, Token.refresh_hash == refresh_hash))
+
+
+def mark_rotated(session: Session, token: Token, now: datetime) -> bool:
+    """Claim the refresh token for one rotation; False if another request already did."""
+    result = session.execute(
+        update(Token)
+        .where(Token.id == token.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+        .values(rotated_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _revoke(session: Session, establishment: Establishment, now: datetime, *criteria: Any) -> int:
+    result = session.execute(
+        update(Token)
+        .where(Token.establishment_id == establishment.id, Token.revoked_at.is_(None), *criteria)
+        .values(revoked_at=now)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+def revoke_family(
+    session: Session, establishment: Establishment, family: str, now: datetime
+) -> int:
+    return _revoke(session, establishment, now, Token.family == family)
+
+
+def revoke_from_code(
+    session: Session, establishment: Establishment, code_id: int, now: datetime
+) -> int:
+    """Everything issued from a code, and everything refreshed from that."""
+    families = session.scalars(
+        owned(Token, establishment, Token.code_id == code_id).with_only_columns(Token.family)
+    ).all()
+    if not families:
+        return 0
+    return _revoke(session, establishment, now, Token.family.in_(families))
+
+
+def revoke_one(session: Session, establishment: Establishment, token: Token, now: datetime) -> int:
+    return _revoke(session, establishment, now, Token.id == token.id)
+
+
+def revoke_of_user(
+    session: Session, establishment: Establishment, user_id: int, now: datetime
+) -> int:
+    """All of the user's tokens, offline_access ones included (password change, reset…)."""
+    return _revoke(session, establishment, now, Token.user_id == user_id)
+
+
+def revoke_of_session(
+    session: Session, establishment: Establishment, sso_session_id: int, now: datetime
+) -> int:
+    """Tokens that end with the SSO session: all but offline_access refresh families."""
+    return _revoke(
+        session,
+        establishment,
+        now,
+        Token.sso_session_id == sso_session_id,
+        or_(Token.offline.is_(False), Token.refresh_hash.is_(None)),
+    )
+
+
+def live_of_user(
+    session: Session, establishment: Establishment, user_id: int, now: datetime
+) -> Sequence[Token]:
+    return session.scalars(
+        owned(
+            Token,
+            establishment,
+            Token.user_id == user_id,
+            Token.revoked_at.is_(None),
+            or_(Token.access_expires_at > now, Token.refresh_expires_at > now),
+        )
+    ).all()

@@ -1,0 +1,449 @@
+"""The protocol endpoints of `/{code}/oidc/…` and discovery. Handlers parse, call the
+establishment's Authlib server in a worker thread, and respond; the sign-in and consent
+steps are interactions outside the protocol engine, resumed through a stored request."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
+from idp.oauth.claims import userinfo_claims
+from idp.oauth.metadata import metadata
+from idp.oauth.requests import OAuthRequest, from_params, from_starlette
+from idp.oauth.server import EstablishmentServer, OAuthResponse
+from idp.security.csrf import FIELD, CsrfCheck
+from idp.security.tokens import new_secret, secret_hash
+from idp.store import audit, authorizations, tokens
+from idp.web.directory import EstablishmentView
+from idp.web.forms import check_csrf, csrf_token, current_session, finish
+from idp.web.pages import resolve_open
+from idp.web.rendering import render
+
+log = logging.getLogger(__name__)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _server(request: Request, establishment: EstablishmentView) -> EstablishmentServer:
+    return request.app.state.servers.get(establishment.id, establishment.code)
+
+
+def _respond(response: OAuthResponse, *, no_store: bool = True) -> Response:
+    headers = dict(response.headers)
+    if no_store:
+        headers.update(NO_STORE)
+    if isinstance(response.body, dict):
+        return JSONResponse(response.body, status_code=response.status, headers=headers)
+    return Response(response.body or b"", status_code=response.status, headers=headers)
+
+
+# -- discovery and keys ----------------------------------------------------------------------
+
+
+async def discovery(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    document = metadata(_server(request, establishment))
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def oauth_metadata(request: Request) -> Response:
+    """RFC 8414 §3: `/.well-known/oauth-authorization-server/{code}`."""
+    return await discovery(request)
+
+
+async def jwks(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    keys = request.app.state.runtime.keys
+    document = await run_in_threadpool(keys.jwks, establishment.id)
+    max_age = int(keys.policy.jwks_cache.total_seconds())
+    return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+# -- authorization ---------------------------------------------------------------------------
+
+
+async def authorize(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    server = _server(request, establishment)
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/authorize")
+    return await _authorize(request, establishment, server, oauth_request, not_before=None)
+
+
+async def resume(request: Request) -> Response:
+    """Back from sign-in (or a password change, or consent) to a stored request."""
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    server = _server(request, establishment)
+    pending = await run_in_threadpool(
+        _load_pending, request, establishment, request.query_params.get("request", "")
+    )
+    if pending is None:
+        return render(
+            request,
+            "oidc_error.html",
+            status_code=400,
+            establishment=establishment,
+            detail="expired",
+            no_store=True,
+        )
+    params, created_at = pending
+    oauth_request = from_params(params, f"{server.issuer}/oidc/authorize", request.headers)
+    return await _authorize(request, establishment, server, oauth_request, not_before=created_at)
+
+
+def _load_pending(request: Request, establishment: EstablishmentView, handle: str):  # type: ignore[no-untyped-def]
+    rt = request.app.state.runtime
+    with rt.database.session() as session:
+        row = authorizations.pending(
+            session,
+            session.get(Establishment, establishment.id),
+            secret_hash(handle),
+            rt.clock.now(),
+        )
+        return (dict(row.params), row.created_at) if row else None
+
+
+def _store_pending(
+    request: Request,
+    establishment: EstablishmentView,
+    server: EstablishmentServer,
+    params: dict[str, Any],
+    since: Any = None,
+) -> str:
+    """Store the request; `since` carries the moment the first step began, so that a
+    request resumed after sign-in and then after consent does not ask to sign in again."""
+    rt = request.app.state.runtime
+    handle = new_secret(24)
+    now = since or rt.clock.now()
+    with rt.database.session() as session:
+        authorizations.add_pending(
+            session,
+            session.get(Establishment, establishment.id),
+            handle_hash=secret_hash(handle),
+            params=params,
+            now=now,
+            expires_at=rt.clock.now() + server.lifetimes.pending_request,
+        )
+    return handle
+
+
+def _error_redirect(
+    request: Request, server: EstablishmentServer, oauth_request: OAuthRequest, error: OAuth2Error
+) -> Response:
+    error.state = oauth_request.payload.data.get("state")
+    response = server.handle_error_response(oauth_request, error)
+    if response.location:
+        # RFC 9207: the issuer in every authorization response, errors included.
+        response.location = add_params_to_uri(response.location, [("iss", server.issuer)])
+    return _deliver(request, oauth_request, response)
+
+
+async def _authorize(
+    request: Request,
+    establishment: EstablishmentView,
+    server: EstablishmentServer,
+    oauth_request: OAuthRequest,
+    *,
+    not_before: Any,
+) -> Response:
+    rt = request.app.state.runtime
+    session = await current_session(request, establishment.id, establishment.code)
+    user = session.user if session else None
+    try:
+        grant = await run_in_threadpool(server.get_consent_grant, oauth_request, user)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return _error_redirect(request, server, oauth_request, error)
+        # Unknown client or unregistered redirect URI: never redirect (RFC 6749 §4.1.2.1).
+        log.info("authorize refused at %s: %s", establishment.code, error.error)
+        return render(
+            request,
+            "oidc_error.html",
+            status_code=400,
+            establishment=establishment,
+            detail=error.error,
+            description=error.description,
+            no_store=True,
+        )
+
+    data = oauth_request.payload.data
+    redirect_uri = grant.redirect_uri
+    prompts = set((data.get("prompt") or "").split())
+    try:
+        max_age = int(data["max_age"]) if data.get("max_age") not in (None, "") else None
+        if max_age is not None and max_age < 0:
+            raise ValueError
+    except ValueError:
+        return _error_redirect(
+            request,
+            server,
+            oauth_request,
+            InvalidRequestError("Invalid 'max_age'.", redirect_uri=redirect_uri),
+        )
+    try:
+        if data.get("claims"):
+            claims = json.loads(data["claims"])
+            if not isinstance(claims, dict):
+                raise ValueError
+    except ValueError:
+        return _error_redirect(
+            request,
+            server,
+            oauth_request,
+            InvalidRequestError("Invalid 'claims' parameter.", redirect_uri=redirect_uri),
+        )
+
+    now = rt.clock.now()
+    needs_login = (
+        session is None
+        or ("login" in prompts and (not_before is None or session.auth_time < not_before))
+        or (max_age is not None and (now - session.auth_time) > timedelta(seconds=max_age))
+    )
+    if needs_login:
+        if "none" in prompts:
+            return _error_redirect(
+                request, server, oauth_request, LoginRequiredError(redirect_uri=redirect_uri)
+            )
+        handle = await run_in_threadpool(_store_pending, request, establishment, server, data)
+        query = {"next": f"/{establishment.code}/oidc/authorize/resume?request={handle}"}
+        if data.get("login_hint"):
+            query["login_hint"] = data["login_hint"]
+        return RedirectResponse(
+            f"/{establishment.code}/login?{urlencode(query)}", status_code=303, headers=NO_STORE
+        )
+
+    client: Client = grant.request.client
+    if client.third_party or "consent" in prompts:
+        consented = await run_in_threadpool(
+            _has_consent, request, establishment, session, client, not_before
+        )
+        if not consented or ("consent" in prompts and not_before is None):
+            if "none" in prompts:
+                return _error_redirect(
+                    request, server, oauth_request, ConsentRequiredError(redirect_uri=redirect_uri)
+                )
+            handle = await run_in_threadpool(
+                _store_pending, request, establishment, server, data, not_before
+            )
+            response = render(
+                request,
+                "consent.html",
+                establishment=establishment,
+                client=client,
+                scopes=grant.request.scope.split(),
+                handle=handle,
+                csrf_field=FIELD,
+                csrf_token=csrf_token(request),
+                user=user,
+                no_store=True,
+            )
+            return finish(request, response)
+
+    oauth_request.user = user
+    oauth_request.sso_session_id = session.id
+    oauth_request.auth_time = session.auth_time
+    response = await run_in_threadpool(
+        server.create_authorization_response, oauth_request, user, grant
+    )
+    await run_in_threadpool(_record_sign_in_to, request, establishment, session, client)
+    return _deliver(request, oauth_request, response)
+
+
+def _has_consent(
+    request: Request,
+    establishment: EstablishmentView,
+    session: SsoSession,
+    client: Client,
+    not_before: Any,
+) -> bool:
+    rt = request.app.state.runtime
+    with rt.database.session() as db:
+        row = authorizations.consent(
+            db, db.get(Establishment, establishment.id), session.id, client.id
+        )
+        # After a consent page (not_before set), the approval must be that recent one.
+        return row is not None and (not_before is None or row.created_at >= not_before)
+
+
+def _record_sign_in_to(
+    request: Request, establishment: EstablishmentView, session: SsoSession, client: Client
+) -> None:
+    rt = request.app.state.runtime
+    with rt.database.session() as db:
+        audit.record(
+            db,
+            db.get(Establishment, establishment.id),
+            "authorize.code_issued",
+            at=rt.clock.now(),
+            subject=session.user.login,
+            details={"client_id": client.client_id},
+        )
+
+
+def _deliver(request: Request, oauth_request: OAuthRequest, response: OAuthResponse) -> Response:
+    """Query redirect by default; `response_mode=form_post` as an auto-submitted form
+    (OAuth 2.0 Form Post Response Mode), with an external script and a button."""
+    location = response.location
+    if location and oauth_request.payload.data.get("response_mode") == "form_post":
+        parts = urlsplit(location)
+        action = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        fields = parse_qsl(parts.query, keep_blank_values=True)
+        return render(request, "form_post.html", action=action, fields=fields, no_store=True)
+    if location:
+        return RedirectResponse(location, status_code=302, headers=NO_STORE)
+    return _respond(response)
+
+
+async def consent_decision(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    form = await request.form()
+    handle = str(form.get("request", ""))
+    server = _server(request, establishment)
+    pending = await run_in_threadpool(_load_pending, request, establishment, handle)
+    session = await current_session(request, establishment.id, establishment.code)
+    if pending is None or session is None:
+        return render(
+            request,
+            "oidc_error.html",
+            status_code=400,
+            establishment=establishment,
+            detail="expired",
+            no_store=True,
+        )
+    params, _ = pending
+    oauth_request = from_params(params, f"{server.issuer}/oidc/authorize", request.headers)
+    if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
+        return RedirectResponse(
+            f"/{establishment.code}/oidc/authorize/resume?request={handle}", status_code=303
+        )
+    try:
+        grant = await run_in_threadpool(server.get_consent_grant, oauth_request, session.user)
+    except OAuth2Error as error:
+        return _error_redirect(request, server, oauth_request, error)
+    if form.get("decision") != "approve":
+        return _error_redirect(
+            request, server, oauth_request, AccessDeniedError(redirect_uri=grant.redirect_uri)
+        )
+    rt = request.app.state.runtime
+
+    def approve() -> None:
+        with rt.database.session() as db:
+            authorizations.add_consent(
+                db,
+                db.get(Establishment, establishment.id),
+                sso_session_id=session.id,
+                client_pk=grant.request.client.id,
+                scope=grant.request.scope,
+                now=rt.clock.now(),
+            )
+
+    await run_in_threadpool(approve)
+    return RedirectResponse(
+        f"/{establishment.code}/oidc/authorize/resume?request={handle}", status_code=303
+    )
+
+
+# -- token and userinfo ----------------------------------------------------------------------
+
+
+async def token(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    server = _server(request, establishment)
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/token")
+    response = await run_in_threadpool(server.create_token_response, oauth_request)
+    return _respond(response)
+
+
+def _bearer_error(description: str, status: int = 401) -> Response:
+    return JSONResponse(
+        {"error": "invalid_token", "error_description": description},
+        status_code=status,
+        headers={
+            **NO_STORE,
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"',
+        },
+    )
+
+
+async def userinfo(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    authorization = request.headers.get("authorization", "")
+    presented = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    if presented is None and request.method == "POST":
+        form = await request.form()
+        presented = str(form.get("access_token", "")) or None
+    if not presented:
+        return JSONResponse(
+            {"error": "invalid_request"},
+            status_code=401,
+            headers={**NO_STORE, "WWW-Authenticate": "Bearer"},
+        )
+    server = _server(request, establishment)
+    result = await run_in_threadpool(_userinfo, server, presented)
+    if isinstance(result, str):
+        return _bearer_error(result)
+    return JSONResponse(result, headers=NO_STORE)
+
+
+def _userinfo(server: EstablishmentServer, presented: str) -> dict[str, Any] | str:
+    claims = verify_access_token(server, presented)
+    if isinstance(claims, str):
+        return claims
+    rt = server.rt
+    with rt.database.session() as session:
+        establishment = session.get(Establishment, server.establishment_id)
+        row: Token | None = tokens.by_jti(session, establishment, claims["jti"])
+        if row is None or row.revoked_at is not None or row.user_id is None:
+            return "The access token is revoked or unknown."
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            return "The access token is revoked or unknown."
+        code = session.get(AuthorizationCode, row.code_id) if row.code_id else None
+        return userinfo_claims(user, establishment, row.scope, code.claims if code else None)
+
+
+def verify_access_token(server: EstablishmentServer, presented: str) -> dict[str, Any] | str:
+    """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
+    keys = server.keys.verification_keys(server.establishment_id)
+    try:
+        decoded = jwt.decode(presented, keys, algorithms=["RS256"])
+    except (JoseError, ValueError):
+        return "The access token is invalid."
+    if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+        return "The access token is invalid."
+    claims = decoded.claims
+    now = int(server.rt.clock.now().timestamp())
+    if (
+        claims.get("iss") != server.issuer
+        or not isinstance(claims.get("exp"), int)
+        or claims["exp"] <= now
+    ):
+        return "The access token is expired or invalid."
+    if not isinstance(claims.get("jti"), str):
+        return "The access token is invalid."
+    return claims
