@@ -51,14 +51,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so that a
-        # transaction starts with the first statement and SELECT … then UPDATE is atomic.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling defers BEGIN; take it over. IMMEDIATE takes
+        # the write lock up front: in WAL mode a deferred transaction that read and then
+        # writes after another connection's write fails at once ("database is locked",
+        # no busy wait), while an immediate one waits its turn (busy_timeout).
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # hide_parameters: a failing statement's values (a password hash, a token hash) must
+    # never reach a log line through the exception text.
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

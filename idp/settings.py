@@ -59,6 +59,8 @@ class Settings:
     session_absolute: timedelta = timedelta(hours=12)
     password_min_length: int = 8
     password_min_score: int = 3
+    # Failed sign-ins an address may make in an hour before it is slowed down.
+    throttle_ip_failures: int = 100
     # Reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[Network, ...] = ()
 
@@ -112,6 +114,7 @@ class Settings:
             "password_min_length": read("IDP_PASSWORD_MIN_LENGTH", _int(8, 64), 8),
             "password_min_score": read("IDP_PASSWORD_MIN_SCORE", _int(0, 4), 3),
             "trusted_proxies": read("IDP_TRUSTED_PROXIES", _networks, ()),
+            "throttle_ip_failures": read("IDP_THROTTLE_IP_FAILURES", _int(10, 100_000), 100),
             "log_level": read(
                 "IDP_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
             ),

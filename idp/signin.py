@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -22,6 +23,10 @@ from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import audit, establishments, sessions, throttles, users
+
+# What may be recorded of an unknown login: people type their password in the login field
+# by mistake, and that must not land in the audit table.
+_LOGIN_SHAPE = re.compile(r"[a-z0-9][a-z0-9.-]{0,19}")
 
 
 class Result(Enum):
@@ -40,11 +45,14 @@ class Attempt:
     login: str | None = None
     # For THROTTLED: whole seconds to wait.
     retry_after: int = 0
+    # The account's sub when this browser was exempt as a known device (OK or failure).
+    exempt_sub: str | None = None
 
 
 @dataclass(frozen=True)
 class Client:
-    """Who is asking: address, browser, and the accounts this browser already signed in to."""
+    """Who is asking: address, browser, and the accounts this browser already signed in
+    to, as `sub:password stamp` (a password change makes old entries worthless)."""
 
     ip: str | None
     user_agent: str | None = None
@@ -52,8 +60,15 @@ class Client:
 
 
 def password_fingerprint(user: User) -> str:
-    """Changes whenever the password does: binds a change ticket to the password it replaces."""
-    return hashlib.sha256((user.password_hash or "initial").encode()).hexdigest()[:16]
+    """Changes whenever the password does (a reset to the birth date included): binds a
+    change ticket and a known-device entry to the password they were made with."""
+    stamp = user.password_changed_at.isoformat() if user.password_changed_at else ""
+    material = f"{user.password_hash or 'initial'}|{stamp}|{user.must_change_password}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def recordable_login(login: str) -> str | None:
+    return login if _LOGIN_SHAPE.fullmatch(login) else None
 
 
 def _seconds(until: datetime, now: datetime) -> int:
@@ -63,7 +78,9 @@ def _seconds(until: datetime, now: datetime) -> int:
 class SignIn:
     def __init__(self, rt: Runtime, throttle: ThrottlePolicy | None = None) -> None:
         self.rt = rt
-        self.throttle = throttle or ThrottlePolicy()
+        self.throttle = throttle or ThrottlePolicy(
+            ip_free_failures=rt.settings.throttle_ip_failures
+        )
         self.policy = PasswordPolicy(
             min_length=rt.settings.password_min_length, min_score=rt.settings.password_min_score
         )
@@ -74,155 +91,92 @@ class SignIn:
         self, establishment_id: int, typed_login: str, password: str, client: Client
     ) -> Attempt:
         login = logins.normalise_typed(typed_login)
-        first = await run_in_threadpool(self._before_password, establishment_id, login, client)
-        if first.result is not Result.OK:
-            return first
-        user = first
-        assert user.user_id is not None
-        stored = await run_in_threadpool(self._stored_password, user.user_id)
-        if stored is None:  # deleted meanwhile
-            return await run_in_threadpool(
-                self._fail, establishment_id, None, login, client, "unknown_login"
-            )
-        password_hash, role, birth_date = stored
-        if password_hash is None:
-            # Initial password: spend a hash's time anyway, so timing does not tell whether
-            # the account is still on its birth date.
-            await self.rt.hasher.burn_async(password)
-            ok = birth_date is not None and matches_initial(role, birth_date, password)
-            rehash = False
-        else:
-            verification = await self.rt.hasher.verify_async(password_hash, password)
-            ok, rehash = verification.ok, verification.needs_rehash
+        reserved = await run_in_threadpool(self._reserve, establishment_id, login, client)
+        if reserved.result is not Result.OK:
+            return reserved
+        assert reserved.user_id is not None
+        ok, new_hash, expected = await self._check(reserved.user_id, password)
         if not ok:
-            return await run_in_threadpool(
-                self._fail, establishment_id, user.user_id, login, client, "bad_password"
-            )
-        new_hash = await self.rt.hasher.hash_async(password) if rehash else None
+            return await run_in_threadpool(self._fail, establishment_id, reserved, client)
         return await run_in_threadpool(
-            self._succeed, establishment_id, user.user_id, client, new_hash
+            self._succeed, establishment_id, reserved, client, new_hash, expected
         )
 
-    def _before_password(self, establishment_id: int, login: str, client: Client) -> Attempt:
+    async def _check(self, user_id: int, password: str) -> tuple[bool, str | None, str | None]:
+        """(right password?, a rehash if the parameters changed, the hash it replaces)."""
+        stored = await run_in_threadpool(self._stored_password, user_id)
+        if stored is None:
+            return False, None, None
+        password_hash, role, birth_date = stored
+        if password_hash is None:
+            # Initial password: spend a hash's time anyway, so that timing does not tell
+            # whether the account is still on its birth date.
+            await self.rt.hasher.burn_async(password)
+            return (
+                (birth_date is not None and matches_initial(role, birth_date, password)),
+                None,
+                None,
+            )
+        verification = await self.rt.hasher.verify_async(password_hash, password)
+        if verification.ok and verification.needs_rehash:
+            return True, await self.rt.hasher.hash_async(password), password_hash
+        return verification.ok, None, None
+
+    def _stored_password(self, user_id: int):  # type: ignore[no-untyped-def]
+        with self.rt.database.session() as session:
+            user = session.get(User, user_id)
+            return None if user is None else (user.password_hash, user.role, user.birth_date)
+
+    def _ip_reserve(self, session, client: Client, now: datetime, *, honour_block: bool):  # type: ignore[no-untyped-def]
+        return throttles.reserve(
+            session,
+            throttles.ip_scope(client.ip),
+            now=now,
+            forget_before=now - self.throttle.ip_window,
+            by_window=True,
+            delay_for=self.throttle.ip_delay,
+            honour_block=honour_block,
+        )
+
+    def _ip_give_back(self, session, client: Client, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        if client.ip:
+            throttles.give_back(
+                session, throttles.ip_scope(client.ip), delay_for=self.throttle.ip_delay, now=now
+            )
+
+    def _reserve(self, establishment_id: int, login: str, client: Client) -> Attempt:
+        """Before any password check, in one transaction: is this attempt allowed? If so it
+        is counted as a failure already, so that parallel guesses cannot all get through."""
         now = self.rt.clock.now()
         with self.rt.database.session() as session:
-            if client.ip and (
-                until := throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
-            ):
-                return self._throttled(
-                    session, establishment_id, None, login, client, until, now, "ip"
-                )
             establishment = self._establishment(session, establishment_id)
             user = users.by_login(session, establishment, login) if login else None
+            exempt = user is not None and (
+                f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts
+            )
+            # A known browser is counted per address but not held back by its delay.
+            if (
+                client.ip
+                and self._ip_reserve(session, client, now, honour_block=not exempt) is None
+            ):
+                until = throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
+                return self._throttled(
+                    session, establishment, user, login, client, until, now, "ip"
+                )
             if user is None:
-                self._count_failure(session, establishment, None, client, now)
                 audit.record(
                     session,
                     establishment,
                     "login.failure",
                     at=now,
-                    subject=login[:64] or None,
+                    subject=recordable_login(login),
                     ip=client.ip,
                     details={"reason": "unknown_login"},
                 )
                 return Attempt(Result.UNKNOWN_LOGIN, login=login)
-            scope = throttles.account_scope(user.id)
-            exempt = user.sub in client.known_accounts
-            if not exempt and (until := throttles.blocked_until(session, scope, now)):
-                return self._throttled(
-                    session, establishment_id, user, login, client, until, now, "account"
-                )
-            return Attempt(Result.OK, user_id=user.id, login=user.login)
-
-    def _stored_password(self, user_id: int) -> tuple[str | None, object, object] | None:
-        with self.rt.database.session() as session:
-            user = session.get(User, user_id)
-            return None if user is None else (user.password_hash, user.role, user.birth_date)
-
-    def _throttled(
-        self,
-        session,
-        establishment_id,
-        user,
-        login,
-        client,
-        until,
-        now,
-        scope,  # type: ignore[no-untyped-def]
-    ) -> Attempt:
-        establishment = self._establishment(session, establishment_id)
-        seconds = _seconds(until, now)
-        audit.record(
-            session,
-            establishment,
-            "login.throttled",
-            at=now,
-            subject=(user.login if user else login[:64]) or None,
-            ip=client.ip,
-            details={"scope": scope, "retry_after": seconds},
-        )
-        return Attempt(
-            Result.THROTTLED, user_id=user.id if user else None, login=login, retry_after=seconds
-        )
-
-    def _count_failure(
-        self,
-        session,
-        establishment: Establishment,
-        user: User | None,
-        client: Client,
-        now: datetime,  # type: ignore[no-untyped-def]
-    ) -> None:
-        if client.ip:
-            throttles.record_failure(
-                session,
-                throttles.ip_scope(client.ip),
-                now=now,
-                forget_before=now - self.throttle.ip_window,
-                by_window=True,
-                delay_for=self.throttle.ip_delay,
-            )
-        if user is not None:
-            throttles.record_failure(
-                session,
-                throttles.account_scope(user.id),
-                now=now,
-                forget_before=now - self.throttle.account_quiet_period,
-                by_window=False,
-                delay_for=self.throttle.account_delay,
-                establishment_id=establishment.id,
-            )
-
-    def _fail(
-        self, establishment_id: int, user_id: int | None, login: str, client: Client, reason: str
-    ) -> Attempt:
-        now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            user = session.get(User, user_id) if user_id else None
-            self._count_failure(session, establishment, user, client, now)
-            audit.record(
-                session,
-                establishment,
-                "login.failure",
-                at=now,
-                subject=user.login if user else login[:64] or None,
-                ip=client.ip,
-                details={"reason": reason},
-            )
-        result = Result.BAD_PASSWORD if reason == "bad_password" else Result.UNKNOWN_LOGIN
-        return Attempt(result, user_id=user_id, login=login)
-
-    def _succeed(
-        self, establishment_id: int, user_id: int, client: Client, new_hash: str | None
-    ) -> Attempt:
-        now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            user = session.get(User, user_id)
-            assert user is not None
-            throttles.clear(session, throttles.account_scope(user.id))
             if not user.active:
+                # Said whatever the password: a deactivated account confirms no guess.
+                self._ip_give_back(session, client, now)
                 audit.record(
                     session,
                     establishment,
@@ -233,8 +187,96 @@ class SignIn:
                     details={"reason": "inactive"},
                 )
                 return Attempt(Result.INACTIVE, user_id=user.id, login=user.login)
-            if new_hash is not None:
-                # Parameters changed since this hash was made: upgrade it now.
+            if not exempt:
+                scope = throttles.account_scope(user.id)
+                reserved = throttles.reserve(
+                    session,
+                    scope,
+                    now=now,
+                    forget_before=now - self.throttle.account_quiet_period,
+                    by_window=False,
+                    delay_for=self.throttle.account_delay,
+                    establishment_id=establishment.id,
+                )
+                if reserved is None:
+                    # Refused without a check: not a failure of this address.
+                    self._ip_give_back(session, client, now)
+                    until = throttles.blocked_until(session, scope, now)
+                    return self._throttled(
+                        session, establishment, user, login, client, until, now, "account"
+                    )
+            return Attempt(
+                Result.OK,
+                user_id=user.id,
+                login=user.login,
+                exempt_sub=user.sub if exempt else None,
+            )
+
+    def _throttled(self, session, establishment, user, login, client, until, now, scope) -> Attempt:  # type: ignore[no-untyped-def]
+        seconds = _seconds(until, now) if until else 1
+        audit.record(
+            session,
+            establishment,
+            "login.throttled",
+            at=now,
+            subject=user.login if user else recordable_login(login),
+            ip=client.ip,
+            details={"scope": scope, "retry_after": seconds},
+        )
+        return Attempt(
+            Result.THROTTLED, user_id=user.id if user else None, login=login, retry_after=seconds
+        )
+
+    def _fail(self, establishment_id: int, reserved: Attempt, client: Client) -> Attempt:
+        """The failure was counted when the attempt was reserved; record it."""
+        now = self.rt.clock.now()
+        with self.rt.database.session() as session:
+            audit.record(
+                session,
+                self._establishment(session, establishment_id),
+                "login.failure",
+                at=now,
+                subject=reserved.login,
+                ip=client.ip,
+                details={"reason": "bad_password"},
+            )
+        return Attempt(
+            Result.BAD_PASSWORD,
+            user_id=reserved.user_id,
+            login=reserved.login,
+            exempt_sub=reserved.exempt_sub,
+        )
+
+    def _succeed(
+        self,
+        establishment_id: int,
+        reserved: Attempt,
+        client: Client,
+        new_hash: str | None,
+        replaced_hash: str | None,
+    ) -> Attempt:
+        now = self.rt.clock.now()
+        with self.rt.database.session() as session:
+            establishment = self._establishment(session, establishment_id)
+            user = session.get(User, reserved.user_id)
+            if user is None or not user.active:
+                # The right password for a deactivated account still counts as a failure,
+                # so that it cannot be used to confirm guesses.
+                audit.record(
+                    session,
+                    establishment,
+                    "login.failure",
+                    at=now,
+                    subject=reserved.login,
+                    ip=client.ip,
+                    details={"reason": "inactive"},
+                )
+                return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login)
+            throttles.clear(session, throttles.account_scope(user.id))
+            self._ip_give_back(session, client, now)
+            if new_hash is not None and user.password_hash == replaced_hash:
+                # Parameters changed since this hash was made: upgrade it, unless the
+                # password itself changed meanwhile.
                 user.password_hash = new_hash
             if user.password_hash is None or user.must_change_password:
                 audit.record(
@@ -246,7 +288,9 @@ class SignIn:
                     ip=client.ip,
                 )
                 return Attempt(Result.MUST_CHANGE, user_id=user.id, login=user.login)
-            return Attempt(Result.OK, user_id=user.id, login=user.login)
+            return Attempt(
+                Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub
+            )
 
     @staticmethod
     def _establishment(session, establishment_id: int) -> Establishment:  # type: ignore[no-untyped-def]
@@ -257,7 +301,7 @@ class SignIn:
     # -- sessions ------------------------------------------------------------------------
 
     def open_session(self, establishment_id: int, user_id: int, client: Client) -> tuple[str, str]:
-        """A new SSO session; returns (cookie token, user sub). Blocking."""
+        """A new SSO session; returns (cookie token, known-device entry). Blocking."""
         now = self.rt.clock.now()
         token = new_secret()
         with self.rt.database.session() as session:
@@ -283,7 +327,7 @@ class SignIn:
                 subject=user.login,
                 ip=client.ip,
             )
-            return token, user.sub
+            return token, f"{user.sub}:{password_fingerprint(user)}"
 
     def current_session(self, establishment_id: int, token: str | None):  # type: ignore[no-untyped-def]
         """The live session behind a cookie token, refreshed for idle expiry, or None."""
@@ -361,15 +405,26 @@ class SignIn:
                 return self.policy.refusal("same_as_current")
         return refusal
 
-    async def verify_current(self, user_id: int, password: str) -> bool:
-        stored = await run_in_threadpool(self._stored_password, user_id)
-        if stored is None:
-            return False
-        password_hash, role, birth_date = stored
-        if password_hash is None:
-            await self.rt.hasher.burn_async(password)
-            return birth_date is not None and matches_initial(role, birth_date, password)
-        return (await self.rt.hasher.verify_async(password_hash, password)).ok
+    async def verify_current(
+        self, establishment_id: int, user_id: int, password: str, client: Client
+    ) -> Attempt:
+        """The current password, typed to change it voluntarily: throttled like a sign-in,
+        so that a borrowed session cannot be used to find the password."""
+        login = await run_in_threadpool(self._login_of, user_id)
+        reserved = await run_in_threadpool(self._reserve, establishment_id, login or "", client)
+        if reserved.result is not Result.OK or reserved.user_id != user_id:
+            return reserved
+        ok, _, _ = await self._check(user_id, password)
+        if not ok:
+            return await run_in_threadpool(self._fail, establishment_id, reserved, client)
+        return await run_in_threadpool(
+            self._succeed, establishment_id, reserved, client, None, None
+        )
+
+    def _login_of(self, user_id: int) -> str | None:
+        with self.rt.database.session() as session:
+            user = session.get(User, user_id)
+            return user.login if user else None
 
     async def change_password(
         self,
@@ -406,8 +461,8 @@ class SignIn:
         now = self.rt.clock.now()
         with self.rt.database.session() as session:
             establishment = self._establishment(session, establishment_id)
-            user = session.get(User, user_id)
-            if user is None or user.establishment_id != establishment.id:
+            user = session.get(User, user_id, with_for_update=True)
+            if user is None or user.establishment_id != establishment.id or not user.active:
                 return False
             if expected_fingerprint and password_fingerprint(user) != expected_fingerprint:
                 return False

@@ -289,7 +289,9 @@ def test_set_password_and_reset(idp, school, rt):
     )
     with rt.database.session() as session:
         user = session.scalar(select(User).where(User.login == "lea.martin"))
-        assert rt.hasher.verify(user.password_hash, "tmp-pass-xyz\n").ok  # only one newline stripped
+        assert rt.hasher.verify(
+            user.password_hash, "tmp-pass-xyz\n"
+        ).ok  # only one newline stripped
         assert user.password_state == "temporary"
 
     reset = idp("user", "reset-password", school, "lea.martin")
@@ -557,7 +559,23 @@ def test_set_password_applies_the_policy(idp, school, rt, password, rule):
 
 def test_temporary_password_needs_only_the_length(idp, school):
     add(idp, school, "Léa", "Martin")
-    ok = idp("user", "set-password", school, "lea.martin", "--password-stdin", "--temporary", input="azertyuiop\n")
+    ok = idp(
+        "user",
+        "set-password",
+        school,
+        "lea.martin",
+        "--password-stdin",
+        "--temporary",
+        input="azertyuiop\n",
+    )
     assert ok.exit_code == 0, ok.output
-    short = idp("user", "set-password", school, "lea.martin", "--password-stdin", "--temporary", input="abc\n")
+    short = idp(
+        "user",
+        "set-password",
+        school,
+        "lea.martin",
+        "--password-stdin",
+        "--temporary",
+        input="abc\n",
+    )
     assert "(too_short)" in one_line_error(short)

@@ -98,4 +98,6 @@ def normalise_typed(typed: str) -> str:
     hyphens as in generated logins (`n'golo.kante` finds `n-golo.kante`). Nothing else is
     dropped, so a wrong character still fails to match.
     """
-    return _TYPED_SEPARATORS.sub("-", ascii_fold(typed).strip())
+    if any(unicodedata.category(c) == "Cc" and not c.isspace() for c in typed):
+        return ""  # control characters (NUL…) match no login, and reach no database
+    return _TYPED_SEPARATORS.sub("-", ascii_fold(typed).strip())[:100]

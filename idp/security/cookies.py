@@ -18,15 +18,18 @@ class Cookies:
     def session(self, code: str) -> str:
         return self.name(f"cpro-{code}")
 
+    # The other names hold an underscore, which no establishment code can: no cookie of
+    # one establishment can ever be named like another's session.
+
     def known_device(self, code: str) -> str:
-        return self.name(f"cpro-{code}-device")
+        return self.name(f"cpro_device.{code}")
 
     def password_change(self, code: str) -> str:
-        return self.name(f"cpro-{code}-change")
+        return self.name(f"cpro_change.{code}")
 
     @property
     def presession(self) -> str:
-        return self.name("cpro-pre")
+        return self.name("cpro_pre")
 
     def read(self, request: Request, name: str) -> str | None:
         return request.cookies.get(name)

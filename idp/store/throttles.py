@@ -1,16 +1,24 @@
 """Counters of failed sign-ins, updated atomically in SQL so that instances sharing the
-database never lose a failure to a race."""
+database, and parallel requests, never slip a guess past the delay.
+
+An attempt is *reserved*: counted as a failure, and its delay set, in the same statement that
+checks the scope is not blocked, before the password is checked at all; a success then
+clears (account) or gives back (address) what was reserved.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.models import Throttle
+
+Delay = Callable[[int], timedelta | None]
 
 
 def account_scope(user_id: int) -> str:
@@ -18,7 +26,14 @@ def account_scope(user_id: int) -> str:
 
 
 def ip_scope(ip: str) -> str:
-    return f"ip:{ip}"
+    """IPv6 addresses count per /64: one subscriber line holds a whole /64."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return f"ip:{ip[:64]}"
+    if address.version == 6:
+        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"ip:{address}"
 
 
 def blocked_until(session: Session, scope: str, now: datetime) -> datetime | None:
@@ -30,24 +45,28 @@ def get(session: Session, scope: str) -> Throttle | None:
     return session.get(Throttle, scope)
 
 
-def record_failure(
+def reserve(
     session: Session,
     scope: str,
     *,
     now: datetime,
     forget_before: datetime,
     by_window: bool,
-    delay_for: Callable[[int], timedelta | None],
+    delay_for: Delay,
     establishment_id: int | None = None,
-) -> int:
-    """Count one failure; returns the count. The count starts again from 1 when the last
-    failure (`by_window=False`) or the window's start (`by_window=True`) is older than
-    `forget_before`. Sets `blocked_until` from `delay_for(count)`."""
+    honour_block: bool = True,
+) -> int | None:
+    """Count one attempt as a failure unless the scope is blocked (then None). The count
+    starts again from 1 when the last failure (`by_window=False`) or the window's start
+    (`by_window=True`) is older than `forget_before`."""
     reference = Throttle.window_started_at if by_window else Throttle.last_failure_at
     stale = reference < forget_before
+    conditions = [Throttle.scope == scope]
+    if honour_block:
+        conditions.append(or_(Throttle.blocked_until.is_(None), Throttle.blocked_until <= now))
     statement = (
         update(Throttle)
-        .where(Throttle.scope == scope)
+        .where(*conditions)
         .values(
             failures=case((stale, 1), else_=Throttle.failures + 1),
             window_started_at=case((stale, now), else_=Throttle.window_started_at),
@@ -57,6 +76,8 @@ def record_failure(
     )
     failures = session.scalar(statement)
     if failures is None:
+        if session.scalar(select(Throttle.scope).where(Throttle.scope == scope)) is not None:
+            return None  # blocked
         try:
             with session.begin_nested():
                 session.add(
@@ -71,15 +92,30 @@ def record_failure(
                 )
             failures = 1
         except IntegrityError:
-            # Another instance inserted it first: count on its row.
-            failures = session.scalar(statement) or 1
-    delay: timedelta | None = delay_for(failures)
+            # Another request inserted it first: count on its row.
+            failures = session.scalar(statement)
+            if failures is None:
+                return None
+    delay = delay_for(failures)
     session.execute(
         update(Throttle)
         .where(Throttle.scope == scope)
         .values(blocked_until=now + delay if delay else None)
     )
     return failures
+
+
+def give_back(session: Session, scope: str, *, delay_for: Delay, now: datetime) -> None:
+    """Undo one reserved failure (the attempt succeeded, or was never checked)."""
+    row = session.get(Throttle, scope, with_for_update=True)
+    if row is None:
+        return
+    row.failures = max(0, row.failures - 1)
+    if delay_for(row.failures) is None:
+        row.blocked_until = None
+    if row.failures == 0:
+        session.delete(row)
+    session.flush()
 
 
 def clear(session: Session, scope: str) -> None:

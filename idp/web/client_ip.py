@@ -12,8 +12,16 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as proxies write it: `203.0.113.5`, `203.0.113.5:4711`, `[2001:db8::1]:443`,
+    `fe80::1%eth0` (the port and the zone are dropped)."""
+    text = value.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    text = text.split("%", 1)[0]
     try:
-        return ipaddress.ip_address(value.strip().strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 
@@ -24,13 +32,15 @@ def client_ip(request: Request, trusted: Sequence[Network]) -> str | None:
         return None
     address = _parse(peer)
     if address is None or not any(address in net for net in trusted):
-        return peer
-    # Right to left: each trusted proxy appended the address it received from.
-    hops = [h for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        return str(address) if address else peer[:45]
+    # Right to left: each trusted proxy appended the address it received from. Every
+    # header line counts: some proxies add a line of their own rather than append.
+    lines = request.headers.getlist("x-forwarded-for")
+    hops = [h for h in ",".join(lines).split(",") if h.strip()]
     for hop in reversed(hops):
         parsed = _parse(hop)
         if parsed is None:
-            return peer  # a malformed header: trust nothing in it
+            return str(address)  # a malformed header: trust nothing in it
         if not any(parsed in net for net in trusted):
             return str(parsed)
-    return peer
+    return str(address)

@@ -3,6 +3,8 @@ targets, and the signed-in session."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,11 +57,14 @@ def safe_next(code: str, target: str | None) -> str:
     home = f"/{code}"
     if not target or not isinstance(target, str):
         return home
+    path = unquote(target.split("?", 1)[0])
     if (
         not target.startswith(f"/{code}/")
         or target.startswith("//")
-        or "\\" in target
-        or any(ord(c) < 0x20 for c in target)
+        or "\\" in path
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        # `/lp-a/../lp-b/…` would land at another establishment once the browser resolves it.
+        or any(segment in (".", "..") for segment in path.split("/"))
     ):
         return home
     return target

@@ -35,6 +35,8 @@ from idp.web.password import start_forced_change
 from idp.web.rendering import render
 
 KNOWN_DEVICES_MAX = 10
+# Failures a known browser may make on an account before it is throttled like any other.
+DEVICE_STRIKES = 3
 KNOWN_DEVICE_DAYS = 400
 
 
@@ -109,8 +111,9 @@ async def submit(request: Request) -> Response:
 
     jar = cookies(request)
     client = client_of(request)
-    known = _known_accounts(request, establishment.code)
-    client = Client(client.ip, client.user_agent, frozenset(known))
+    known = _known_devices(request, establishment.code)
+    trusted = frozenset(entry for entry, strikes in known if strikes < DEVICE_STRIKES)
+    client = Client(client.ip, client.user_agent, trusted)
     attempt = await signin(request).authenticate(establishment.id, typed_login, password, client)
 
     if attempt.result is Result.THROTTLED:
@@ -128,9 +131,15 @@ async def submit(request: Request) -> Response:
             request, establishment, login=typed_login, next_url=next_url, error=UNKNOWN_LOGIN
         )
     if attempt.result is Result.BAD_PASSWORD:
-        return login_page(
+        response = login_page(
             request, establishment, login=typed_login, next_url=next_url, error=BAD_PASSWORD
         )
+        if attempt.exempt_sub:
+            # A known browser has a few failures of its own, then is throttled like any.
+            prefix = f"{attempt.exempt_sub}:"
+            struck = [[e, n + 1 if e.startswith(prefix) else n] for e, n in known]
+            _set_devices(request, response, establishment.code, struck)
+        return response
     if attempt.result is Result.INACTIVE:
         return login_page(
             request,
@@ -149,26 +158,42 @@ async def submit(request: Request) -> Response:
     old = session_token(request, establishment.code)
     if old:
         await run_in_threadpool(service.end_session, establishment.id, old, client)
-    token, sub = await run_in_threadpool(
+    token, entry = await run_in_threadpool(
         service.open_session, establishment.id, attempt.user_id, client
     )
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(request, response, establishment.code, token)
-    devices = [sub, *(s for s in known if s != sub)][:KNOWN_DEVICES_MAX]
-    jar.set(
-        response,
-        jar.known_device(establishment.code),
-        request.app.state.device_signer.sign(devices),
-        max_age=KNOWN_DEVICE_DAYS * 86400,
-    )
+    sub = entry.split(":", 1)[0]
+    others = [[e, n] for e, n in known if not e.startswith(f"{sub}:")]
+    _set_devices(request, response, establishment.code, [[entry, 0], *others][:KNOWN_DEVICES_MAX])
     jar.delete(response, jar.password_change(establishment.code))
     return finish(request, response)
 
 
-def _known_accounts(request: Request, code: str) -> list[str]:
+def _known_devices(request: Request, code: str) -> list[list]:  # type: ignore[type-arg]
+    """This browser's known-device entries: [`sub:password stamp`, failures]."""
     raw = request.cookies.get(cookies(request).known_device(code))
     try:
         value = request.app.state.device_signer.unsign(raw, max_age=KNOWN_DEVICE_DAYS * 86400)
     except (Expired, Invalid):
         return []
-    return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    return [
+        [item[0], item[1]]
+        for item in value
+        if isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], int)
+    ]
+
+
+def _set_devices(request: Request, response: Response, code: str, entries: list[list]) -> None:  # type: ignore[type-arg]
+    jar = cookies(request)
+    jar.set(
+        response,
+        jar.known_device(code),
+        request.app.state.device_signer.sign(entries),
+        max_age=KNOWN_DEVICE_DAYS * 86400,
+    )

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
+from idp.signin import Result
 from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,
@@ -27,7 +28,7 @@ from idp.web.forms import (
     safe_next,
     session_token,
 )
-from idp.web.messages import EXPIRED, WRONG_CURRENT
+from idp.web.messages import EXPIRED, WRONG_CURRENT, too_many
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
 
@@ -137,14 +138,20 @@ async def submit(request: Request) -> Response:
             error=EXPIRED,
             status_code=200 if check is CsrfCheck.EXPIRED else 403,
         )
-    if not forced and not await service.verify_current(user_id, current):
-        return _page(
-            request,
-            establishment,
-            forced=False,
-            login=login,
-            error=WRONG_CURRENT,
-        )
+    if not forced:
+        attempt = await service.verify_current(establishment.id, user_id, current, client)
+        if attempt.result is Result.THROTTLED:
+            return _page(
+                request,
+                establishment,
+                forced=False,
+                login=login,
+                error=too_many(attempt.retry_after),
+                status_code=429,
+            )
+        if attempt.result is not Result.OK:
+            return _page(request, establishment, forced=False, login=login, error=WRONG_CURRENT)
+
     refusal = await service.check_new_password(
         user_id, new, confirmation, None if forced else current
     )
@@ -161,7 +168,7 @@ async def submit(request: Request) -> Response:
             response = RedirectResponse(f"/{establishment.code}/login", status_code=303)
             jar.delete(response, jar.password_change(establishment.code))
             return finish(request, response)
-        query = {"changed": "1"}
+        query = {"changed": "1", "login_hint": login}
         target = safe_next(establishment.code, ticket.get("n"))
         if target != f"/{establishment.code}":
             query["next"] = target

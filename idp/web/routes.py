@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -18,6 +19,8 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        # Browsers and bookmarks ask for /favicon.ico whatever the page says.
+        Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", 301)),
         Route("/.well-known/oauth-authorization-server/{code}", oidc.oauth_metadata),
         Route("/{code}", account.home, name="establishment"),
         Route("/{code}/.well-known/openid-configuration", oidc.discovery, name="discovery"),

@@ -137,7 +137,8 @@ def test_first_login_forces_a_personal_password(page: Page, provider) -> None:  
     new.fill(PASSPHRASE)
     again.fill(PASSPHRASE)
     save.click()
-    expect(page).to_have_url(re.compile(rf"/{SCHOOL}/login\?changed=1$"))
+    expect(page).to_have_url(re.compile(rf"/{SCHOOL}/login\?changed=1&login_hint=lea.martin$"))
+    expect(page.get_by_label("Identifiant")).to_have_value("lea.martin")
     expect(page.get_by_role("status")).to_have_text(CHANGED)
     expect(page.get_by_role("heading", name="Authentification", level=1)).to_be_visible()
 
@@ -250,11 +251,6 @@ def test_login_page_has_no_console_errors_nor_csp_violations(page: Page, provide
     assert page.evaluate("window.__inline") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: no favicon; every browser's GET /favicon.ico gets a 404, logged as "
-    "a console error on the login page",
-)
 def test_login_page_does_not_log_a_missing_favicon(fresh_browser: Browser, provider) -> None:  # type: ignore[no-untyped-def]
     # A new browser: Chromium asks for /favicon.ico once and remembers a failure.
     context = fresh_browser.new_context(locale="fr-FR")

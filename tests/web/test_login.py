@@ -162,12 +162,13 @@ def test_full_first_login_then_sign_in_again_completes_next(client, school, lea,
     done = change_password(client, school, NEW)
     assert done.status_code == 303
     assert done.headers["location"] == (
-        f"/{school}/login?changed=1&next=%2F{school}%2Fadmin%2Fusers%3Fq%3Dx"
+        f"/{school}/login?changed=1&login_hint=lea.martin&next=%2F{school}%2Fadmin%2Fusers%3Fq%3Dx"
     )
     assert live_sessions(rt) == []  # the help page: sign in again with the new password
     login_page = client.get(done.headers["location"])
     assert "Connectez-vous avec votre nouveau mot de passe" in login_page.text
     assert f'name="next" value="{target}"' in login_page.text
+    assert 'value="lea.martin"' in login_page.text  # no need to type the login again
     # The birth date stops working; the new password completes the pending request.
     assert "non valide" in sign_in(client, school, "lea.martin", "14032009").text
     again = sign_in(client, school, "lea.martin", NEW, next_url=target)
@@ -230,10 +231,10 @@ def test_change_ticket_expires(client, school, lea, clock):
 
 def test_a_ticket_is_useless_once_the_password_changed(client, school, lea, rt):
     sign_in(client, school, "lea.martin", "14032009")
-    ticket_cookie = client.cookies.get("cpro-lp-a-change")
+    ticket_cookie = client.cookies.get("cpro_change.lp-a")
     change_password(client, school, NEW)
     # Replaying the old ticket cannot set another password.
-    client.cookies.set("cpro-lp-a-change", ticket_cookie)
+    client.cookies.set("cpro_change.lp-a", ticket_cookie)
     page = client.get(f"/{school}/password/change")
     response = client.post(
         f"/{school}/password/change",
@@ -299,7 +300,7 @@ def test_cookies_under_https_use_the_host_prefix(settings, rt, school, lea):
         cookies = response.headers.get_list("set-cookie")
     [session_cookie] = [x for x in cookies if x.startswith("__Host-cpro-lp-a=")]
     assert "secure" in session_cookie.lower() and "domain" not in session_cookie.lower()
-    assert any(x.startswith("__Host-cpro-lp-a-device=") for x in cookies)
+    assert any(x.startswith("__Host-cpro_device.lp-a=") for x in cookies)
 
 
 def test_logout_ends_the_session_server_side(client, school, lea, rt):
