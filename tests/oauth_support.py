@@ -1,0 +1,89 @@
+"""Helpers for the protocol tests: a user agent that signs in, PKCE, callback parsing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import socket
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from helpers import csrf_from
+
+PASSWORD = "mon vélo rouge grimpe la colline"
+REDIRECT = "https://sti.cpro.example/callback"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Provider:
+    base_url: str
+    rt: object
+
+    def issuer(self, code: str) -> str:
+        return f"{self.base_url}/{code}"
+
+
+@dataclass
+class Registered:
+    client_id: str
+    client_secret: str | None
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class Browser:
+    """A user agent: follows the provider's redirects and fills its forms; stops at the
+    first redirect that leaves the provider (to the module)."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.http = httpx.Client(follow_redirects=False, timeout=10)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def go(self, url: str, *, login: str | None = None, password: str = PASSWORD) -> httpx.Response:
+        response = self.http.get(url)
+        for _ in range(10):
+            if response.status_code in (301, 302, 303, 307, 308):
+                location = response.headers["location"]
+                if location.startswith("/"):
+                    location = self.provider.base_url + location
+                if not location.startswith(self.provider.base_url):
+                    return response  # back to the module
+                if "/login" in urlsplit(location).path and login is not None:
+                    response = self.sign_in(location, login, password)
+                    login = None  # once
+                    continue
+                response = self.http.get(location)
+                continue
+            return response
+        raise AssertionError("too many redirects")
+
+    def sign_in(self, login_url: str, login: str, password: str) -> httpx.Response:
+        page = self.http.get(login_url)
+        query = parse_qs(urlsplit(login_url).query)
+        action = urlsplit(login_url).path
+        data = {"csrf_token": csrf_from(page.text), "login": login, "password": password}
+        if "next" in query:
+            data["next"] = query["next"][0]
+        return self.http.post(self.provider.base_url + action, data=data)
+
+
+def callback_params(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 302, (response.status_code, response.text[:500])
+    location = response.headers["location"]
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
