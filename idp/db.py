@@ -6,6 +6,7 @@ so that the event loop never waits on a query.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -85,12 +86,23 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._local = threading.local()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back if it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A unit of work: committed when the block ends, rolled back if it raises.
+
+        Units of work do not nest: on SQLite the inner one would wait for the outer one's
+        write lock until the busy timeout; refused at once, the mistake shows in any test.
+        """
+        if getattr(self._local, "open", False):
+            raise RuntimeError("a unit of work is already open in this thread")
+        self._local.open = True
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        finally:
+            self._local.open = False
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

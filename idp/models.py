@@ -154,6 +154,10 @@ class Client(Base):
 
     # -- Authlib's ClientMixin (rfc6749.models), implemented on our model ----------------
 
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris or [])}
+
     def get_client_id(self) -> str:
         return self.client_id
 
@@ -389,6 +393,20 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # -- Authlib's TokenMixin (rfc6749.models); expiry is judged by our clock elsewhere --
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_pk == client.id
+
+    def get_expires_in(self) -> int:
+        return int((self.access_expires_at - self.created_at).total_seconds())
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 class Consent(Base):

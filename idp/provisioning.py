@@ -264,6 +264,8 @@ def set_password(
         establishment = get_establishment(session, code)
         user = get_user(session, establishment, login)
         users.set_password_hash(session, user, password_hash, must_change=temporary, now=now)
+        # A new password ends the user's sessions and tokens everywhere.
+        notices = rt.logout.end_user(session, establishment, user, now)
         audit.record(
             session,
             establishment,
@@ -273,7 +275,8 @@ def set_password(
             subject=user.login,
             details={"temporary": temporary},
         )
-        return user
+    rt.logout.notify(notices, now)
+    return user
 
 
 @dataclass(frozen=True)
@@ -285,25 +288,23 @@ class Reset:
 
 def reset_password(rt: Runtime, code: str, login: str, *, actor: str = OPERATOR) -> Reset:
     """Back to the initial password: the birth date; for the admin account, a new random
-    password mailed to the establishment's address (sent before the change commits)."""
+    password mailed to the establishment's address (sent before the change commits). Either
+    way the account's sessions and tokens end, and a change is forced at the next sign-in."""
     now = rt.clock.now()
     with rt.database.session() as session:
         establishment = get_establishment(session, code)
         user = get_user(session, establishment, login)
+        mailed_to = None
         if user.birth_date is not None:
             users.set_password_hash(session, user, None, must_change=False, now=now)
-            audit.record(
-                session,
-                establishment,
-                "password.reset",
-                at=now,
-                actor=actor,
-                subject=user.login,
-                details={"to": "initial"},
+            target = "initial"
+        else:
+            password = generate_password()
+            users.set_password_hash(
+                session, user, rt.hasher.hash(password), must_change=True, now=now
             )
-            return Reset(user)
-        password = generate_password()
-        users.set_password_hash(session, user, rt.hasher.hash(password), must_change=True, now=now)
+            target = "generated"
+        notices = rt.logout.end_user(session, establishment, user, now)
         audit.record(
             session,
             establishment,
@@ -311,19 +312,22 @@ def reset_password(rt: Runtime, code: str, login: str, *, actor: str = OPERATOR)
             at=now,
             actor=actor,
             subject=user.login,
-            details={"to": "generated"},
+            details={"to": target},
         )
-        rt.mailer.send(
-            rt.messages.render(
-                "admin_password_reset",
-                to=establishment.email,
-                establishment=establishment,
-                login_url=f"{rt.settings.issuer(establishment.code)}/login",
-                admin_login=user.login,
-                password=password,
+        if user.birth_date is None:
+            rt.mailer.send(
+                rt.messages.render(
+                    "admin_password_reset",
+                    to=establishment.email,
+                    establishment=establishment,
+                    login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                    admin_login=user.login,
+                    password=password,
+                )
             )
-        )
-        return Reset(user, mailed_to=establishment.email)
+            mailed_to = establishment.email
+    rt.logout.notify(notices, now)
+    return Reset(user, mailed_to=mailed_to)
 
 
 # -- clients -------------------------------------------------------------------------------

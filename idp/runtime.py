@@ -8,6 +8,7 @@ from idp.clock import Clock, SystemClock
 from idp.db import Database
 from idp.mail import Mailer, MessageRenderer, make_mailer
 from idp.oauth.keys import KeyRing
+from idp.oauth.logout import Logout
 from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
 from idp.templating import Templates
@@ -23,8 +24,10 @@ class Runtime:
     mailer: Mailer
     messages: MessageRenderer
     keys: KeyRing
+    logout: Logout
 
     def close(self) -> None:
+        self.logout.close()
         self.database.dispose()
 
 
@@ -34,6 +37,7 @@ def build_runtime(
     clock = clock or SystemClock()
     templates = Templates()
     database = Database(settings.database_url)
+    keys = KeyRing(database, settings.secret_key, clock)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -48,5 +52,6 @@ def build_runtime(
         templates=templates,
         mailer=mailer or make_mailer(settings),
         messages=MessageRenderer(templates, settings.mail_from, clock),
-        keys=KeyRing(database, settings.secret_key, clock),
+        keys=keys,
+        logout=Logout(settings, keys),
     )

@@ -351,6 +351,7 @@ class SignIn:
             return row
 
     def end_session(self, establishment_id: int, token: str | None, client: Client) -> None:
+        """Sign-out: the session ends with its tokens, and its modules are told."""
         if not token:
             return
         now = self.rt.clock.now()
@@ -363,16 +364,13 @@ class SignIn:
                 now=now,
                 idle_since=now - self.rt.settings.session_absolute,
             )
-            if row is not None:
-                sessions.end(session, row, now)
-                audit.record(
-                    session,
-                    establishment,
-                    "logout",
-                    at=now,
-                    subject=row.user.login,
-                    ip=client.ip,
-                )
+            if row is None:
+                return
+            notices = self.rt.logout.end_session(session, establishment, row, now)
+            audit.record(
+                session, establishment, "logout", at=now, subject=row.user.login, ip=client.ip
+            )
+        self.rt.logout.notify(notices, now)
 
     # -- password change -----------------------------------------------------------------
 
@@ -478,7 +476,7 @@ class SignIn:
                     idle_since=now - self.rt.settings.session_idle,
                 )
                 keep = row.id if row else None
-            ended = sessions.end_all_of_user(session, establishment, user.id, now=now, keep=keep)
+            notices = self.rt.logout.end_user(session, establishment, user, now, keep=keep)
             audit.record(
                 session,
                 establishment,
@@ -487,9 +485,10 @@ class SignIn:
                 actor=user.login,
                 subject=user.login,
                 ip=client.ip,
-                details={"forced": forced, "sessions_ended": ended},
+                details={"forced": forced},
             )
-            return True
+        self.rt.logout.notify(notices, now)
+        return True
 
     def establishment_by_code(self, code: str) -> Establishment | None:
         with self.rt.database.session() as session:

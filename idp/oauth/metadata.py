@@ -26,6 +26,13 @@ def metadata(server: EstablishmentServer) -> dict[str, Any]:
         "token_endpoint": f"{issuer}/oidc/token",
         "userinfo_endpoint": f"{issuer}/oidc/userinfo",
         "jwks_uri": f"{issuer}/oidc/jwks",
+        "revocation_endpoint": f"{issuer}/oidc/revoke",
+        "revocation_endpoint_auth_methods_supported": endpoint_methods(server, "revocation"),
+        "introspection_endpoint": f"{issuer}/oidc/introspect",
+        "introspection_endpoint_auth_methods_supported": endpoint_methods(server, "introspection"),
+        "end_session_endpoint": f"{issuer}/oidc/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "response_types_supported": response_types,
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": grant_types,
@@ -42,3 +49,7 @@ def metadata(server: EstablishmentServer) -> dict[str, Any]:
         "ui_locales_supported": ["fr", "en"],
         "authorization_response_iss_parameter_supported": True,
     }
+
+
+def endpoint_methods(server: EstablishmentServer, name: str) -> list[str]:
+    return [m for endpoint in server._endpoints.get(name, []) for m in endpoint.CLIENT_AUTH_METHODS]

@@ -31,6 +31,7 @@ from joserfc import jwt
 
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.claims import id_token_claims
+from idp.oauth.endpoints import EndSession, Introspection, Revocation
 from idp.oauth.keys import KeyRing
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
@@ -88,6 +89,9 @@ class EstablishmentServer(AuthorizationServer):
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
         self.register_grant(BackendGrant)
         self.register_extension(Issuer(self.issuer))
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(EndSession)
 
     # -- Authlib's storage hooks ---------------------------------------------------------
 

@@ -13,13 +13,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from joserfc import jwt
-from joserfc.errors import JoseError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
+from idp.oauth.access_tokens import verify_access_token
 from idp.oauth.claims import userinfo_claims
 from idp.oauth.metadata import metadata
 from idp.oauth.requests import OAuthRequest, from_params, from_starlette
@@ -28,7 +27,15 @@ from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import audit, authorizations, tokens
 from idp.web.directory import EstablishmentView
-from idp.web.forms import check_csrf, csrf_token, current_session, finish
+from idp.web.forms import (
+    check_csrf,
+    client_of,
+    cookies,
+    csrf_token,
+    current_session,
+    finish,
+    session_token,
+)
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
 
@@ -427,23 +434,120 @@ def _userinfo(server: EstablishmentServer, presented: str) -> dict[str, Any] | s
         return userinfo_claims(user, establishment, row.scope, code.claims if code else None)
 
 
-def verify_access_token(server: EstablishmentServer, presented: str) -> dict[str, Any] | str:
-    """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
-    keys = server.keys.verification_keys(server.establishment_id)
+# -- revocation, introspection ---------------------------------------------------------------
+
+
+async def _endpoint(request: Request, name: str, path: str) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    server = _server(request, establishment)
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/{path}")
+    response = await run_in_threadpool(server.create_endpoint_response, name, oauth_request)
+    return _respond(response)
+
+
+async def revoke(request: Request) -> Response:
+    return await _endpoint(request, "revocation", "revoke")
+
+
+async def introspect(request: Request) -> Response:
+    return await _endpoint(request, "introspection", "introspect")
+
+
+# -- RP-initiated logout ---------------------------------------------------------------------
+
+
+async def end_session(request: Request) -> Response:
+    """RP-Initiated Logout 1.0: with a valid `id_token_hint` naming the signed-in user the
+    session ends at once; otherwise the user confirms (a CSRF-protected form)."""
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    server = _server(request, establishment)
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/logout")
     try:
-        decoded = jwt.decode(presented, keys, algorithms=["RS256"])
-    except (JoseError, ValueError):
-        return "The access token is invalid."
-    if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
-        return "The access token is invalid."
-    claims = decoded.claims
-    now = int(server.rt.clock.now().timestamp())
-    if (
-        claims.get("iss") != server.issuer
-        or not isinstance(claims.get("exp"), int)
-        or claims["exp"] <= now
-    ):
-        return "The access token is expired or invalid."
-    if not isinstance(claims.get("jti"), str):
-        return "The access token is invalid."
-    return claims
+        validated = await run_in_threadpool(
+            server.validate_endpoint_request, "end_session", oauth_request
+        )
+    except OAuth2Error as error:
+        return render(
+            request,
+            "oidc_error.html",
+            status_code=400,
+            establishment=establishment,
+            detail=error.error,
+            description=error.description,
+            no_store=True,
+        )
+    data = oauth_request.payload.data
+    session = await current_session(request, establishment.id, establishment.code)
+    hint = validated.id_token_claims
+    confirmed = False
+    if data.get("decision") in ("logout", "cancel"):
+        if await check_csrf(request, data.get(FIELD)) is not CsrfCheck.OK:
+            return _logout_page(request, establishment, session, data, expired=True)
+        if data["decision"] == "cancel":
+            return RedirectResponse(f"/{establishment.code}", status_code=303)
+        confirmed = True
+    elif session is not None and (hint is None or hint.get("sub") != session.user.sub):
+        # No proof that the module asking is the user's: ask the user.
+        return _logout_page(request, establishment, session, data)
+
+    if session is not None:
+        await run_in_threadpool(
+            request.app.state.signin.end_session,
+            establishment.id,
+            session_token(request, establishment.code),
+            client_of(request),
+        )
+    target = validated.redirect_uri
+    if target is None and confirmed and validated.client is not None:
+        uri = data.get("post_logout_redirect_uri")
+        if uri and uri in validated.client.client_metadata["post_logout_redirect_uris"]:
+            target = (
+                add_params_to_uri(uri, [("state", data["state"])]) if data.get("state") else uri
+            )
+    if target:
+        response: Response = RedirectResponse(target, status_code=302, headers=NO_STORE)
+    else:
+        response = render(request, "logged_out.html", establishment=establishment, no_store=True)
+    if session is not None:
+        jar = cookies(request)
+        jar.delete(response, jar.session(establishment.code))
+    return response
+
+
+def _logout_page(
+    request: Request,
+    establishment: EstablishmentView,
+    session: Any,
+    data: dict[str, Any],
+    *,
+    expired: bool = False,
+) -> Response:
+    keep = {
+        k: v
+        for k, v in data.items()
+        if k
+        in (
+            "id_token_hint",
+            "client_id",
+            "post_logout_redirect_uri",
+            "state",
+            "logout_hint",
+            "ui_locales",
+        )
+    }
+    response = render(
+        request,
+        "oidc_logout.html",
+        establishment=establishment,
+        user=session.user if session else None,
+        params=keep,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+        expired=expired,
+        no_store=True,
+    )
+    return finish(request, response)

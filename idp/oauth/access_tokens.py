@@ -1,0 +1,33 @@
+"""Checking our own JWT access tokens (RFC 9068 §4): signature against the establishment's
+keys, `typ`, issuer, expiry. Whether one is revoked is the token table's to say."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+if TYPE_CHECKING:
+    from idp.oauth.server import EstablishmentServer
+
+
+def verify_access_token(
+    server: EstablishmentServer, presented: str, *, allow_expired: bool = False
+) -> dict[str, Any] | str:
+    """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
+    keys = server.keys.verification_keys(server.establishment_id)
+    try:
+        decoded = jwt.decode(presented, keys, algorithms=["RS256"])
+    except (JoseError, ValueError):
+        return "The access token is invalid."
+    if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+        return "The access token is invalid."
+    claims = decoded.claims
+    now = int(server.rt.clock.now().timestamp())
+    expired = not isinstance(claims.get("exp"), int) or claims["exp"] <= now
+    if claims.get("iss") != server.issuer or (expired and not allow_expired):
+        return "The access token is expired or invalid."
+    if not isinstance(claims.get("jti"), str):
+        return "The access token is invalid."
+    return claims

@@ -1,0 +1,131 @@
+"""Revocation (RFC 7009), introspection (RFC 7662) and RP-initiated logout (OpenID Connect
+RP-Initiated Logout 1.0), on Authlib's endpoint classes, for one establishment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from joserfc.jwk import KeySet
+
+from idp.models import Client, Establishment, Token, User
+from idp.oauth.access_tokens import verify_access_token
+from idp.oauth.keys import ALGORITHMS
+from idp.security.tokens import secret_hash
+from idp.store import tokens as token_store
+
+if TYPE_CHECKING:
+    from idp.oauth.server import EstablishmentServer
+
+ALL_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def find_token(server: EstablishmentServer, presented: str, hint: str | None) -> Token | None:
+    """An access token (one of our JWTs, by its jti) or a refresh token (by its hash)."""
+    claims = None
+    if hint != "refresh_token" and presented.count(".") == 2:
+        # Verified before the unit of work: the key ring may need the database itself.
+        claims = verify_access_token(server, presented, allow_expired=True)
+    with server.rt.database.session() as session:
+        establishment = session.get(Establishment, server.establishment_id)
+        assert establishment is not None
+        if isinstance(claims, dict):
+            return token_store.by_jti(session, establishment, claims["jti"])
+        return token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ALL_METHODS
+
+    @property
+    def oidc(self) -> EstablishmentServer:
+        return self.server  # type: ignore[return-value]
+
+    def authenticate_token(self, request: Any, client: Client) -> Token | None:
+        self.check_params(request, client)
+        token = find_token(self.oidc, request.form["token"], request.form.get("token_type_hint"))
+        # Another client's token: answer 200 and revoke nothing (RFC 7009 §2.1).
+        return token if token is not None and token.client_pk == client.id else None
+
+    def revoke_token(self, token: Token, request: Any) -> None:
+        now = self.oidc.rt.clock.now()
+        presented = request.form["token"]
+        with self.oidc.rt.database.session() as session:
+            establishment = session.get(Establishment, self.oidc.establishment_id)
+            assert establishment is not None
+            if token.refresh_hash and token.refresh_hash == secret_hash(presented):
+                # A refresh token: the whole grant goes (RFC 7009 §2.1).
+                token_store.revoke_family(session, establishment, token.family, now)
+            else:
+                token_store.revoke_one(session, establishment, token, now)
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    @property
+    def oidc(self) -> EstablishmentServer:
+        return self.server  # type: ignore[return-value]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return find_token(self.oidc, token_string, token_type_hint)
+
+    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
+        # Any confidential module of the establishment may ask; the query is already scoped
+        # to the establishment, so nothing of another school is ever found.
+        return True
+
+    def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
+        now = self.oidc.rt.clock.now()
+        presented = self._presented
+        if token is None or token.revoked_at is not None:
+            return {"active": False}
+        is_refresh = token.refresh_hash is not None and token.refresh_hash == secret_hash(presented)
+        expires = token.refresh_expires_at if is_refresh else token.access_expires_at
+        if is_refresh and token.rotated_at is not None:
+            return {"active": False}
+        if expires is None or expires <= now:
+            return {"active": False}
+        with self.oidc.rt.database.session() as session:
+            client = session.get(Client, token.client_pk)
+            user = session.get(User, token.user_id) if token.user_id else None
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": token.scope,
+            "client_id": client.client_id if client else None,
+            "token_type": "refresh_token" if is_refresh else "access_token",
+            "exp": int(expires.timestamp()),
+            "iat": int(token.created_at.timestamp()),
+            "iss": self.oidc.issuer,
+            "sub": user.sub if user else (client.client_id if client else None),
+        }
+        if user is not None:
+            payload["username"] = user.login
+        if not is_refresh:
+            payload["jti"] = token.jti
+            payload["aud"] = payload["client_id"]
+        return payload
+
+    def create_endpoint_response(self, request: Any):  # type: ignore[no-untyped-def]
+        self._presented = request.form.get("token", "")
+        return super().create_endpoint_response(request)
+
+
+class EndSession(EndSessionEndpoint):
+    """Validation of logout requests; ending the session is the web layer's (it holds the
+    browser's cookie) through idp.oauth.logout."""
+
+    @property
+    def oidc(self) -> EstablishmentServer:
+        return self.server  # type: ignore[return-value]
+
+    def get_server_jwks(self) -> KeySet:
+        return self.oidc.keys.verification_keys(self.oidc.establishment_id)
+
+    def get_algorithms(self) -> list[str]:
+        return list(ALGORITHMS)
+
+    def end_session(self, end_session_request: Any) -> None:
+        return None

@@ -1,0 +1,365 @@
+"""Logout (RP-initiated and back-channel), revocation (RFC 7009), introspection (RFC 7662)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from helpers import csrf_from
+from idp import provisioning
+from oauth_support import REDIRECT, callback_params, free_port, pkce
+
+
+class Receiver:
+    """A module's back-channel logout endpoint: a real server that records what it gets."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/backchannel"
+
+        async def receive(request):  # type: ignore[no-untyped-def]
+            form = await request.form()
+            self.tokens.append(str(form["logout_token"]))
+            return PlainTextResponse("", headers={"Cache-Control": "no-store"})
+
+        app = Starlette(routes=[Route("/backchannel", receive, methods=["POST"])])
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def modules(provider, school_a, receiver):  # type: ignore[no-untyped-def]
+    """Two modules of lp-a with back-channel logout; the second one without."""
+    a = provisioning.add_client(
+        provider.rt,
+        school_a,
+        name="C Pro STI",
+        redirect_uris_=[REDIRECT],
+        post_logout_redirect_uris=["https://sti.cpro.example/bye"],
+        backchannel_logout_uri=receiver.url,
+    )
+    b = provisioning.add_client(
+        provider.rt,
+        school_a,
+        name="Passeport",
+        redirect_uris_=["https://passeport.cpro.example/cb"],
+    )
+    return a, b
+
+
+def sign_in_module(provider, browser, school, client, redirect, scope="openid offline_access"):  # type: ignore[no-untyped-def]
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client.client.client_id,
+        "redirect_uri": redirect,
+        "scope": scope,
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    url = f"{provider.issuer(school)}/oidc/authorize?" + httpx.QueryParams(query).__str__()
+    code = callback_params(browser.go(url, login="lea.martin"))["code"]
+    with httpx.Client() as http:
+        token = http.post(
+            f"{provider.issuer(school)}/oidc/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect,
+                "code_verifier": verifier,
+            },
+            auth=(client.client.client_id, client.secret),
+        )
+    assert token.status_code == 200, token.text
+    return token.json()
+
+
+def userinfo_status(provider, school, access_token) -> int:  # type: ignore[no-untyped-def]
+    with httpx.Client() as http:
+        return http.get(
+            f"{provider.issuer(school)}/oidc/userinfo",
+            headers={"Authorization": f"Bearer {access_token}"},
+        ).status_code
+
+
+def jwks(provider, school) -> KeySet:  # type: ignore[no-untyped-def]
+    with httpx.Client() as http:
+        return KeySet.import_key_set(http.get(f"{provider.issuer(school)}/oidc/jwks").json())
+
+
+def test_rp_initiated_logout_with_a_hint_ends_everything(
+    provider, school_a, modules, browser, receiver, clock
+):
+    a, b = modules
+    token_a = sign_in_module(provider, browser, school_a, a, REDIRECT, scope="openid")
+    token_b = sign_in_module(provider, browser, school_a, b, "https://passeport.cpro.example/cb")
+    id_claims = jwt.decode(token_a["id_token"], jwks(provider, school_a)).claims
+
+    response = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/logout",
+        params={
+            "id_token_hint": token_a["id_token"],
+            "post_logout_redirect_uri": "https://sti.cpro.example/bye",
+            "state": "xyz",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://sti.cpro.example/bye?state=xyz"
+    # The session's tokens are revoked; an offline_access grant outlives the session (it
+    # ends with a password change or a reset).
+    assert userinfo_status(provider, school_a, token_a["access_token"]) == 401
+    with httpx.Client() as http:
+        refreshed = http.post(
+            f"{provider.issuer(school_a)}/oidc/token",
+            data={"grant_type": "refresh_token", "refresh_token": token_b["refresh_token"]},
+            auth=(b.client.client_id, b.secret),
+        )
+    assert refreshed.status_code == 200, refreshed.text
+    # The next authorization asks for the password again.
+    _verifier, challenge = pkce()
+    again = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/authorize",
+        params={
+            "response_type": "code",
+            "client_id": a.client.client_id,
+            "redirect_uri": REDIRECT,
+            "scope": "openid",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    assert again.status_code == 303 and "/login?" in again.headers["location"]
+
+    provider.rt.logout.drain()
+    [logout_token] = receiver.tokens  # module b registered no back-channel URI
+    decoded = jwt.decode(logout_token, jwks(provider, school_a))
+    assert decoded.header["typ"] == "logout+jwt"
+    claims = decoded.claims
+    assert claims["iss"] == provider.issuer(school_a)
+    assert claims["aud"] == a.client.client_id
+    assert claims["sub"] == id_claims["sub"]
+    assert claims["sid"] == id_claims["sid"]
+    assert claims["events"] == {"http://schemas.openid.net/event/backchannel-logout": {}}
+    assert "nonce" not in claims and claims["jti"]
+    assert claims["iat"] == int(clock.now().timestamp())
+
+
+def test_logout_without_a_hint_asks_the_user(provider, school_a, modules, browser):
+    a, _ = modules
+    token = sign_in_module(provider, browser, school_a, a, REDIRECT, scope="openid")
+    page = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/logout",
+        params={
+            "client_id": a.client.client_id,
+            "post_logout_redirect_uri": "https://sti.cpro.example/bye",
+            "state": "s1",
+        },
+    )
+    assert page.status_code == 200
+    assert (
+        'name="decision" value="logout"' in page.text
+        and 'name="decision" value="cancel"' in page.text
+    )
+    assert userinfo_status(provider, school_a, token["access_token"]) == 200
+    # Cancel keeps the session.
+    cancel = browser.http.post(
+        f"{provider.issuer(school_a)}/oidc/logout",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "decision": "cancel",
+            "client_id": a.client.client_id,
+        },
+    )
+    assert cancel.status_code == 303
+    assert userinfo_status(provider, school_a, token["access_token"]) == 200
+    # A forged confirmation is refused.
+    forged = browser.http.post(
+        f"{provider.issuer(school_a)}/oidc/logout", data={"csrf_token": "x", "decision": "logout"}
+    )
+    assert forged.status_code == 200 and "La page a expiré" in forged.text
+    assert userinfo_status(provider, school_a, token["access_token"]) == 200
+    done = browser.http.post(
+        f"{provider.issuer(school_a)}/oidc/logout",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "decision": "logout",
+            "client_id": a.client.client_id,
+            "post_logout_redirect_uri": "https://sti.cpro.example/bye",
+            "state": "s1",
+        },
+    )
+    assert done.status_code == 302
+    assert done.headers["location"] == "https://sti.cpro.example/bye?state=s1"
+    assert userinfo_status(provider, school_a, token["access_token"]) == 401
+
+
+def test_an_unregistered_post_logout_uri_is_never_followed(provider, school_a, modules, browser):
+    a, _ = modules
+    token = sign_in_module(provider, browser, school_a, a, REDIRECT)
+    response = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/logout",
+        params={
+            "id_token_hint": token["id_token"],
+            "post_logout_redirect_uri": "https://evil.example/",
+        },
+    )
+    assert response.status_code == 200
+    assert "Vous êtes déconnecté" in response.text
+
+
+def test_a_password_change_revokes_offline_tokens_and_tells_modules(
+    provider, school_a, modules, browser, receiver
+):
+    a, _ = modules
+    token = sign_in_module(provider, browser, school_a, a, REDIRECT)
+    assert "refresh_token" in token
+    provisioning.set_password(
+        provider.rt, school_a, "lea.martin", "une toute autre phrase secrète", temporary=False
+    )
+    provider.rt.logout.drain()
+    assert len(receiver.tokens) == 1
+    with httpx.Client() as http:
+        refreshed = http.post(
+            f"{provider.issuer(school_a)}/oidc/token",
+            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+            auth=(a.client.client_id, a.secret),
+        )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+
+
+def test_a_module_that_is_down_does_not_hold_the_user_back(provider, school_a, browser, receiver):
+    down = provisioning.add_client(
+        provider.rt,
+        school_a,
+        name="Down",
+        redirect_uris_=[REDIRECT],
+        backchannel_logout_uri=f"http://127.0.0.1:{free_port()}/nobody-listens",
+    )
+    sign_in_module(provider, browser, school_a, down, REDIRECT)
+    page = browser.http.get(f"{provider.issuer(school_a)}/logout")
+    response = browser.http.post(
+        f"{provider.issuer(school_a)}/logout", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert response.status_code == 303
+    provider.rt.logout.drain()  # the failure is logged, nothing raised
+
+
+def test_revocation(provider, school_a, modules, browser):
+    a, b = modules
+    token = sign_in_module(provider, browser, school_a, a, REDIRECT)
+    endpoint = f"{provider.issuer(school_a)}/oidc/revoke"
+    with httpx.Client() as http:
+        # Another client's attempt answers 200 and revokes nothing.
+        other = http.post(
+            endpoint, data={"token": token["access_token"]}, auth=(b.client.client_id, b.secret)
+        )
+        assert other.status_code == 200
+        assert userinfo_status(provider, school_a, token["access_token"]) == 200
+        mine = http.post(
+            endpoint, data={"token": token["access_token"]}, auth=(a.client.client_id, a.secret)
+        )
+        assert mine.status_code == 200
+        assert userinfo_status(provider, school_a, token["access_token"]) == 401
+        # Revoking a refresh token ends its grant.
+        fresh = sign_in_module(provider, browser, school_a, a, REDIRECT)
+        http.post(
+            endpoint,
+            data={"token": fresh["refresh_token"], "token_type_hint": "refresh_token"},
+            auth=(a.client.client_id, a.secret),
+        )
+        assert userinfo_status(provider, school_a, fresh["access_token"]) == 401
+        unknown = http.post(
+            endpoint, data={"token": "nonsense"}, auth=(a.client.client_id, a.secret)
+        )
+        assert unknown.status_code == 200
+        bad_client = http.post(endpoint, data={"token": "x"}, auth=(a.client.client_id, "wrong"))
+        assert bad_client.status_code == 401 and bad_client.json()["error"] == "invalid_client"
+
+
+def test_introspection(provider, school_a, school_b, modules, browser):
+    a, b = modules
+    token = sign_in_module(provider, browser, school_a, a, REDIRECT)
+    other_school = provisioning.add_client(
+        provider.rt, school_b, name="B", redirect_uris_=[REDIRECT]
+    )
+    with httpx.Client() as http:
+        answer = http.post(
+            f"{provider.issuer(school_a)}/oidc/introspect",
+            data={"token": token["access_token"]},
+            auth=(b.client.client_id, b.secret),
+        ).json()
+        assert answer["active"] is True
+        assert answer["client_id"] == a.client.client_id
+        assert answer["username"] == "lea.martin"
+        assert answer["token_type"] == "access_token"
+        assert answer["iss"] == provider.issuer(school_a)
+        refresh = http.post(
+            f"{provider.issuer(school_a)}/oidc/introspect",
+            data={"token": token["refresh_token"], "token_type_hint": "refresh_token"},
+            auth=(a.client.client_id, a.secret),
+        ).json()
+        assert refresh["active"] is True and refresh["token_type"] == "refresh_token"
+        # A module of another establishment learns nothing, even at its own endpoint.
+        elsewhere = http.post(
+            f"{provider.issuer(school_b)}/oidc/introspect",
+            data={"token": token["access_token"]},
+            auth=(other_school.client.client_id, other_school.secret),
+        ).json()
+        assert elsewhere == {"active": False}
+        crossing = http.post(
+            f"{provider.issuer(school_a)}/oidc/introspect",
+            data={"token": token["access_token"]},
+            auth=(other_school.client.client_id, other_school.secret),
+        )
+        assert crossing.status_code == 401
+        http.post(
+            f"{provider.issuer(school_a)}/oidc/revoke",
+            data={"token": token["access_token"]},
+            auth=(a.client.client_id, a.secret),
+        )
+        after = http.post(
+            f"{provider.issuer(school_a)}/oidc/introspect",
+            data={"token": token["access_token"]},
+            auth=(b.client.client_id, b.secret),
+        ).json()
+        assert after == {"active": False}
+
+
+def test_discovery_names_the_new_endpoints(provider, school_a):
+    with httpx.Client() as http:
+        meta = http.get(f"{provider.issuer(school_a)}/.well-known/openid-configuration").json()
+    assert meta["revocation_endpoint"] == f"{provider.issuer(school_a)}/oidc/revoke"
+    assert meta["introspection_endpoint"] == f"{provider.issuer(school_a)}/oidc/introspect"
+    assert meta["end_session_endpoint"] == f"{provider.issuer(school_a)}/oidc/logout"
+    assert meta["backchannel_logout_supported"] is True
+    assert meta["backchannel_logout_session_supported"] is True
