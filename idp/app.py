@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,6 +15,7 @@ from idp.clock import Clock
 from idp.errors import IdpError
 from idp.mail import Mailer
 from idp.oauth.registry import Servers
+from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
 from idp.security.cookies import Cookies
 from idp.security.csrf import Csrf
@@ -28,6 +30,16 @@ from idp.web.routes import routes
 log = logging.getLogger(__name__)
 
 
+async def _purge_periodically(rt: Runtime, seconds: float) -> None:
+    while True:
+        await anyio.sleep(seconds)
+        try:
+            purged = await anyio.to_thread.run_sync(purge, rt)
+            log.info("purge: %s", purged)
+        except Exception:  # a failed purge must not stop the server; the next one retries
+            log.exception("purge failed")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -40,7 +52,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with anyio.create_task_group() as tasks:
+            if settings.purge_interval_minutes:
+                tasks.start_soon(_purge_periodically, rt, settings.purge_interval_minutes * 60)
+            yield
+            tasks.cancel_scope.cancel()
         if runtime is None:
             rt.close()
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from idp import __version__, demo, provisioning, schema
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
+from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
 from idp.settings import Settings
 from idp.store import establishments
@@ -311,6 +312,18 @@ def client() -> None:
 @click.option("--backchannel-logout-uri")
 @click.option("--public", is_flag=True, help="No secret (native or browser app); PKCE required.")
 @click.option("--third-party", is_flag=True, help="Show a consent screen.")
+@click.option(
+    "--auth-method",
+    type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]),
+    help="Token endpoint authentication (default: client_secret_basic; none with --public).",
+)
+@click.option("--jwks-uri", help="private_key_jwt: where the module publishes its public keys.")
+@click.option(
+    "--jwks-file", type=click.Path(dir_okay=False), help="private_key_jwt: its JWKS file."
+)
+@click.option(
+    "--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True
+)
 @click.option("--json", "as_json", is_flag=True, help="One line of JSON on standard output.")
 @click.pass_context
 def client_add(
@@ -322,9 +335,22 @@ def client_add(
     backchannel_logout_uri: str | None,
     public: bool,
     third_party: bool,
+    auth_method: str | None,
+    jwks_uri: str | None,
+    jwks_file: str | None,
+    id_token_alg: str,
     as_json: bool,
 ) -> None:
     """Register a module; prints client_id and, once, the secret."""
+    jwks = None
+    if jwks_file is not None:
+        try:
+            with open(jwks_file, encoding="utf-8") as handle:
+                jwks = json.load(handle)
+        except OSError as exc:
+            raise click.UsageError(f"cannot read {jwks_file}: {exc.strerror}") from None
+        except ValueError:
+            raise click.UsageError(f"{jwks_file} is not JSON") from None
     rt = _runtime(ctx)
     created = provisioning.add_client(
         rt,
@@ -335,6 +361,10 @@ def client_add(
         backchannel_logout_uri=backchannel_logout_uri,
         public=public,
         third_party=third_party,
+        auth_method=auth_method,
+        jwks_uri=jwks_uri,
+        jwks=jwks,
+        id_token_alg=id_token_alg,
     )
     issuer = rt.settings.issuer(code.strip().lower())
     click.echo(f"discovery: {issuer}/.well-known/openid-configuration", err=True)
@@ -347,3 +377,40 @@ def client_add(
     click.echo(f"client_id: {created.client.client_id}")
     if created.secret:
         click.echo(f"client_secret: {created.secret}")
+
+
+# -- keys and housekeeping -----------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("rotate")
+@click.argument("code", required=False)
+@click.pass_context
+def keys_rotate(ctx: click.Context, code: str | None) -> None:
+    """New signing keys for CODE (or every establishment): published now, signing once the
+    JWKS cache lifetime has passed; the old keys stay published until their tokens expire."""
+    rt = _runtime(ctx)
+    with rt.database.session() as session:
+        targets = (
+            [provisioning.get_establishment(session, code)]
+            if code
+            else list(establishments.all_by_code(session))
+        )
+        for establishment in targets:
+            kids = rt.keys.rotate(session, establishment)
+            starts = rt.clock.now() + rt.keys.policy.jwks_cache
+            click.echo(
+                f"{establishment.code}: {', '.join(kids)} sign from {starts:%Y-%m-%d %H:%M} UTC"
+            )
+
+
+@cli.command("purge")
+@click.pass_context
+def purge_command(ctx: click.Context) -> None:
+    """Delete expired codes, tokens, sessions, throttling counters, pending requests and
+    keys, and audit events older than IDP_AUDIT_RETENTION_DAYS."""
+    click.echo(str(purge(_runtime(ctx))))

@@ -11,7 +11,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -340,6 +343,32 @@ class NewClient:
     secret: str | None
 
 
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+ID_TOKEN_ALGS = ("RS256", "ES256")
+
+
+def check_client_jwks(jwks: object) -> dict[str, Any]:
+    """A client's public keys for private_key_jwt: a JWK Set, and no private member."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise InvalidInput(
+            "Jeu de clés (JWKS) invalide.",
+            detail="the JWKS must be an object with a non-empty 'keys' list",
+        )
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or "kty" not in key:
+            raise InvalidInput("Jeu de clés (JWKS) invalide.", detail="every key needs a 'kty'")
+        if {"d", "p", "q", "dp", "dq", "qi", "k"} & set(key):
+            raise InvalidInput(
+                "Le jeu de clés contient une clé privée.",
+                detail="the JWKS holds private key material: register public keys only",
+            )
+    try:
+        KeySet.import_key_set(jwks)
+    except (ValueError, TypeError, KeyError, JoseError) as exc:
+        raise InvalidInput("Jeu de clés (JWKS) invalide.", detail=f"invalid JWKS: {exc}") from None
+    return jwks
+
+
 def add_client(
     rt: Runtime,
     code: str,
@@ -350,9 +379,44 @@ def add_client(
     backchannel_logout_uri: str | None = None,
     public: bool = False,
     third_party: bool = False,
+    auth_method: str | None = None,
+    jwks_uri: str | None = None,
+    jwks: dict[str, Any] | None = None,
+    id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
     actor: str = OPERATOR,
 ) -> NewClient:
     name = _text(name, "Nom", 200)
+    method = auth_method or ("none" if public else "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise InvalidInput(
+            "Méthode d'authentification inconnue.", detail=f"unknown auth method {method!r}"
+        )
+    if public and method != "none":
+        raise InvalidInput(
+            "Un client public n'a pas de secret.",
+            detail=f"--public goes with --auth-method none, not {method}",
+        )
+    public = method == "none"
+    if id_token_alg not in ID_TOKEN_ALGS:
+        raise InvalidInput(
+            "Algorithme inconnu.",
+            detail=f"--id-token-alg must be RS256 or ES256, not {id_token_alg!r}",
+        )
+    if method == "private_key_jwt":
+        if bool(jwks_uri) == bool(jwks):
+            raise InvalidInput(
+                "Indiquez l'adresse ou le fichier des clés du client.",
+                detail="private_key_jwt needs exactly one of --jwks-uri and --jwks-file",
+            )
+    elif jwks_uri or jwks:
+        raise InvalidInput(
+            "Des clés de client ne servent qu'avec private_key_jwt.",
+            detail="--jwks-uri/--jwks-file go with --auth-method private_key_jwt",
+        )
+    if jwks_uri:
+        jwks_uri = redirect_uris.validate(jwks_uri)
+    if jwks is not None:
+        jwks = check_client_jwks(jwks)
     if not redirect_uris_:
         raise InvalidInput(
             "Au moins une adresse de redirection est nécessaire.", detail="no redirect URI"
@@ -364,7 +428,7 @@ def add_client(
     if backchannel_logout_uri is not None:
         # The provider POSTs to it server to server: never a custom scheme.
         backchannel_logout_uri = redirect_uris.validate(backchannel_logout_uri)
-    secret = None if public else new_secret()
+    secret = new_secret() if method in ("client_secret_basic", "client_secret_post") else None
     now = rt.clock.now()
     with rt.database.session() as session:
         establishment = get_establishment(session, code)
@@ -374,13 +438,16 @@ def add_client(
             client_id=secrets.token_hex(16),
             name=name,
             secret_hash=secret_hash(secret) if secret else None,
-            token_endpoint_auth_method="none" if public else "client_secret_basic",
+            token_endpoint_auth_method=method,
             redirect_uris=checked,
             post_logout_redirect_uris=post_logout,
             backchannel_logout_uri=backchannel_logout_uri,
             third_party=third_party,
             now=now,
         )
+        client.id_token_signed_response_alg = id_token_alg
+        client.jwks_uri = jwks_uri
+        client.jwks = jwks
         audit.record(
             session,
             establishment,
@@ -388,6 +455,6 @@ def add_client(
             at=now,
             actor=actor,
             subject=client.client_id,
-            details={"name": name, "public": public},
+            details={"name": name, "auth_method": method},
         )
         return NewClient(client, secret)

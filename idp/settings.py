@@ -59,6 +59,9 @@ class Settings:
     session_absolute: timedelta = timedelta(hours=12)
     password_min_length: int = 8
     password_min_score: int = 3
+    audit_retention_days: int = 365
+    # How often the server purges expired rows (0: never; then run `idp purge` from cron).
+    purge_interval_minutes: int = 60
     # Failed sign-ins an address may make in an hour before it is slowed down.
     throttle_ip_failures: int = 100
     # Reverse proxies whose X-Forwarded-For is believed.
@@ -114,6 +117,8 @@ class Settings:
             "password_min_length": read("IDP_PASSWORD_MIN_LENGTH", _int(8, 64), 8),
             "password_min_score": read("IDP_PASSWORD_MIN_SCORE", _int(0, 4), 3),
             "trusted_proxies": read("IDP_TRUSTED_PROXIES", _networks, ()),
+            "audit_retention_days": read("IDP_AUDIT_RETENTION_DAYS", _int(1, 3650), 365),
+            "purge_interval_minutes": read("IDP_PURGE_INTERVAL_MINUTES", _int(0, 7 * 24 * 60), 60),
             "throttle_ip_failures": read("IDP_THROTTLE_IP_FAILURES", _int(10, 100_000), 100),
             "log_level": read(
                 "IDP_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"

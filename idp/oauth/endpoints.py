@@ -19,7 +19,7 @@ from idp.store import tokens as token_store
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
 
-ALL_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+ALL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
 def find_token(server: EstablishmentServer, presented: str, hint: str | None) -> Token | None:
@@ -63,7 +63,7 @@ class Revocation(RevocationEndpoint):
 
 
 class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     @property
     def oidc(self) -> EstablishmentServer:

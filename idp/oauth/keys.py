@@ -136,6 +136,11 @@ class KeyRing:
         with self._lock:
             self._cache.pop(establishment_id, None)
 
+    def forget_all(self) -> None:
+        """Drop the cache (another process, `idp keys rotate`, changed the keys)."""
+        with self._lock:
+            self._cache.clear()
+
     def jwks(self, establishment_id: int) -> dict:  # type: ignore[type-arg]
         """The public keys to publish (blocking: call from a worker thread)."""
         return {"keys": [dict(row.public_jwk) for row in self._published(establishment_id)]}

@@ -31,6 +31,7 @@ from joserfc import jwt
 
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.claims import id_token_claims
+from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.endpoints import EndSession, Introspection, Revocation
 from idp.oauth.keys import KeyRing
 from idp.runtime import Runtime
@@ -39,7 +40,7 @@ from idp.store import audit, codes, sessions
 from idp.store import clients as client_store
 from idp.store import tokens as token_store
 
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class EstablishmentServer(AuthorizationServer):
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
         self.register_grant(BackendGrant)
         self.register_extension(Issuer(self.issuer))
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJwt(self))
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
@@ -372,7 +374,7 @@ def _session_alive(session, server: EstablishmentServer, token: Token, now: date
 class BackendGrant(ClientCredentialsGrant):
     """client_credentials, for a module's back end: confidential clients, no user."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 class OpenIDCodeFlow(OpenIDCode):

@@ -46,12 +46,21 @@ def provider(settings, clock) -> Iterator[Provider]:  # type: ignore[no-untyped-
 @pytest.fixture
 def school_a(provider) -> str:  # type: ignore[no-untyped-def]
     provisioning.create_establishment(
-        provider.rt, code="lp-a", name="Lycée professionnel A", uai_code="0750655E",
-        email="secretariat@lp-a.example", send_welcome=False,
+        provider.rt,
+        code="lp-a",
+        name="Lycée professionnel A",
+        uai_code="0750655E",
+        email="secretariat@lp-a.example",
+        send_welcome=False,
     )
     provisioning.add_user(
-        provider.rt, "lp-a", first_name="Léa", last_name="Martin",
-        birth_date=date(2009, 3, 14), role=Role.STUDENT, email="lea@lp-a.example",
+        provider.rt,
+        "lp-a",
+        first_name="Léa",
+        last_name="Martin",
+        birth_date=date(2009, 3, 14),
+        role=Role.STUDENT,
+        email="lea@lp-a.example",
         groups=["CAP-MELEC-1"],
     )
     provisioning.set_password(provider.rt, "lp-a", "lea.martin", PASSWORD, temporary=False)
@@ -61,12 +70,20 @@ def school_a(provider) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def school_b(provider) -> str:  # type: ignore[no-untyped-def]
     provisioning.create_establishment(
-        provider.rt, code="lp-b", name="Lycée professionnel B", uai_code="0999999F",
-        email="secretariat@lp-b.example", send_welcome=False,
+        provider.rt,
+        code="lp-b",
+        name="Lycée professionnel B",
+        uai_code="0999999F",
+        email="secretariat@lp-b.example",
+        send_welcome=False,
     )
     provisioning.add_user(
-        provider.rt, "lp-b", first_name="Hugo", last_name="Bernard",
-        birth_date=date(2008, 11, 2), role=Role.STUDENT,
+        provider.rt,
+        "lp-b",
+        first_name="Hugo",
+        last_name="Bernard",
+        birth_date=date(2008, 11, 2),
+        role=Role.STUDENT,
     )
     provisioning.set_password(provider.rt, "lp-b", "hugo.bernard", PASSWORD, temporary=False)
     return "lp-b"
@@ -75,7 +92,10 @@ def school_b(provider) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def module(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
     created = provisioning.add_client(
-        provider.rt, school_a, name="C Pro STI", redirect_uris_=[REDIRECT],
+        provider.rt,
+        school_a,
+        name="C Pro STI",
+        redirect_uris_=[REDIRECT],
         post_logout_redirect_uris=["https://sti.cpro.example/"],
     )
     return Registered(created.client.client_id, created.secret)
@@ -86,3 +106,16 @@ def browser(provider) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
     b = Browser(provider)
     yield b
     b.close()
+
+
+@pytest.fixture
+def idp_cli(provider):  # type: ignore[no-untyped-def]
+    """`idp …` in-process against the live provider's runtime."""
+    from click.testing import CliRunner
+
+    from idp.cli import cli
+
+    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, list(args), obj=provider.rt, input=input)
+
+    return run
