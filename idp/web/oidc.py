@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from idp.i18n import DEFAULT_LOCALE, negotiate
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.access_tokens import verify_access_token
 from idp.oauth.claims import userinfo_claims
@@ -178,6 +179,10 @@ async def _authorize(
     try:
         grant = await run_in_threadpool(server.get_consent_grant, oauth_request, user)
     except OAuth2Error as error:
+        if error.redirect_uri and not oauth_request.payload.data.get("response_type"):
+            # A missing parameter is invalid_request (RFC 6749 §4.1.2.1), not an unsupported
+            # response type as Authlib says.
+            error = InvalidRequestError("Missing 'response_type'.", redirect_uri=error.redirect_uri)
         if error.redirect_uri:
             return _error_redirect(request, server, oauth_request, error)
         # Unknown client or unregistered redirect URI: never redirect (RFC 6749 §4.1.2.1).
@@ -234,6 +239,8 @@ async def _authorize(
         query = {"next": f"/{establishment.code}/oidc/authorize/resume?request={handle}"}
         if data.get("login_hint"):
             query["login_hint"] = data["login_hint"]
+        if negotiate(data.get("ui_locales")) != DEFAULT_LOCALE:
+            query["lang"] = negotiate(data.get("ui_locales"))
         return RedirectResponse(
             f"/{establishment.code}/login?{urlencode(query)}", status_code=303, headers=NO_STORE
         )
