@@ -73,6 +73,10 @@ class User(Base):
     # The password in `password_hash` was not chosen by the user (admin's generated one,
     # an operator's --temporary): it must be changed at the next sign-in.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A temporary password sent by email (forgotten password): only the latest one, valid
+    # until it expires; the personal password keeps working until it is used.
+    temp_password_hash: Mapped[str | None] = mapped_column(String(255))
+    temp_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

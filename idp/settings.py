@@ -59,6 +59,7 @@ class Settings:
     session_absolute: timedelta = timedelta(hours=12)
     password_min_length: int = 8
     password_min_score: int = 3
+    temporary_password_lifetime: timedelta = timedelta(hours=24)
     audit_retention_days: int = 365
     # How often the server purges expired rows (0: never; then run `idp purge` from cron).
     purge_interval_minutes: int = 60
@@ -117,6 +118,9 @@ class Settings:
             "password_min_length": read("IDP_PASSWORD_MIN_LENGTH", _int(8, 64), 8),
             "password_min_score": read("IDP_PASSWORD_MIN_SCORE", _int(0, 4), 3),
             "trusted_proxies": read("IDP_TRUSTED_PROXIES", _networks, ()),
+            "temporary_password_lifetime": timedelta(
+                hours=read("IDP_TEMPORARY_PASSWORD_HOURS", _int(1, 24 * 14), 24)
+            ),
             "audit_retention_days": read("IDP_AUDIT_RETENTION_DAYS", _int(1, 3650), 365),
             "purge_interval_minutes": read("IDP_PURGE_INTERVAL_MINUTES", _int(0, 7 * 24 * 60), 60),
             "throttle_ip_failures": read("IDP_THROTTLE_IP_FAILURES", _int(10, 100_000), 100),

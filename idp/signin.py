@@ -47,6 +47,8 @@ class Attempt:
     retry_after: int = 0
     # The account's sub when this browser was exempt as a known device (OK or failure).
     exempt_sub: str | None = None
+    # Signed in with a temporary password sent by email (to be changed at once).
+    temporary: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,37 +97,53 @@ class SignIn:
         if reserved.result is not Result.OK:
             return reserved
         assert reserved.user_id is not None
-        ok, new_hash, expected = await self._check(reserved.user_id, password)
+        ok, new_hash, expected, temporary = await self._check(reserved.user_id, password)
         if not ok:
             return await run_in_threadpool(self._fail, establishment_id, reserved, client)
         return await run_in_threadpool(
-            self._succeed, establishment_id, reserved, client, new_hash, expected
+            self._succeed, establishment_id, reserved, client, new_hash, expected, temporary
         )
 
-    async def _check(self, user_id: int, password: str) -> tuple[bool, str | None, str | None]:
-        """(right password?, a rehash if the parameters changed, the hash it replaces)."""
+    async def _check(
+        self, user_id: int, password: str
+    ) -> tuple[bool, str | None, str | None, bool]:
+        """(right password?, a rehash if the parameters changed, the hash it replaces,
+        was it the temporary password?)."""
         stored = await run_in_threadpool(self._stored_password, user_id)
         if stored is None:
-            return False, None, None
-        password_hash, role, birth_date = stored
+            return False, None, None, False
+        password_hash, role, birth_date, temp_hash = stored
         if password_hash is None:
             # Initial password: spend a hash's time anyway, so that timing does not tell
             # whether the account is still on its birth date.
             await self.rt.hasher.burn_async(password)
-            return (
-                (birth_date is not None and matches_initial(role, birth_date, password)),
-                None,
-                None,
-            )
-        verification = await self.rt.hasher.verify_async(password_hash, password)
-        if verification.ok and verification.needs_rehash:
-            return True, await self.rt.hasher.hash_async(password), password_hash
-        return verification.ok, None, None
+            ok = birth_date is not None and matches_initial(role, birth_date, password)
+            new_hash = replaced = None
+        else:
+            verification = await self.rt.hasher.verify_async(password_hash, password)
+            ok = verification.ok
+            rehash = ok and verification.needs_rehash
+            new_hash = await self.rt.hasher.hash_async(password) if rehash else None
+            replaced = password_hash if rehash else None
+        # The personal password keeps working until the temporary one is used; spaces
+        # around a copied temporary password are forgiven.
+        if (
+            not ok
+            and temp_hash is not None
+            and (await self.rt.hasher.verify_async(temp_hash, password.strip())).ok
+        ):
+            return True, None, None, True
+        return ok, new_hash, replaced, False
 
     def _stored_password(self, user_id: int):  # type: ignore[no-untyped-def]
+        now = self.rt.clock.now()
         with self.rt.database.session() as session:
             user = session.get(User, user_id)
-            return None if user is None else (user.password_hash, user.role, user.birth_date)
+            if user is None:
+                return None
+            expires = user.temp_password_expires_at
+            temp = user.temp_password_hash if expires is not None and expires > now else None
+            return user.password_hash, user.role, user.birth_date, temp
 
     def _ip_reserve(self, session, client: Client, now: datetime, *, honour_block: bool):  # type: ignore[no-untyped-def]
         return throttles.reserve(
@@ -254,6 +272,7 @@ class SignIn:
         client: Client,
         new_hash: str | None,
         replaced_hash: str | None,
+        temporary: bool = False,
     ) -> Attempt:
         now = self.rt.clock.now()
         with self.rt.database.session() as session:
@@ -278,7 +297,7 @@ class SignIn:
                 # Parameters changed since this hash was made: upgrade it, unless the
                 # password itself changed meanwhile.
                 user.password_hash = new_hash
-            if user.password_hash is None or user.must_change_password:
+            if temporary or user.password_hash is None or user.must_change_password:
                 audit.record(
                     session,
                     establishment,
@@ -286,8 +305,11 @@ class SignIn:
                     at=now,
                     subject=user.login,
                     ip=client.ip,
+                    details={"temporary": temporary},
                 )
-                return Attempt(Result.MUST_CHANGE, user_id=user.id, login=user.login)
+                return Attempt(
+                    Result.MUST_CHANGE, user_id=user.id, login=user.login, temporary=temporary
+                )
             return Attempt(
                 Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub
             )
@@ -412,7 +434,7 @@ class SignIn:
         reserved = await run_in_threadpool(self._reserve, establishment_id, login or "", client)
         if reserved.result is not Result.OK or reserved.user_id != user_id:
             return reserved
-        ok, _, _ = await self._check(user_id, password)
+        ok, _, _, _ = await self._check(user_id, password)
         if not ok:
             return await run_in_threadpool(self._fail, establishment_id, reserved, client)
         return await run_in_threadpool(
@@ -433,6 +455,7 @@ class SignIn:
         *,
         keep_session: str | None = None,
         expected_fingerprint: str | None = None,
+        via_temporary: bool = False,
     ) -> bool:
         """Store the new password; end the user's sessions (but the one being used, for a
         voluntary change). False if the password changed meanwhile (a stale ticket)."""
@@ -445,6 +468,7 @@ class SignIn:
             client,
             keep_session,
             expected_fingerprint,
+            via_temporary,
         )
 
     def _store_password(
@@ -455,6 +479,7 @@ class SignIn:
         client: Client,
         keep_session: str | None,
         expected_fingerprint: str | None,
+        via_temporary: bool = False,
     ) -> bool:
         now = self.rt.clock.now()
         with self.rt.database.session() as session:
@@ -464,8 +489,11 @@ class SignIn:
                 return False
             if expected_fingerprint and password_fingerprint(user) != expected_fingerprint:
                 return False
-            forced = user.password_hash is None or user.must_change_password
+            forced = user.password_hash is None or user.must_change_password or via_temporary
             users.set_password_hash(session, user, new_hash, must_change=False, now=now)
+            if via_temporary:
+                # The temporary password reached its owner at this address: it is verified.
+                user.email_verified = True
             keep = None
             if keep_session:
                 row = sessions.live_by_token(

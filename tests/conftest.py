@@ -26,6 +26,7 @@ from idp.db import Base, make_engine
 from idp.mail import FileMailer
 from idp.runtime import Runtime, build_runtime
 from idp.settings import Settings
+from smtp_support import smtp_server  # noqa: F401 - a shared fixture
 
 REQUIRE_ALL = os.environ.get("IDP_TEST_REQUIRE_ALL") == "1"
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")

@@ -120,3 +120,48 @@ def give_back(session: Session, scope: str, *, delay_for: Delay, now: datetime) 
 
 def clear(session: Session, scope: str) -> None:
     session.execute(delete(Throttle).where(Throttle.scope == scope))
+
+
+def rate(
+    session: Session,
+    scope: str,
+    *,
+    now: datetime,
+    window: timedelta,
+    limit: int,
+    spacing: timedelta | None = None,
+    establishment_id: int | None = None,
+) -> int | None:
+    """Record one use of a rate-limited action (at most `limit` per `window`, and not twice
+    within `spacing`), or return the whole seconds to wait before it is allowed."""
+    row = session.get(Throttle, scope, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    Throttle(
+                        scope=scope,
+                        establishment_id=establishment_id,
+                        failures=1,
+                        window_started_at=now,
+                        last_failure_at=now,
+                        blocked_until=None,
+                    )
+                )
+            return None
+        except IntegrityError:
+            row = session.get(Throttle, scope, with_for_update=True, populate_existing=True)
+            assert row is not None
+    if row.window_started_at <= now - window:
+        row.failures, row.window_started_at = 0, now
+    waits = []
+    if spacing is not None and row.last_failure_at > now - spacing:
+        waits.append(row.last_failure_at + spacing - now)
+    if row.failures >= limit:
+        waits.append(row.window_started_at + window - now)
+    if waits:
+        return max(1, int(max(waits).total_seconds() + 0.999))
+    row.failures += 1
+    row.last_failure_at = now
+    session.flush()
+    return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.roles import Role
@@ -61,9 +61,44 @@ def add(
 def set_password_hash(
     session: Session, user: User, password_hash: str | None, *, must_change: bool, now: datetime
 ) -> None:
-    """`None` puts the account back on its initial (birth-date) password."""
+    """`None` puts the account back on its initial (birth-date) password. Any new password
+    voids a temporary one sent by email."""
     user.password_hash = password_hash
+    user.temp_password_hash = None
+    user.temp_password_expires_at = None
     user.must_change_password = must_change
     user.password_changed_at = now
     user.updated_at = now
     session.flush()
+
+
+def search(
+    session: Session,
+    establishment: Establishment,
+    *,
+    roles: Iterable[Role],
+    query: str = "",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[User], int]:
+    """Accounts of these roles whose login, name or group contains `query`, by name."""
+    criteria = [User.role.in_(list(roles))]
+    if query.strip():
+        needle = f"%{query.strip().lower()}%"
+        in_group = exists().where(
+            UserGroup.user_id == User.id, func.lower(UserGroup.name).like(needle)
+        )
+        criteria.append(
+            or_(
+                func.lower(User.login).like(needle),
+                func.lower(User.first_name).like(needle),
+                func.lower(User.last_name).like(needle),
+                in_group,
+            )
+        )
+    base = owned(User, establishment, *criteria)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.scalars(
+        base.order_by(User.last_name, User.first_name, User.login).offset(offset).limit(limit)
+    ).all()
+    return list(rows), total

@@ -150,7 +150,9 @@ async def submit(request: Request) -> Response:
         )
     assert attempt.user_id is not None
     if attempt.result is Result.MUST_CHANGE:
-        return await start_forced_change(request, establishment, attempt.user_id, next_url)
+        return await start_forced_change(
+            request, establishment, attempt.user_id, next_url, temporary=attempt.temporary
+        )
 
     # Signed in: a new session id (the old one, if any, ends), and this browser is now a
     # known device for the account.

@@ -36,14 +36,19 @@ TICKET_SECONDS = 15 * 60
 
 
 async def start_forced_change(
-    request: Request, establishment: EstablishmentView, user_id: int, next_url: str
+    request: Request,
+    establishment: EstablishmentView,
+    user_id: int,
+    next_url: str,
+    *,
+    temporary: bool = False,
 ) -> Response:
     service = request.app.state.signin
     found = await run_in_threadpool(service.owner, user_id)
     assert found is not None
     _, fingerprint = found
     ticket = request.app.state.ticket_signer.sign(
-        {"e": establishment.id, "u": user_id, "f": fingerprint, "n": next_url}
+        {"e": establishment.id, "u": user_id, "f": fingerprint, "n": next_url, "t": temporary}
     )
     response = RedirectResponse(f"/{establishment.code}/password/change", status_code=303)
     jar = cookies(request)
@@ -161,7 +166,12 @@ async def submit(request: Request) -> Response:
     if forced:
         assert ticket is not None
         changed = await service.change_password(
-            establishment.id, user_id, new, client, expected_fingerprint=ticket["f"]
+            establishment.id,
+            user_id,
+            new,
+            client,
+            expected_fingerprint=ticket["f"],
+            via_temporary=bool(ticket.get("t")),
         )
         if not changed:
             # The password changed meanwhile (another tab, a reset): start over.

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from idp.web import account, health, login, oidc, pages, password
+from idp.web import account, forgot, health, login, oidc, pages, password, students
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -37,6 +37,10 @@ def routes() -> list[BaseRoute]:
         Route("/{code}/login", login.submit, methods=["POST"]),
         Route("/{code}/password/change", password.show, methods=["GET"], name="password_change"),
         Route("/{code}/password/change", password.submit, methods=["POST"]),
+        Route("/{code}/password/forgot", forgot.show, methods=["GET"], name="password_forgot"),
+        Route("/{code}/password/forgot", forgot.submit, methods=["POST"]),
+        Route("/{code}/students", students.page, methods=["GET"], name="students"),
+        Route("/{code}/students/reset", students.reset, methods=["POST"]),
         Route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
         Route("/{code}/logout", account.logout, methods=["POST"]),
     ]

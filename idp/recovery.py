@@ -1,0 +1,195 @@
+"""Forgotten passwords (help page, « Je n'arrive pas à me connecter ») and resets.
+
+- Teacher or staff with an email (and the admin account, at the establishment's address): a
+  temporary password by email. Only the latest one is valid, for 24 h; it is stored hashed;
+  the personal password keeps working until the temporary one is used, so that nobody can
+  lock a teacher out by asking for resets.
+- Student: no email; the establishment (a teacher, the admin) resets the password to the
+  birth date.
+- No email on the account: the establishment's admin.
+
+The message is sent before the temporary password is committed: if the mail server is down
+or refuses it, no temporary password is left active that nobody received.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from idp.accounts import logins
+from idp.accounts.initial_passwords import generate_password
+from idp.accounts.roles import Role
+from idp.errors import MailError
+from idp.models import Establishment, User
+from idp.runtime import Runtime
+from idp.signin import recordable_login
+from idp.store import audit, throttles, users
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_SPACING = timedelta(seconds=60)
+ACCOUNT_HOURLY = 5
+IP_HOURLY = 20
+HOUR = timedelta(hours=1)
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    STUDENT = "student"
+    NO_EMAIL = "no_email"
+    UNKNOWN_LOGIN = "unknown_login"
+    TOO_SOON = "too_soon"  # one email a minute per account
+    ACCOUNT_LIMIT = "account_limit"  # five an hour per account
+    IP_LIMIT = "ip_limit"  # twenty an hour per address
+    MAIL_FAILED = "mail_failed"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    outcome: Outcome
+    masked_email: str | None = None
+    retry_after: int = 0
+
+
+def mask_email(address: str) -> str:
+    """`jean.dupont@exemple.fr` → `j***@exemple.fr`: recognisable by its owner, useless to a
+    stranger who knows only the login."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def forgot(rt: Runtime, establishment_id: int, typed_login: str, ip: str | None) -> Recovery:
+    """The « Mot de passe oublié ? » form. Blocking: call from a worker thread."""
+    login = logins.normalise_typed(typed_login)
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = session.get(Establishment, establishment_id)
+        assert establishment is not None
+        if ip and (
+            wait := throttles.rate(
+                session,
+                f"forgot-ip:{throttles.ip_scope(ip)}",
+                now=now,
+                window=HOUR,
+                limit=IP_HOURLY,
+            )
+        ):
+            return Recovery(Outcome.IP_LIMIT, retry_after=wait)
+        user = users.by_login(session, establishment, login) if login else None
+        if user is None:
+            audit.record(
+                session,
+                establishment,
+                "password.forgot",
+                at=now,
+                subject=recordable_login(login),
+                ip=ip,
+                details={"outcome": "unknown_login"},
+            )
+            return Recovery(Outcome.UNKNOWN_LOGIN)
+        outcome = None
+        if not user.active:
+            outcome = Outcome.INACTIVE
+        elif user.role is Role.STUDENT:
+            outcome = Outcome.STUDENT
+        elif destination(user, establishment) is None:
+            outcome = Outcome.NO_EMAIL
+        if outcome is not None:
+            audit.record(
+                session,
+                establishment,
+                "password.forgot",
+                at=now,
+                subject=user.login,
+                ip=ip,
+                details={"outcome": outcome.value},
+            )
+            return Recovery(outcome)
+        user_id = user.id
+    return send_temporary_password(rt, establishment_id, user_id, ip=ip, actor=None)
+
+
+def destination(user: User, establishment: Establishment) -> str | None:
+    """Where a temporary password goes: the account's email; the establishment's address
+    for the admin account."""
+    if user.role is Role.ADMIN:
+        return establishment.email
+    return user.email
+
+
+def send_temporary_password(
+    rt: Runtime, establishment_id: int, user_id: int, *, ip: str | None, actor: str | None
+) -> Recovery:
+    """A new temporary password by email (the forgot form, or an admin for a teacher)."""
+    now = rt.clock.now()
+    password = generate_password()
+    password_hash = rt.hasher.hash(password)
+    try:
+        with rt.database.session() as session:
+            establishment = session.get(Establishment, establishment_id)
+            user = session.get(User, user_id)
+            assert establishment is not None and user is not None
+            address = destination(user, establishment)
+            assert address is not None
+            scope = f"forgot-account:{user.id}"
+            if wait := throttles.rate(
+                session,
+                scope,
+                now=now,
+                window=HOUR,
+                limit=ACCOUNT_HOURLY,
+                spacing=ACCOUNT_SPACING,
+                establishment_id=establishment.id,
+            ):
+                row = throttles.get(session, scope)
+                too_soon = row is not None and row.last_failure_at > now - ACCOUNT_SPACING
+                return Recovery(
+                    Outcome.TOO_SOON if too_soon else Outcome.ACCOUNT_LIMIT, retry_after=wait
+                )
+            # Only the latest temporary password is valid: this one replaces any other.
+            user.temp_password_hash = password_hash
+            user.temp_password_expires_at = now + rt.settings.temporary_password_lifetime
+            audit.record(
+                session,
+                establishment,
+                "password.temporary_sent",
+                at=now,
+                actor=actor or user.login,
+                subject=user.login,
+                ip=ip,
+            )
+            session.flush()
+            rt.mailer.send(
+                rt.messages.render(
+                    "temporary_password",
+                    to=address,
+                    establishment=establishment,
+                    login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                    login=user.login,
+                    password=password,
+                    hours=int(rt.settings.temporary_password_lifetime.total_seconds() // 3600),
+                )
+            )
+            masked = mask_email(address)
+    except MailError as exc:
+        # Rolled back: no temporary password is active that nobody received.
+        log.error("temporary password for user %s not sent: %s", user_id, exc.detail)
+        with rt.database.session() as session:
+            establishment = session.get(Establishment, establishment_id)
+            user = session.get(User, user_id)
+            audit.record(
+                session,
+                establishment,
+                "password.temporary_failed",
+                at=now,
+                actor=actor,
+                subject=user.login if user else None,
+                ip=ip,
+                details={"error": exc.detail[:200]},
+            )
+        return Recovery(Outcome.MAIL_FAILED)
+    return Recovery(Outcome.SENT, masked_email=masked)

@@ -1,0 +1,139 @@
+"""`/{code}/students`: a teacher resets a student's password to its initial value, the
+birth date (help page: « votre établissement … pourra réinitialiser votre mot de passe »).
+Students only: no access to other teachers or to the admin account."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp import provisioning
+from idp.accounts.roles import Role
+from idp.i18n import N_, Message
+from idp.models import Establishment
+from idp.security.csrf import FIELD, CsrfCheck
+from idp.store import users
+from idp.web.directory import EstablishmentView
+from idp.web.forms import check_csrf, csrf_token, current_session, finish
+from idp.web.messages import EXPIRED
+from idp.web.pages import resolve_open
+from idp.web.rendering import render
+
+PAGE = 50
+ALLOWED = (Role.TEACHER, Role.ADMIN)
+
+
+async def _teacher(request: Request, establishment: EstablishmentView):  # type: ignore[no-untyped-def]
+    session = await current_session(request, establishment.id, establishment.code)
+    if session is None:
+        next_url = f"/{establishment.code}/students"
+        return RedirectResponse(
+            f"/{establishment.code}/login?{urlencode({'next': next_url})}", status_code=303
+        )
+    if session.user.role not in ALLOWED:
+        return render(
+            request, "errors/forbidden.html", status_code=403, establishment=establishment
+        )
+    return session
+
+
+async def page(
+    request: Request,
+    *,
+    notice: Message | None = None,
+    error: Message | None = None,
+    status_code: int = 200,
+) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    session = await _teacher(request, establishment)
+    if isinstance(session, Response):
+        return session
+    query = request.query_params.get("q", "")[:100]
+    try:
+        number = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        number = 1
+    rt = request.app.state.runtime
+
+    def load():  # type: ignore[no-untyped-def]
+        with rt.database.session() as db:
+            found, total = users.search(
+                db,
+                db.get(Establishment, establishment.id),
+                roles=[Role.STUDENT],
+                query=query,
+                offset=(number - 1) * PAGE,
+                limit=PAGE,
+            )
+            return [
+                (u.login, u.first_name, u.last_name, u.group_names, u.password_state) for u in found
+            ], total
+
+    rows, total = await run_in_threadpool(load)
+    response = render(
+        request,
+        "students.html",
+        status_code=status_code,
+        establishment=establishment,
+        teacher=session.user,
+        rows=rows,
+        total=total,
+        query=query,
+        page=number,
+        pages=max(1, (total + PAGE - 1) // PAGE),
+        notice=notice,
+        error=error,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+    )
+    return finish(request, response)
+
+
+async def reset(request: Request) -> Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    session = await _teacher(request, establishment)
+    if isinstance(session, Response):
+        return session
+    form = await request.form()
+    if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
+        return await page(request, error=EXPIRED)
+    login = str(form.get("login", ""))[:100]
+    rt = request.app.state.runtime
+
+    def target_role():  # type: ignore[no-untyped-def]
+        with rt.database.session() as db:
+            user = users.by_login(db, db.get(Establishment, establishment.id), login)
+            return user.role if user else None
+
+    if await run_in_threadpool(target_role) is not Role.STUDENT:
+        # Only students of this establishment: another teacher or the admin is refused.
+        return await page(
+            request,
+            status_code=403,
+            error=Message(
+                N_(
+                    "Vous ne pouvez réinitialiser que le mot de passe d'un élève "
+                    "de votre établissement."
+                )
+            ),
+        )
+    await run_in_threadpool(
+        lambda: provisioning.reset_password(rt, establishment.code, login, actor=session.user.login)
+    )
+    return await page(
+        request,
+        notice=Message(
+            N_(
+                "Le mot de passe de %(login)s est de nouveau sa date de naissance (jjmmaaaa). "
+                "L'élève devra le changer à sa prochaine connexion."
+            ),
+            {"login": login},
+        ),
+    )
