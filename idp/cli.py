@@ -18,6 +18,7 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from idp import __version__, demo, provisioning, schema
+from idp.accounts import imports
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
 from idp.purge import purge
@@ -259,6 +260,72 @@ def user_add(
         f"account created, initial password: the birth date ({created.role.value})", err=True
     )
     click.echo(created.login)
+
+
+@user.command("import")
+@click.argument("code")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--role",
+    default="student",
+    show_default=True,
+    type=click.Choice([r.value for r in PERSON_ROLES]),
+    help="For lines without a Rôle column.",
+)
+@click.option(
+    "--skip-invalid", is_flag=True, help="Import the valid lines even if some are refused."
+)
+@click.option(
+    "--deactivate-missing", is_flag=True, help="Deactivate accounts of --role not in the file."
+)
+@click.option("--created-csv", type=click.Path(dir_okay=False), help="Write the new logins here.")
+@click.pass_context
+def user_import(
+    ctx: click.Context,
+    code: str,
+    file: str,
+    role: str,
+    skip_invalid: bool,
+    deactivate_missing: bool,
+    created_csv: str | None,
+) -> None:
+    """Import accounts from a school's CSV export (Nom; Prénom; Date de naissance; Classe…).
+    If a line is refused, nothing is imported (exit 2) unless --skip-invalid."""
+    rt = _runtime(ctx)
+    with open(file, "rb") as handle:
+        data = handle.read()
+    parsed = imports.parse(data, default_role=Role(role), today=rt.clock.now().date())
+    to_create, to_update = provisioning.plan_import(rt, code, parsed)
+    click.echo(
+        f"{file}: {len(parsed.rows) + len(parsed.refused)} lines ({parsed.encoding}, "
+        f"'{parsed.delimiter}'): {to_create} to create, {to_update} to update, "
+        f"{len(parsed.refused)} refused",
+        err=True,
+    )
+    for refused in parsed.refused:
+        click.echo(f"  line {refused.line}: {refused.reason}", err=True)
+    if parsed.refused and not skip_invalid:
+        _fail(f"{len(parsed.refused)} line(s) refused; nothing imported (use --skip-invalid)")
+    with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
+        report = provisioning.import_users(
+            rt,
+            code,
+            parsed,
+            skip_invalid=skip_invalid,
+            deactivate_missing_role=Role(role) if deactivate_missing else None,
+            progress=bar.update,
+        )
+    if created_csv:
+        write_created_csv(created_csv, report.created)
+    click.echo(
+        f"created: {len(report.created)}, updated: {report.updated}, "
+        f"deactivated: {report.deactivated}, refused: {len(report.refused)}"
+    )
+
+
+def write_created_csv(path: str, created: list[tuple[str, str, str, str]]) -> None:
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        handle.write(provisioning.created_csv(created))
 
 
 @user.command("set-password")

@@ -6,9 +6,11 @@ and leaves nothing behind when it fails.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,7 +20,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.accounts import emails, establishment_codes, logins, uai
+from idp.accounts import emails, establishment_codes, imports, logins, uai
 from idp.accounts.initial_passwords import generate_password
 from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
 from idp.accounts.roles import PERSON_ROLES, Role
@@ -458,3 +460,120 @@ def add_client(
             details={"name": name, "auth_method": method},
         )
         return NewClient(client, secret)
+
+
+# -- bulk import ---------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: list[tuple[str, str, str, str]]  # login, last name, first name, groups
+    updated: int
+    deactivated: int
+    refused: list[imports.Refused]
+    applied: bool
+
+
+def plan_import(rt: Runtime, code: str, parsed: imports.Parsed) -> tuple[int, int]:
+    """How many rows would create an account, and how many would update one."""
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        known = {_identity(u) for u in users.all_people(session, establishment)}
+    updates = sum(1 for row in parsed.rows if row.identity in known)
+    return len(parsed.rows) - updates, updates
+
+
+def _identity(user: User) -> tuple[str, str, date | None]:
+    return (imports.fold(user.first_name), imports.fold(user.last_name), user.birth_date)
+
+
+def import_users(
+    rt: Runtime,
+    code: str,
+    parsed: imports.Parsed,
+    *,
+    deactivate_missing_role: Role | None = None,
+    skip_invalid: bool = False,
+    actor: str = OPERATOR,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """All or nothing, in one transaction. Refused lines stop everything unless
+    `skip_invalid`; `deactivate_missing_role` retires the accounts of that role that the
+    file does not name (last year's students)."""
+    if parsed.refused and not skip_invalid:
+        return ImportReport([], 0, 0, parsed.refused, applied=False)
+    now = rt.clock.now()
+    created: list[tuple[str, str, str, str]] = []
+    updated = 0
+    notices = []
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        people = list(users.all_people(session, establishment))
+        by_identity = {_identity(u): u for u in people}
+        taken = users.all_logins(session, establishment)
+        matched: set[int] = set()
+        for row in parsed.rows:
+            existing = by_identity.get(row.identity)
+            if existing is not None:
+                matched.add(existing.id)
+                existing.role = row.role
+                existing.active = True
+                if row.email:
+                    if existing.email != row.email:
+                        existing.email_verified = False
+                    existing.email = row.email
+                users.set_groups(existing, row.groups)
+                existing.updated_at = now
+                updated += 1
+            else:
+                login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
+                taken.add(login)
+                user = users.new(
+                    establishment,
+                    login=login,
+                    first_name=row.first_name,
+                    last_name=row.last_name,
+                    role=row.role,
+                    birth_date=row.birth_date,
+                    email=row.email,
+                    groups=row.groups,
+                    now=now,
+                )
+                session.add(user)
+                created.append((login, row.last_name, row.first_name, ", ".join(row.groups)))
+            if progress is not None:
+                progress(1)
+        deactivated = 0
+        if deactivate_missing_role is not None:
+            for user in people:
+                if user.role is deactivate_missing_role and user.active and user.id not in matched:
+                    user.active = False
+                    user.updated_at = now
+                    notices += rt.logout.end_user(session, establishment, user, now)
+                    deactivated += 1
+        session.flush()
+        audit.record(
+            session,
+            establishment,
+            "users.imported",
+            at=now,
+            actor=actor,
+            details={
+                "created": len(created),
+                "updated": updated,
+                "deactivated": deactivated,
+                "refused": len(parsed.refused),
+            },
+        )
+    rt.logout.notify(notices, now)
+    return ImportReport(created, updated, deactivated, parsed.refused, applied=True)
+
+
+def created_csv(created: list[tuple[str, str, str, str]]) -> str:
+    """The new accounts, for handing out logins: no passwords (the initial password is the
+    birth date). Semicolons, for French spreadsheets."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Identifiant", "Nom", "Prénom", "Classe"])
+    writer.writerows(created)
+    return out.getvalue()

@@ -8,6 +8,7 @@ it fails.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 from helpers import UAI_A, UAI_B, Mailbox
@@ -54,21 +56,30 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
+    """A schema of our own in the test database, so that test runs sharing one PostgreSQL
+    (a developer's and CI's, or two at once) never see each other's rows; the real
+    migrations run once into it, and it is dropped at the end."""
     if not PG_URL:
         missing_service("PostgreSQL: set IDP_TEST_DATABASE_URL to run the PostgreSQL tests")
-    engine = make_engine(PG_URL)
+    name = f"idp_test_{os.getpid()}_{secrets.token_hex(4)}"
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+    admin = make_engine(PG_URL)
     try:
-        with engine.begin() as connection:
-            # Start from nothing, then run the real migrations once.
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{name}"'))
+        engine = make_engine(url.render_as_string(hide_password=False))
         schema.upgrade(engine)
-    except Exception as exc:
         engine.dispose()
+    except Exception as exc:
+        admin.dispose()
         missing_service(f"PostgreSQL at IDP_TEST_DATABASE_URL is not usable: {exc}")
-    engine.dispose()
-    return PG_URL
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        admin.dispose()
 
 
 def _truncate_postgres(url: str) -> None:

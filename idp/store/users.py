@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import exists, func, or_, select
@@ -102,3 +102,50 @@ def search(
         base.order_by(User.last_name, User.first_name, User.login).offset(offset).limit(limit)
     ).all()
     return list(rows), total
+
+
+def all_people(session: Session, establishment: Establishment) -> Sequence[User]:
+    """Every account but the admin's."""
+    return session.scalars(owned(User, establishment, User.role != Role.ADMIN)).all()
+
+
+def all_logins(session: Session, establishment: Establishment) -> set[str]:
+    return set(session.scalars(owned(User, establishment).with_only_columns(User.login)))
+
+
+def new(
+    establishment: Establishment,
+    *,
+    login: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    birth_date: date | None,
+    email: str | None,
+    groups: Iterable[str],
+    now: datetime,
+) -> User:
+    """A User not yet added to the session (bulk imports add many at once)."""
+    user = User(
+        establishment_id=establishment.id,
+        login=login,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        birth_date=birth_date,
+        email=email,
+        email_verified=False,
+        password_hash=None,
+        must_change_password=False,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    set_groups(user, groups)
+    return user
+
+
+def set_groups(user: User, groups: Iterable[str]) -> None:
+    names = list(dict.fromkeys(groups))
+    if user.group_names != names:
+        user.groups = [UserGroup(establishment_id=user.establishment_id, name=n) for n in names]

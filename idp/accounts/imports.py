@@ -1,0 +1,207 @@
+"""Bulk import of accounts from the CSV files school administration tools and spreadsheets
+export: `;` or `,`, UTF-8 (with or without BOM) or Windows-1252, French headers matched
+without regard to case and accents (`Nom`, `Prénom`, `Date de naissance` as jj/mm/aaaa or
+aaaa-mm-jj, `Classe`, `Email`, `Rôle`).
+
+This module only reads and checks; idp.provisioning.import_users writes, in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from idp.accounts import emails, logins
+from idp.accounts.roles import Role
+from idp.errors import InvalidInput
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 20_000
+
+_HEADERS = {
+    "nom": "last_name",
+    "nomdefamille": "last_name",
+    "lastname": "last_name",
+    "prenom": "first_name",
+    "firstname": "first_name",
+    "datedenaissance": "birth_date",
+    "datenaissance": "birth_date",
+    "naissance": "birth_date",
+    "nele": "birth_date",
+    "birthdate": "birth_date",
+    "classe": "group",
+    "classes": "group",
+    "division": "group",
+    "groupe": "group",
+    "group": "group",
+    "email": "email",
+    "courriel": "email",
+    "mail": "email",
+    "adressemail": "email",
+    "adresseelectronique": "email",
+    "emailaddress": "email",
+    "role": "role",
+    "profil": "role",
+    "statut": "role",
+}
+_ROLES = {
+    "eleve": Role.STUDENT,
+    "eleves": Role.STUDENT,
+    "etudiant": Role.STUDENT,
+    "student": Role.STUDENT,
+    "apprenti": Role.STUDENT,
+    "enseignant": Role.TEACHER,
+    "professeur": Role.TEACHER,
+    "prof": Role.TEACHER,
+    "teacher": Role.TEACHER,
+    "formateur": Role.TEACHER,
+    "personnel": Role.STAFF,
+    "staff": Role.STAFF,
+    "administratif": Role.STAFF,
+}
+_FRENCH_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+REQUIRED = ("last_name", "first_name", "birth_date")
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    first_name: str
+    last_name: str
+    birth_date: date
+    role: Role
+    groups: tuple[str, ...]
+    email: str | None
+
+    @property
+    def identity(self) -> tuple[str, str, date]:
+        """Same person: same names (case and accents aside) and same birth date."""
+        return (fold(self.first_name), fold(self.last_name), self.birth_date)
+
+
+@dataclass(frozen=True)
+class Refused:
+    line: int
+    reason: str
+    text: str
+
+
+@dataclass
+class Parsed:
+    rows: list[Row] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ";"
+
+
+def fold(text: str) -> str:
+    return " ".join(logins.ascii_fold(text).split())
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "windows-1252"
+
+
+def parse_date(value: str, today: date) -> date | None:
+    value = value.strip()
+    try:
+        if match := _FRENCH_DATE.fullmatch(value):
+            day, month, year = (int(g) for g in match.groups())
+        elif match := _ISO_DATE.fullmatch(value):
+            year, month, day = (int(g) for g in match.groups())
+        else:
+            return None
+        born = date(year, month, day)
+    except ValueError:
+        return None
+    return born if date(1900, 1, 1) <= born <= today else None
+
+
+def parse(data: bytes, *, default_role: Role, today: date) -> Parsed:
+    """Every line either becomes a Row or is refused with a reason."""
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(
+            "Le fichier est trop volumineux (10 Mo au plus).", detail="file over 10 MiB"
+        )
+    text, encoding = decode(data)
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise InvalidInput("Le fichier est vide.", detail="empty file")
+    delimiter = ";" if lines[0].count(";") >= lines[0].count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(reader)
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = re.sub(r"[^a-z]", "", logins.ascii_fold(name))
+        if key in _HEADERS and _HEADERS[key] not in columns:
+            columns[_HEADERS[key]] = index
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        names = {"last_name": "Nom", "first_name": "Prénom", "birth_date": "Date de naissance"}
+        wanted = ", ".join(names[m] for m in missing)
+        raise InvalidInput(
+            f"Colonnes manquantes : {wanted}.", detail=f"missing columns: {', '.join(missing)}"
+        )
+    parsed = Parsed(encoding=encoding, delimiter=delimiter)
+    seen: dict[tuple[str, str, date], int] = {}
+    for number, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        if number > MAX_ROWS + 1:
+            raise InvalidInput("Trop de lignes (20 000 au plus).", detail="more than 20000 rows")
+        checked = _row(number, record, columns, default_role, today)
+        if isinstance(checked, Row) and checked.identity in seen:
+            checked = f"doublon de la ligne {seen[checked.identity]}"
+        if isinstance(checked, str):
+            parsed.refused.append(Refused(number, checked, delimiter.join(record)[:200]))
+            continue
+        seen[checked.identity] = number
+        parsed.rows.append(checked)
+    return parsed
+
+
+def _row(
+    number: int, record: list[str], columns: dict[str, int], default_role: Role, today: date
+) -> Row | str:
+    """A valid row, or the reason it is refused (in French, for the admin)."""
+
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        present = index is not None and index < len(record)
+        return " ".join(record[index].split()) if present else ""  # type: ignore[index]
+
+    first, last, born_text = cell("first_name"), cell("last_name"), cell("birth_date")
+    labelled = (("Nom", last), ("Prénom", first), ("Date de naissance", born_text))
+    if absent := [label for label, value in labelled if not value]:
+        return f"champ manquant : {', '.join(absent)}"
+    born = parse_date(born_text, today)
+    if born is None:
+        return f"date de naissance invalide : {born_text} (jj/mm/aaaa ou aaaa-mm-jj)"
+    if len(first) > 100 or len(last) > 100:
+        return "nom ou prénom trop long (100 caractères au plus)"
+    try:
+        logins.base_login(first, last)
+    except InvalidInput:
+        return "nom ou prénom sans lettre utilisable"
+    role: Role | None = default_role
+    if role_text := cell("role"):
+        role = _ROLES.get(re.sub(r"[^a-z]", "", logins.ascii_fold(role_text)))
+        if role is None:
+            return f"rôle inconnu : {role_text} (élève, enseignant ou personnel)"
+    email = None
+    if email_text := cell("email"):
+        try:
+            email = emails.normalise(email_text)
+        except InvalidInput:
+            return f"adresse électronique invalide : {email_text}"
+    groups = tuple(g.strip()[:100] for g in re.split(r"[,|]", cell("group")) if g.strip())
+    return Row(number, first, last, born, role, groups, email)

@@ -1,0 +1,93 @@
+"""Reading school CSV exports: encodings, separators, French headers, refusals."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from idp.accounts.imports import parse
+from idp.accounts.roles import Role
+from idp.errors import InvalidInput
+
+TODAY = date(2026, 9, 1)
+
+
+def read(text: str, encoding: str = "utf-8", role: Role = Role.STUDENT):  # type: ignore[no-untyped-def]
+    return parse(text.encode(encoding), default_role=role, today=TODAY)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+@pytest.mark.parametrize("delimiter", [";", ","])
+def test_encodings_and_separators(encoding, delimiter):
+    text = delimiter.join(["NOM", "Prénom", "Date de naissance", "Classe"]) + "\r\n"
+    text += (
+        delimiter.join(
+            ["Œuvray" if encoding != "cp1252" else "Oeuvray", "Éloïse", "14/03/2009", "CAP MELEC 1"]
+        )
+        + "\r\n"
+    )
+    parsed = read(text, encoding)
+    assert parsed.refused == []
+    [row] = parsed.rows
+    assert row.first_name == "Éloïse"
+    assert row.birth_date == date(2009, 3, 14)
+    assert row.groups == ("CAP MELEC 1",)
+    assert parsed.delimiter == delimiter
+    assert (
+        parsed.encoding
+        == {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "cp1252": "windows-1252"}[encoding]
+    )
+
+
+def test_headers_without_case_or_accents_and_in_any_order():
+    parsed = read(
+        "classe;DATE DE NAISSANCE;prenom;nom;Courriel;Rôle\nBTS1;2008-11-02;Hugo;Bernard;hugo@x.example;Enseignant\n"
+    )
+    [row] = parsed.rows
+    assert (row.first_name, row.last_name, row.email, row.role) == (
+        "Hugo",
+        "Bernard",
+        "hugo@x.example",
+        Role.TEACHER,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("Martin;;14/03/2009", "champ manquant : Prénom"),
+        (";Léa;14/03/2009", "champ manquant : Nom"),
+        ("Martin;Léa;", "champ manquant : Date de naissance"),
+        ("Martin;Léa;31/02/2009", "date de naissance invalide"),
+        ("Martin;Léa;14/03/2099", "date de naissance invalide"),
+        ("Martin;Léa;2009/03/14", "date de naissance invalide"),
+        ("Martin;???;14/03/2009", "sans lettre utilisable"),
+        ("Martin;Léa;14/03/2009;;pas-une-adresse", "adresse électronique invalide"),
+        ("Martin;Léa;14/03/2009;;;directeur", "rôle inconnu"),
+    ],
+)
+def test_refused_lines_say_why(line, reason):
+    parsed = read("Nom;Prénom;Date de naissance;Classe;Email;Rôle\n" + line + "\n")
+    assert parsed.rows == []
+    [refused] = parsed.refused
+    assert refused.line == 2
+    assert reason in refused.reason
+
+
+def test_duplicates_in_the_file_are_refused():
+    parsed = read(
+        "Nom;Prénom;Date de naissance\nMartin;Léa;14/03/2009\nMARTIN;lea;2009-03-14\nMartin;Léa;15/03/2009\n"
+    )
+    assert [r.line for r in parsed.rows] == [2, 4]
+    [duplicate] = parsed.refused
+    assert (duplicate.line, duplicate.reason) == (3, "doublon de la ligne 2")
+
+
+def test_blank_lines_are_skipped_and_missing_columns_are_an_error():
+    assert len(read("Nom;Prénom;Date de naissance\n\nMartin;Léa;14/03/2009\n;;\n").rows) == 1
+    with pytest.raises(InvalidInput) as raised:
+        read("Nom;Classe\nMartin;CAP1\n")
+    assert "Prénom" in raised.value.message and "Date de naissance" in raised.value.message
+    with pytest.raises(InvalidInput):
+        read("")

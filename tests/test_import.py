@@ -1,0 +1,150 @@
+"""`idp user import`: all or nothing, updates instead of duplicates, retiring last year's
+students, and a full establishment's file."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from idp.models import AuditEvent, User
+
+
+def write(tmp_path, name, lines, encoding="utf-8"):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return str(path)
+
+
+def people(rt) -> dict[str, User]:  # type: ignore[no-untyped-def]
+    with rt.database.session() as session:
+        return {u.login: u for u in session.scalars(select(User).where(User.role != "admin"))}
+
+
+HEADER = "Nom;Prénom;Date de naissance;Classe;Email"
+
+
+def test_a_refused_line_imports_nothing(idp, school, rt, tmp_path):
+    path = write(
+        tmp_path, "eleves.csv", [HEADER, "Martin;Léa;14/03/2009;CAP1;", "Dupont;;01/01/2009;CAP1;"]
+    )
+    result = idp("user", "import", school, path)
+    assert result.exit_code == 2
+    assert "line 3: champ manquant : Prénom" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("idp: error: 1 line(s) refused")
+    assert people(rt) == {}
+
+
+def test_skip_invalid_imports_the_rest_and_writes_the_logins(idp, school, rt, tmp_path):
+    path = write(
+        tmp_path,
+        "eleves.csv",
+        [
+            HEADER,
+            "Martin;Léa;14/03/2009;CAP1;",
+            "Dupont;;01/01/2009;CAP1;",
+            "N'Diaye;Aïssatou;2008-02-29;CAP2;",
+        ],
+        encoding="cp1252",
+    )
+    out = tmp_path / "logins.csv"
+    result = idp("user", "import", school, path, "--skip-invalid", "--created-csv", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "created: 2, updated: 0, deactivated: 0, refused: 1"
+    assert set(people(rt)) == {"lea.martin", "aissatou.n-diaye"}
+    rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert rows == [
+        ["Identifiant", "Nom", "Prénom", "Classe"],
+        ["lea.martin", "Martin", "Léa", "CAP1"],
+        ["aissatou.n-diaye", "N'Diaye", "Aïssatou", "CAP2"],
+    ]
+    assert "14032009" not in out.read_text(encoding="utf-8-sig")  # no passwords
+
+
+def test_the_same_person_is_updated_not_duplicated(idp, school, rt, tmp_path):
+    idp("user", "import", school, write(tmp_path, "a.csv", [HEADER, "Martin;Léa;14/03/2009;CAP1;"]))
+    again = idp(
+        "user",
+        "import",
+        school,
+        write(
+            tmp_path,
+            "b.csv",
+            [HEADER, "MARTIN;Lea;2009-03-14;CAP2;lea@x.example", "Martin;Léa;15/03/2010;CAP1;"],
+        ),
+    )
+    assert again.stdout.strip() == "created: 1, updated: 1, deactivated: 0, refused: 0"
+    everyone = people(rt)
+    assert set(everyone) == {"lea.martin", "lea.martin2"}
+    assert everyone["lea.martin"].group_names == ["CAP2"]
+    assert everyone["lea.martin"].email == "lea@x.example"
+
+
+def test_deactivate_missing_retires_last_years_students(idp, school, rt, tmp_path):
+    idp(
+        "user",
+        "import",
+        school,
+        write(
+            tmp_path,
+            "2025.csv",
+            [HEADER, "Martin;Léa;14/03/2009;CAP1;", "Ancien;Élève;01/01/2007;CAP2;"],
+        ),
+    )
+    idp(
+        "user",
+        "add",
+        school,
+        "--first-name",
+        "Paul",
+        "--last-name",
+        "Durand",
+        "--birth-date",
+        "1985-09-02",
+        "--role",
+        "teacher",
+    )
+    result = idp(
+        "user",
+        "import",
+        school,
+        write(tmp_path, "2026.csv", [HEADER, "Martin;Léa;14/03/2009;CAP2;"]),
+        "--deactivate-missing",
+    )
+    assert result.stdout.strip() == "created: 0, updated: 1, deactivated: 1, refused: 0"
+    everyone = people(rt)
+    assert everyone["eleve.ancien"].active is False
+    assert everyone["lea.martin"].active is True
+    assert everyone["paul.durand"].active is True  # another role: untouched
+    with rt.database.session() as session:
+        event = session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.type == "users.imported")
+            .order_by(AuditEvent.id.desc())
+        )
+    assert event.details == {"created": 0, "updated": 1, "deactivated": 1, "refused": 0}
+
+
+def test_a_whole_establishment(idp, school, rt, tmp_path):
+    """5,000 lines with homonyms: every one gets an account and a distinct login."""
+    lines = [HEADER]
+    start = date(2007, 1, 1)
+    for i in range(5000):
+        # 50 families of 100 homonyms: logins need suffixes up to 100.
+        lines.append(
+            f"Nom{i % 50};Prénom;{(start + timedelta(days=i)).strftime('%d/%m/%Y')};CAP{i % 20};"
+        )
+    result = idp("user", "import", school, write(tmp_path, "all.csv", lines))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "created: 5000, updated: 0, deactivated: 0, refused: 0"
+    with rt.database.session() as session:
+        logins = list(session.scalars(select(User.login).where(User.role == "student")))
+        assert len(logins) == len(set(logins)) == 5000
+        assert all(len(login) <= 20 for login in logins)
+        assert (
+            session.scalar(
+                select(func.count()).select_from(User).where(User.login == "prenom.nom7100")
+            )
+            == 1
+        )
