@@ -276,7 +276,7 @@ class CodeGrant(AuthorizationCodeGrant):
         now = server.rt.clock.now()
         with server.rt.database.session() as session:
             establishment = server.establishment(session)
-            claim = codes.claim(session, establishment, secret_hash(code), now)
+            claim = codes.claim(session, establishment, secret_hash(code), client.id, now)
             if claim.replayed and claim.code is not None:
                 # RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
                 revoked = token_store.revoke_from_code(session, establishment, claim.code.id, now)
@@ -317,34 +317,41 @@ class RefreshGrant(RefreshTokenGrant):
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         server = self.oidc_server
         now = server.rt.clock.now()
+        theft = False
         with server.rt.database.session() as session:
             establishment = server.establishment(session)
             token = token_store.by_refresh_hash(session, establishment, secret_hash(presented))
             if token is None or token.client_pk != client.id:
                 # Another client's token: refused, and nothing revoked on its owner's behalf.
                 raise InvalidGrantError()
-            if token.rotated_at is not None or token.revoked_at is not None:
-                if token.rotated_at is not None:
-                    # RFC 9700 §4.14.2: a rotated refresh token used again is a theft.
-                    revoked = token_store.revoke_family(session, establishment, token.family, now)
-                    audit.record(
-                        session,
-                        establishment,
-                        "token.refresh_reused",
-                        at=now,
-                        subject=client.client_id,
-                        details={"revoked": revoked},
-                    )
+            if token.revoked_at is not None:
                 raise InvalidGrantError()
-            if token.refresh_expires_at is None or token.refresh_expires_at <= now:
+            if token.rotated_at is not None:
+                theft = True
+            elif token.refresh_expires_at is None or token.refresh_expires_at <= now:
                 raise InvalidGrantError()
-            if not token.offline and not _session_alive(session, server, token, now):
+            elif not token.offline and not _session_alive(session, server, token, now):
                 raise InvalidGrantError("The session this token belongs to has ended.")
-            if not token_store.mark_rotated(session, token, now):
-                # Two uses at once: the same theft as a late reuse (no grace period).
-                token_store.revoke_family(session, establishment, token.family, now)
-                raise InvalidGrantError()
-            return token
+            else:
+                # A refused scope must leave the token usable: check it before rotating.
+                self._validate_token_scope(token)
+                # Two uses at once are the same theft as a late reuse (no grace period).
+                theft = not token_store.mark_rotated(session, token, now)
+            if theft:
+                # RFC 9700 §4.14.2: a rotated refresh token used again was stolen: the whole
+                # family goes. Committed before the error is raised.
+                revoked = token_store.revoke_family(session, establishment, token.family, now)
+                audit.record(
+                    session,
+                    establishment,
+                    "token.refresh_reused",
+                    at=now,
+                    subject=client.client_id,
+                    details={"revoked": revoked},
+                )
+        if theft:
+            raise InvalidGrantError()
+        return token
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
         with self.oidc_server.rt.database.session() as session:

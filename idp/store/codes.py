@@ -30,12 +30,16 @@ class Claim:
     replayed: bool = False
 
 
-def claim(session: Session, establishment: Establishment, code_hash: str, now: datetime) -> Claim:
+def claim(
+    session: Session, establishment: Establishment, code_hash: str, client_pk: int, now: datetime
+) -> Claim:
+    """Only the code's own client claims it: another client presenting it spends nothing."""
     result = session.execute(
         update(AuthorizationCode)
         .where(
             AuthorizationCode.establishment_id == establishment.id,
             AuthorizationCode.code_hash == code_hash,
+            AuthorizationCode.client_pk == client_pk,
             AuthorizationCode.used_at.is_(None),
             AuthorizationCode.expires_at > now,
         )
