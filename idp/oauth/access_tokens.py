@@ -31,3 +31,19 @@ def verify_access_token(
     if not isinstance(claims.get("jti"), str):
         return "The access token is invalid."
     return claims
+
+
+def verify_id_token_hint(server: EstablishmentServer, hint: str) -> dict[str, Any] | None:
+    """The claims of an ID token this issuer signed (expired ones included: OIDC Core
+    3.1.2.1 allows a hint past its expiry), or None."""
+    keys = server.keys.verification_keys(server.establishment_id)
+    try:
+        decoded = jwt.decode(hint, keys, algorithms=["RS256", "ES256"])
+    except (JoseError, ValueError):
+        return None
+    claims = decoded.claims
+    return (
+        claims
+        if claims.get("iss") == server.issuer and isinstance(claims.get("sub"), str)
+        else None
+    )

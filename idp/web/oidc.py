@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.i18n import DEFAULT_LOCALE, negotiate
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
-from idp.oauth.access_tokens import verify_access_token
+from idp.oauth.access_tokens import verify_access_token, verify_id_token_hint
 from idp.oauth.claims import userinfo_claims
 from idp.oauth.metadata import metadata
 from idp.oauth.requests import OAuthRequest, from_params, from_starlette
@@ -225,8 +225,16 @@ async def _authorize(
         )
 
     now = rt.clock.now()
+    hinted = None
+    if data.get("id_token_hint"):
+        hinted = await run_in_threadpool(verify_id_token_hint, server, data["id_token_hint"])
+        if hinted is None:
+            error = InvalidRequestError("Invalid 'id_token_hint'.", redirect_uri=redirect_uri)
+            return _error_redirect(request, server, oauth_request, error)
     needs_login = (
         session is None
+        # The module expects another user than the one signed in here.
+        or (hinted is not None and hinted["sub"] != session.user.sub)
         or ("login" in prompts and (not_before is None or session.auth_time < not_before))
         or (max_age is not None and (now - session.auth_time) > timedelta(seconds=max_age))
     )
