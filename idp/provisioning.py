@@ -29,7 +29,7 @@ from idp.models import Client, Establishment, User
 from idp.oauth import redirect_uris
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
-from idp.store import audit, clients, establishments, users
+from idp.store import audit, clients, establishments, throttles, users
 
 log = logging.getLogger(__name__)
 
@@ -577,3 +577,101 @@ def created_csv(created: list[tuple[str, str, str, str]]) -> str:
     writer.writerow(["Identifiant", "Nom", "Prénom", "Classe"])
     writer.writerows(created)
     return out.getvalue()
+
+
+# -- the admin console's account actions ---------------------------------------------------
+
+
+def update_user(
+    rt: Runtime,
+    code: str,
+    login: str,
+    *,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
+    role: Role,
+    email: str | None,
+    groups: Sequence[str],
+    actor: str,
+) -> User:
+    """Names, birth date, role, email and groups; the login stays (modules know it)."""
+    if role not in PERSON_ROLES:
+        raise InvalidInput("Rôle invalide.", detail=f"role {role} cannot be given")
+    first_name, last_name = _text(first_name, "Prénom"), _text(last_name, "Nom")
+    now = rt.clock.now()
+    check_birth_date(birth_date, now.date())
+    email = emails.normalise(email) if email else None
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        user = get_user(session, establishment, login)
+        if user.role is Role.ADMIN:
+            raise InvalidInput(
+                "Le compte administrateur ne se modifie pas ici.",
+                detail="the admin account is not edited",
+            )
+        if user.email != email:
+            user.email_verified = False
+        user.first_name, user.last_name, user.birth_date = first_name, last_name, birth_date
+        user.role, user.email = role, email
+        users.set_groups(user, [_text(g, "Groupe") for g in groups])
+        user.updated_at = now
+        audit.record(
+            session, establishment, "user.updated", at=now, actor=actor, subject=user.login
+        )
+        return user
+
+
+def set_active(rt: Runtime, code: str, login: str, active: bool, *, actor: str) -> User:
+    """A deactivated account cannot sign in, and its sessions and tokens end."""
+    now = rt.clock.now()
+    notices = []
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        user = get_user(session, establishment, login)
+        if user.role is Role.ADMIN and not active:
+            raise InvalidInput(
+                "Le compte administrateur ne peut pas être désactivé.",
+                detail="the admin account stays active",
+            )
+        user.active = active
+        user.updated_at = now
+        if not active:
+            notices = rt.logout.end_user(session, establishment, user, now)
+        audit.record(
+            session,
+            establishment,
+            "user.reactivated" if active else "user.deactivated",
+            at=now,
+            actor=actor,
+            subject=user.login,
+        )
+    rt.logout.notify(notices, now)
+    return user
+
+
+def delete_user(rt: Runtime, code: str, login: str, *, actor: str) -> None:
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        user = get_user(session, establishment, login)
+        if user.role is Role.ADMIN:
+            raise InvalidInput(
+                "Le compte administrateur ne peut pas être supprimé.",
+                detail="the admin account stays",
+            )
+        notices = rt.logout.end_user(session, establishment, user, now)
+        session.delete(user)
+        audit.record(session, establishment, "user.deleted", at=now, actor=actor, subject=login)
+    rt.logout.notify(notices, now)
+
+
+def clear_throttling(rt: Runtime, code: str, login: str, *, actor: str) -> None:
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        user = get_user(session, establishment, login)
+        throttles.clear(session, throttles.account_scope(user.id))
+        audit.record(
+            session, establishment, "user.unblocked", at=now, actor=actor, subject=user.login
+        )

@@ -13,6 +13,7 @@ from idp.models import (
     AuditEvent,
     AuthorizationCode,
     PendingAuthorization,
+    PendingImport,
     SigningKey,
     SsoSession,
     Throttle,
@@ -55,6 +56,7 @@ def purge(rt: Runtime) -> Purged:
                     ),
                 ),
             ),
+            "pending imports": _delete(session, PendingImport, PendingImport.expires_at < now),
             "codes": _delete(session, AuthorizationCode, AuthorizationCode.expires_at < old),
             "sessions": _delete(
                 session, SsoSession, or_(SsoSession.ended_at < old, SsoSession.expires_at < old)

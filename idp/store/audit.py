@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from idp.models import AuditEvent, Establishment
@@ -40,3 +41,12 @@ def recent(
 ) -> Sequence[AuditEvent]:
     query = owned(AuditEvent, establishment).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     return session.scalars(query.limit(limit)).all()
+
+
+def count_since(
+    session: Session, establishment: Establishment, types: Sequence[str], since: datetime
+) -> int:
+    query = owned(
+        AuditEvent, establishment, AuditEvent.type.in_(list(types)), AuditEvent.at >= since
+    )
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0

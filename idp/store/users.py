@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.roles import Role
@@ -78,11 +79,22 @@ def search(
     *,
     roles: Iterable[Role],
     query: str = "",
+    active: bool | None = None,
+    state: str | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[User], int]:
-    """Accounts of these roles whose login, name or group contains `query`, by name."""
-    criteria = [User.role.in_(list(roles))]
+    """Accounts of these roles whose login, name or group contains `query`, by name;
+    optionally only (in)active ones, or those in one password `state`."""
+    criteria: list[Any] = [User.role.in_(list(roles))]
+    if active is not None:
+        criteria.append(User.active.is_(active))
+    if state == "initial":
+        criteria.append(User.password_hash.is_(None))
+    elif state == "temporary":
+        criteria += [User.password_hash.is_not(None), User.must_change_password.is_(True)]
+    elif state == "personal":
+        criteria += [User.password_hash.is_not(None), User.must_change_password.is_(False)]
     if query.strip():
         needle = f"%{query.strip().lower()}%"
         in_group = exists().where(
@@ -149,3 +161,18 @@ def set_groups(user: User, groups: Iterable[str]) -> None:
     names = list(dict.fromkeys(groups))
     if user.group_names != names:
         user.groups = [UserGroup(establishment_id=user.establishment_id, name=n) for n in names]
+
+
+def counts(session: Session, establishment: Establishment) -> dict[tuple[str, str], int]:
+    """Active accounts by (role, password state)."""
+    state = case(
+        (User.password_hash.is_(None), "initial"),
+        (User.must_change_password.is_(True), "temporary"),
+        else_="personal",
+    )
+    rows = session.execute(
+        owned(User, establishment, User.active.is_(True))
+        .with_only_columns(User.role, state, func.count())
+        .group_by(User.role, state)
+    )
+    return {(role.value, st): n for role, st, n in rows}

@@ -9,6 +9,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from idp.web import account, forgot, health, login, oidc, pages, password, students
+from idp.web.admin import dashboard as admin_dashboard
+from idp.web.admin import imports as admin_imports
+from idp.web.admin import users as admin_users
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -42,5 +45,17 @@ def routes() -> list[BaseRoute]:
         Route("/{code}/students", students.page, methods=["GET"], name="students"),
         Route("/{code}/students/reset", students.reset, methods=["POST"]),
         Route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
+        Route("/{code}/admin", admin_dashboard.dashboard, name="admin"),
+        Route("/{code}/admin/users", admin_users.index, name="admin_users"),
+        Route("/{code}/admin/users/new", admin_users.new, methods=["GET"]),
+        Route("/{code}/admin/users/new", admin_users.create, methods=["POST"]),
+        Route("/{code}/admin/users/{login}", admin_users.show, methods=["GET"]),
+        Route("/{code}/admin/users/{login}", admin_users.update, methods=["POST"]),
+        Route("/{code}/admin/users/{login}/edit", admin_users.edit, methods=["GET"]),
+        Route("/{code}/admin/users/{login}/{action}", admin_users.action, methods=["POST"]),
+        Route("/{code}/admin/import", admin_imports.upload_page, methods=["GET"]),
+        Route("/{code}/admin/import", admin_imports.preview, methods=["POST"]),
+        Route("/{code}/admin/import/confirm", admin_imports.confirm, methods=["POST"]),
+        Route("/{code}/admin/import/created.csv", admin_imports.download, methods=["GET"]),
         Route("/{code}/logout", account.logout, methods=["POST"]),
     ]

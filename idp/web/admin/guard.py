@@ -1,0 +1,87 @@
+"""Who may see the console: the admin account of this establishment, signed in here.
+
+Anonymous, or signed in only at another establishment: 303 to this establishment's login
+page, and back after sign-in. Signed in here without the admin role: a 403 page, never a
+redirect (a teacher's page is /{code}/students)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.accounts.roles import Role
+from idp.i18n import Message
+from idp.models import SsoSession
+from idp.security.csrf import FIELD, CsrfCheck
+from idp.web.directory import EstablishmentView
+from idp.web.forms import check_csrf, csrf_token, current_session, finish
+from idp.web.pages import resolve_open
+from idp.web.rendering import render
+
+
+@dataclass(frozen=True)
+class Admin:
+    establishment: EstablishmentView
+    session: SsoSession
+
+    @property
+    def login(self) -> str:
+        return self.session.user.login
+
+
+async def admin(request: Request) -> Admin | Response:
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    session = await current_session(request, establishment.id, establishment.code)
+    if session is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        query = urlencode({"next": here})
+        return RedirectResponse(f"/{establishment.code}/login?{query}", status_code=303)
+    if session.user.role is not Role.ADMIN:
+        return render(
+            request, "errors/forbidden.html", status_code=403, establishment=establishment
+        )
+    return Admin(establishment, session)
+
+
+async def posted(request: Request) -> tuple[Admin | Response, dict[str, Any]]:
+    """For a POST: the admin and the form, or a response (no session, wrong role, or a
+    stale CSRF token: the page it came from is shown again by the caller)."""
+    who = await admin(request)
+    form = await request.form()
+    if isinstance(who, Response):
+        return who, {}
+    values = {k: v for k, v in form.multi_items()}
+    values["_lists"] = {k: form.getlist(k) for k in form}
+    values["_csrf_ok"] = await check_csrf(request, str(form.get(FIELD, "")) or None) is CsrfCheck.OK
+    return who, values
+
+
+def page(
+    request: Request,
+    who: Admin,
+    template: str,
+    *,
+    status_code: int = 200,
+    notice: Message | None = None,
+    error: Message | None = None,
+    **context: Any,
+) -> Response:
+    response = render(
+        request,
+        template,
+        status_code=status_code,
+        establishment=who.establishment,
+        admin=who,
+        notice=notice,
+        error=error,
+        csrf_field=FIELD,
+        csrf_token=csrf_token(request),
+        **context,
+    )
+    return finish(request, response)

@@ -1,0 +1,207 @@
+"""`/{code}/admin/import`: upload a CSV, see what it would do, import it all or nothing,
+download the created logins to hand out (no passwords: the initial one is the birth date)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp import provisioning
+from idp.accounts import imports
+from idp.accounts.roles import PERSON_ROLES, Role
+from idp.errors import IdpError
+from idp.i18n import N_, Message
+from idp.models import Establishment, PendingImport
+from idp.security.tokens import new_secret, secret_hash
+from idp.store.tenancy import owned
+from idp.web.admin.guard import Admin, admin, page, posted
+from idp.web.messages import EXPIRED
+
+KEEP = timedelta(hours=1)
+
+
+async def upload_page(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    return page(request, who, "admin/import.html", step="upload", role="student")
+
+
+def _store(rt, who: Admin, data: bytes, role: str) -> str:  # type: ignore[no-untyped-def]
+    handle = new_secret(24)
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        session.add(
+            PendingImport(
+                establishment_id=who.establishment.id,
+                handle_hash=secret_hash(handle),
+                data=data,
+                role=role,
+                created_at=now,
+                expires_at=now + KEEP,
+            )
+        )
+    return handle
+
+
+def _load(rt, who: Admin, handle: str) -> PendingImport | None:  # type: ignore[no-untyped-def]
+    with rt.database.session() as session:
+        establishment = session.get(Establishment, who.establishment.id)
+        return session.scalar(
+            owned(
+                PendingImport,
+                establishment,
+                PendingImport.handle_hash == secret_hash(handle),
+                PendingImport.expires_at > rt.clock.now(),
+            )
+        )
+
+
+async def preview(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    role = str(form.get("role", "student"))
+    role = role if role in [r.value for r in PERSON_ROLES] else "student"
+    if not form["_csrf_ok"]:
+        return page(request, who, "admin/import.html", step="upload", role=role, error=EXPIRED)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="upload",
+            role=role,
+            status_code=400,
+            error=Message(N_("Choisissez un fichier CSV.")),
+        )
+    data = await upload.read(imports.MAX_BYTES + 1)
+    await upload.close()
+    rt = request.app.state.runtime
+    try:
+        parsed = imports.parse(data, default_role=Role(role), today=rt.clock.now().date())
+        to_create, to_update = await run_in_threadpool(
+            provisioning.plan_import, rt, who.establishment.code, parsed
+        )
+    except IdpError as exc:
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="upload",
+            role=role,
+            status_code=400,
+            error=Message(exc.message),
+        )
+    handle = await run_in_threadpool(_store, rt, who, data, role)
+    return page(
+        request,
+        who,
+        "admin/import.html",
+        step="preview",
+        role=role,
+        handle=handle,
+        parsed=parsed,
+        to_create=to_create,
+        to_update=to_update,
+        filename=upload.filename or "",
+    )
+
+
+async def confirm(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+    handle = str(form.get("handle", ""))
+    pending = await run_in_threadpool(_load, rt, who, handle)
+    if pending is None:
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="upload",
+            role="student",
+            status_code=400,
+            error=Message(N_("Cet aperçu a expiré : déposez le fichier à nouveau.")),
+        )
+    if not form["_csrf_ok"]:
+        return page(
+            request, who, "admin/import.html", step="upload", role=pending.role, error=EXPIRED
+        )
+    parsed = imports.parse(
+        pending.data, default_role=Role(pending.role), today=rt.clock.now().date()
+    )
+    skip = form.get("skip_invalid") == "1"
+    deactivate = form.get("deactivate_missing") == "1"
+    report = await run_in_threadpool(
+        lambda: provisioning.import_users(
+            rt,
+            who.establishment.code,
+            parsed,
+            skip_invalid=skip,
+            actor=who.login,
+            deactivate_missing_role=Role(pending.role) if deactivate else None,
+        )
+    )
+    if not report.applied:
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="upload",
+            role=pending.role,
+            status_code=400,
+            error=Message(
+                N_(
+                    "Des lignes sont refusées : rien n'a été importé. Corrigez le fichier, "
+                    "ou cochez « Importer les lignes valides »."
+                )
+            ),
+        )
+    await run_in_threadpool(
+        _save_created, rt, who, handle, provisioning.created_csv(report.created)
+    )
+    return page(
+        request,
+        who,
+        "admin/import.html",
+        step="done",
+        role=pending.role,
+        handle=handle,
+        report=report,
+    )
+
+
+def _save_created(rt, who: Admin, handle: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    with rt.database.session() as session:
+        establishment = session.get(Establishment, who.establishment.id)
+        row = session.scalar(
+            owned(PendingImport, establishment, PendingImport.handle_hash == secret_hash(handle))
+        )
+        if row is not None:
+            row.created_csv = text
+            row.data = b""  # the file is no longer needed
+
+
+async def download(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+    pending = await run_in_threadpool(_load, rt, who, request.query_params.get("h", ""))
+    if pending is None or pending.created_csv is None:
+        return page(request, who, "admin/not_found.html", status_code=404)
+    headers: dict[str, Any] = {
+        "Content-Disposition": 'attachment; filename="comptes-crees.csv"',
+        "Cache-Control": "no-store",
+    }
+    return Response(
+        "\ufeff" + pending.created_csv, media_type="text/csv; charset=utf-8", headers=headers
+    )

@@ -1,0 +1,368 @@
+"""`/{code}/admin/users…`: list, search, create, edit, deactivate, delete, reset."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp import provisioning
+from idp.accounts.roles import PERSON_ROLES, Role
+from idp.errors import IdpError
+from idp.i18n import N_, Message
+from idp.models import Establishment, User
+from idp.recovery import Outcome, send_temporary_password
+from idp.store import sessions, throttles, users
+from idp.web.admin.guard import Admin, admin, page, posted
+from idp.web.client_ip import client_ip
+from idp.web.messages import EXPIRED
+
+PAGE = 50
+ROLES = [r.value for r in (*PERSON_ROLES, Role.ADMIN)]
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    try:
+        number = max(1, int(q.get("page", "1")))
+    except ValueError:
+        number = 1
+    role = q.get("role", "")
+    active = q.get("active", "")
+    state = q.get("state", "")
+    return {
+        "q": q.get("q", "")[:100],
+        "role": role if role in ROLES else "",
+        "active": active if active in ("yes", "no") else "",
+        "state": state if state in ("initial", "temporary", "personal") else "",
+        "page": number,
+    }
+
+
+async def index(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    f = _filters(request)
+    rt = request.app.state.runtime
+
+    def load():  # type: ignore[no-untyped-def]
+        with rt.database.session() as session:
+            found, total = users.search(
+                session,
+                session.get(Establishment, who.establishment.id),
+                roles=[Role(f["role"])] if f["role"] else list(Role),
+                query=f["q"],
+                active={"yes": True, "no": False}.get(f["active"]),
+                state=f["state"] or None,
+                offset=(f["page"] - 1) * PAGE,
+                limit=PAGE,
+            )
+            return [_row(u) for u in found], total
+
+    rows, total = await run_in_threadpool(load)
+    return page(
+        request,
+        who,
+        "admin/users.html",
+        rows=rows,
+        total=total,
+        filters=f,
+        pages=max(1, (total + PAGE - 1) // PAGE),
+    )
+
+
+def _row(user: User) -> dict[str, Any]:
+    return {
+        "login": user.login,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": user.role.value,
+        "groups": user.group_names,
+        "active": user.active,
+        "state": user.password_state,
+        "last_login_at": user.last_login_at,
+    }
+
+
+async def new(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    return page(request, who, "admin/user_form.html", user=None, values={})
+
+
+async def create(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    if not form["_csrf_ok"]:
+        return page(request, who, "admin/user_form.html", user=None, values=form, error=EXPIRED)
+    rt = request.app.state.runtime
+    try:
+        values = _person(form)
+        created = await run_in_threadpool(
+            lambda: provisioning.add_user(rt, who.establishment.code, actor=who.login, **values)
+        )
+    except IdpError as exc:
+        return page(
+            request,
+            who,
+            "admin/user_form.html",
+            user=None,
+            values=form,
+            status_code=400,
+            error=Message(exc.message),
+        )
+    return RedirectResponse(
+        f"/{who.establishment.code}/admin/users/{quote(created.login)}?created=1", status_code=303
+    )
+
+
+def _person(form: dict[str, Any]) -> dict[str, Any]:
+    try:
+        born = date.fromisoformat(str(form.get("birth_date", "")).strip())
+    except ValueError:
+        raise provisioning.InvalidInput(
+            "Date de naissance invalide.", detail="bad birth date"
+        ) from None
+    role = str(form.get("role", "student"))
+    if role not in [r.value for r in PERSON_ROLES]:
+        raise provisioning.InvalidInput("Rôle invalide.", detail=f"bad role {role!r}")
+    groups = [g.strip() for g in str(form.get("groups", "")).split(",") if g.strip()]
+    return {
+        "first_name": str(form.get("first_name", "")),
+        "last_name": str(form.get("last_name", "")),
+        "birth_date": born,
+        "role": Role(role),
+        "email": str(form.get("email", "")).strip() or None,
+        "groups": groups,
+    }
+
+
+def _detail(rt, who: Admin, login: str):  # type: ignore[no-untyped-def]
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = session.get(Establishment, who.establishment.id)
+        user = users.by_login(session, establishment, login)
+        if user is None:
+            return None
+        throttle = throttles.get(session, throttles.account_scope(user.id))
+        live = sessions.live_of_user(session, establishment, user.id, now=now)
+        return {
+            **_row(user),
+            "birth_date": user.birth_date,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "created_at": user.created_at,
+            "failures": throttle.failures if throttle else 0,
+            "blocked_until": throttle.blocked_until
+            if throttle and throttle.blocked_until and throttle.blocked_until > now
+            else None,
+            "sessions": len(live),
+            "temporary_pending": user.temp_password_hash is not None
+            and user.temp_password_expires_at is not None
+            and user.temp_password_expires_at > now,
+        }
+
+
+async def show(
+    request: Request,
+    *,
+    notice: Message | None = None,
+    error: Message | None = None,
+    status_code: int = 200,
+) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+    user = await run_in_threadpool(_detail, rt, who, request.path_params["login"])
+    if user is None:
+        return page(request, who, "admin/not_found.html", status_code=404)
+    if notice is None and request.query_params.get("created") == "1":
+        notice = Message(
+            N_(
+                "Compte créé. Identifiant : %(login)s ; "
+                "mot de passe initial : la date de naissance."
+            ),
+            {"login": user["login"]},
+        )
+    return page(
+        request,
+        who,
+        "admin/user.html",
+        user=user,
+        notice=notice,
+        error=error,
+        status_code=status_code,
+    )
+
+
+async def edit(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+    user = await run_in_threadpool(_detail, rt, who, request.path_params["login"])
+    if user is None or user["role"] == "admin":
+        return page(request, who, "admin/not_found.html", status_code=404)
+    values = {
+        **user,
+        "groups": ", ".join(user["groups"]),
+        "birth_date": user["birth_date"].isoformat(),
+    }
+    return page(request, who, "admin/user_form.html", user=user, values=values)
+
+
+async def update(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    login = request.path_params["login"]
+    rt = request.app.state.runtime
+    if not form["_csrf_ok"]:
+        return page(
+            request, who, "admin/user_form.html", user={"login": login}, values=form, error=EXPIRED
+        )
+    try:
+        values = _person(form)
+        await run_in_threadpool(
+            lambda: provisioning.update_user(
+                rt, who.establishment.code, login, actor=who.login, **values
+            )
+        )
+    except IdpError as exc:
+        return page(
+            request,
+            who,
+            "admin/user_form.html",
+            user={"login": login},
+            values=form,
+            status_code=400,
+            error=Message(exc.message),
+        )
+    return await show(request, notice=Message(N_("Modifications enregistrées.")))
+
+
+async def action(request: Request) -> Response:
+    """One of the buttons of the account page: activate, deactivate, reset, send a
+    temporary password, unblock, delete."""
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    if not form["_csrf_ok"]:
+        return await show(request, error=EXPIRED)
+    rt = request.app.state.runtime
+    code, login = who.establishment.code, request.path_params["login"]
+    name = request.path_params["action"]
+    try:
+        if name in ("activate", "deactivate"):
+            await run_in_threadpool(
+                lambda: provisioning.set_active(
+                    rt, code, login, name == "activate", actor=who.login
+                )
+            )
+            return await show(
+                request,
+                notice=Message(
+                    N_("Compte réactivé.")
+                    if name == "activate"
+                    else N_("Compte désactivé : ses sessions sont fermées.")
+                ),
+            )
+        if name == "reset":
+            reset = await run_in_threadpool(
+                lambda: provisioning.reset_password(rt, code, login, actor=who.login)
+            )
+            if reset.mailed_to:
+                return await show(
+                    request,
+                    notice=Message(
+                        N_("Un nouveau mot de passe provisoire a été envoyé à %(address)s."),
+                        {"address": reset.mailed_to},
+                    ),
+                )
+            return await show(
+                request,
+                notice=Message(
+                    N_(
+                        "Le mot de passe est de nouveau la date de naissance ; "
+                        "il devra être changé à la prochaine connexion."
+                    )
+                ),
+            )
+        if name == "send-temporary":
+            return await _send_temporary(request, who, login)
+        if name == "unblock":
+            await run_in_threadpool(
+                lambda: provisioning.clear_throttling(rt, code, login, actor=who.login)
+            )
+            return await show(
+                request, notice=Message(N_("Le compteur d'échecs de connexion est remis à zéro."))
+            )
+        if name == "delete":
+            if form.get("confirm") != login:
+                return await show(
+                    request,
+                    status_code=400,
+                    error=Message(N_("Pour supprimer, recopiez l'identifiant du compte.")),
+                )
+            await run_in_threadpool(
+                lambda: provisioning.delete_user(rt, code, login, actor=who.login)
+            )
+            return RedirectResponse(f"/{code}/admin/users?deleted={quote(login)}", status_code=303)
+    except IdpError as exc:
+        return await show(request, status_code=exc.status_code, error=Message(exc.message))
+    return await show(request, status_code=404)
+
+
+async def _send_temporary(request: Request, who: Admin, login: str) -> Response:
+    rt = request.app.state.runtime
+
+    def target():  # type: ignore[no-untyped-def]
+        with rt.database.session() as session:
+            user = users.by_login(session, session.get(Establishment, who.establishment.id), login)
+            return (user.id, user.role, user.email) if user else None
+
+    found = await run_in_threadpool(target)
+    if found is None or found[1] not in (Role.TEACHER, Role.STAFF) or not found[2]:
+        return await show(
+            request,
+            status_code=400,
+            error=Message(
+                N_(
+                    "Un mot de passe temporaire par courriel n'est possible que pour un "
+                    "enseignant ou un personnel ayant une adresse électronique."
+                )
+            ),
+        )
+    ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    result = await run_in_threadpool(
+        lambda: send_temporary_password(rt, who.establishment.id, found[0], ip=ip, actor=who.login)
+    )
+    if result.outcome is Outcome.SENT:
+        return await show(
+            request,
+            notice=Message(
+                N_("Un nouveau mot de passe temporaire a été envoyé à %(address)s"),
+                {"address": result.masked_email},
+            ),
+        )
+    if result.outcome is Outcome.MAIL_FAILED:
+        return await show(
+            request,
+            status_code=503,
+            error=Message(N_("Le courriel n'a pas pu être envoyé. Veuillez réessayer plus tard.")),
+        )
+    return await show(
+        request,
+        status_code=429,
+        error=Message(
+            N_("Un courriel vient déjà d'être envoyé à ce compte. Réessayez dans quelques minutes.")
+        ),
+    )

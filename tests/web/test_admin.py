@@ -1,0 +1,370 @@
+"""The establishment admin console: who may see it, and every action on accounts."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from helpers import csrf_from, sign_in
+from idp import provisioning
+from idp.accounts.roles import Role
+from idp.models import AuditEvent, SsoSession, User
+
+ADMIN_PASSWORD = "un admin bien gardé ici"
+TEACHER_PASSWORD = "la mer est calme ce matin"
+
+
+@pytest.fixture
+def admin_client(client, rt, school):  # type: ignore[no-untyped-def]
+    provisioning.set_password(rt, school, "0750655e", ADMIN_PASSWORD, temporary=False)
+    assert sign_in(client, school, "0750655E", ADMIN_PASSWORD).status_code == 303
+    return client
+
+
+@pytest.fixture
+def people(rt, school):  # type: ignore[no-untyped-def]
+    provisioning.add_user(
+        rt,
+        school,
+        first_name="Léa",
+        last_name="Martin",
+        birth_date=date(2009, 3, 14),
+        role=Role.STUDENT,
+        groups=["CAP1"],
+    )
+    provisioning.add_user(
+        rt,
+        school,
+        first_name="Paul",
+        last_name="Durand",
+        birth_date=date(1985, 9, 2),
+        role=Role.TEACHER,
+        email="paul@lp-a.example",
+    )
+    provisioning.set_password(rt, school, "paul.durand", TEACHER_PASSWORD, temporary=False)
+
+
+def token(client, school):  # type: ignore[no-untyped-def]
+    return csrf_from(client.get(f"/{school}/login").text)
+
+
+def user(rt, login) -> User | None:  # type: ignore[no-untyped-def]
+    with rt.database.session() as session:
+        return session.scalar(select(User).where(User.login == login))
+
+
+ADMIN_PATHS = [
+    "/admin",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/users/lea.martin",
+    "/admin/import",
+]
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_anonymous_is_sent_to_this_establishments_login(client, school, path):
+    response = client.get(f"/{school}{path}")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"/{school}/login?next=%2F{school}%2Fadmin")
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_a_teacher_gets_403_not_a_redirect(client, school, people, path):
+    sign_in(client, school, "paul.durand", TEACHER_PASSWORD)
+    response = client.get(f"/{school}{path}")
+    assert response.status_code == 403
+    assert "Accès refusé" in response.text
+
+
+def test_the_admin_of_another_establishment_is_a_stranger(client, rt, school, other_school, people):
+    provisioning.set_password(rt, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
+    sign_in(client, other_school, "0999999f", ADMIN_PASSWORD)
+    assert client.get(f"/{other_school}/admin").status_code == 200
+    response = client.get(f"/{school}/admin/users/lea.martin")
+    assert response.status_code == 303 and response.headers["location"].startswith(
+        f"/{school}/login"
+    )
+    # Nor does B's console know A's accounts.
+    assert client.get(f"/{other_school}/admin/users/lea.martin").status_code == 404
+    forged = client.post(
+        f"/{other_school}/admin/users/lea.martin/deactivate",
+        data={"csrf_token": token(client, other_school)},
+    )
+    assert forged.status_code == 404
+    assert user(rt, "lea.martin").active is True
+
+
+def test_after_sign_in_the_admin_lands_back_in_the_console(client, rt, school):
+    provisioning.set_password(rt, school, "0750655e", ADMIN_PASSWORD, temporary=False)
+    first = client.get(f"/{school}/admin/users?q=x")
+    login_url = first.headers["location"]
+    page = client.get(login_url)
+    response = client.post(
+        f"/{school}/login",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "login": "0750655e",
+            "password": ADMIN_PASSWORD,
+            "next": f"/{school}/admin/users?q=x",
+        },
+    )
+    assert response.headers["location"] == f"/{school}/admin/users?q=x"
+
+
+def test_dashboard_counts_and_address(admin_client, school, people):
+    page = admin_client.get(f"/{school}/admin")
+    assert page.status_code == 200
+    assert "http://127.0.0.1:8000/lp-a" in page.text
+    assert re.search(r'data-role="student" data-state="initial">1<', page.text)
+    assert re.search(r'data-role="teacher" data-state="personal">1<', page.text)
+    assert (
+        "Connexions aujourd&#39;hui : 1" in page.text
+        or "Connexions aujourd'hui : 1" in unescape(page.text)
+    )
+
+
+def test_user_list_search_filters_and_pages(admin_client, rt, school, people):
+    for i in range(60):
+        provisioning.add_user(
+            rt,
+            school,
+            first_name=f"E{i:02d}",
+            last_name="Classe",
+            birth_date=date(2009, 1, 1),
+            role=Role.STUDENT,
+            groups=["BTS2"],
+        )
+    listing = admin_client.get(f"/{school}/admin/users?role=student")
+    assert "61 compte(s)" in listing.text and "Page 1 sur 2" in listing.text
+    assert "e00.classe" in listing.text
+    second = admin_client.get(f"/{school}/admin/users?role=student&page=2")
+    assert "e59.classe" in second.text or "lea.martin" in second.text
+    by_group = admin_client.get(f"/{school}/admin/users?q=cap1")
+    assert "1 compte(s)" in by_group.text and "lea.martin" in by_group.text
+    personal = admin_client.get(f"/{school}/admin/users?state=personal")
+    assert "paul.durand" in personal.text and "lea.martin" not in personal.text
+
+
+def test_create_edit_deactivate_reactivate_delete(admin_client, rt, school, people):
+    csrf = token(admin_client, school)
+    created = admin_client.post(
+        f"/{school}/admin/users/new",
+        data={
+            "csrf_token": csrf,
+            "first_name": "Zoé",
+            "last_name": "Neuve",
+            "birth_date": "2010-05-06",
+            "role": "student",
+            "email": "",
+            "groups": "CAP1, CAP2",
+        },
+    )
+    assert created.headers["location"] == f"/{school}/admin/users/zoe.neuve?created=1"
+    shown = admin_client.get(created.headers["location"])
+    assert "Identifiant : zoe.neuve" in unescape(shown.text)
+    assert user(rt, "zoe.neuve").group_names == ["CAP1", "CAP2"]
+
+    edited = admin_client.post(
+        f"/{school}/admin/users/zoe.neuve",
+        data={
+            "csrf_token": csrf,
+            "first_name": "Zoé",
+            "last_name": "Neuve",
+            "birth_date": "2010-05-07",
+            "role": "student",
+            "email": "zoe@lp-a.example",
+            "groups": "BTS1",
+        },
+    )
+    assert "Modifications enregistrées" in edited.text
+    z = user(rt, "zoe.neuve")
+    assert (z.birth_date, z.email, z.group_names) == (
+        date(2010, 5, 7),
+        "zoe@lp-a.example",
+        ["BTS1"],
+    )
+
+    assert (
+        "Compte désactivé"
+        in admin_client.post(
+            f"/{school}/admin/users/zoe.neuve/deactivate", data={"csrf_token": csrf}
+        ).text
+    )
+    assert user(rt, "zoe.neuve").active is False
+    assert (
+        "Compte réactivé"
+        in admin_client.post(
+            f"/{school}/admin/users/zoe.neuve/activate", data={"csrf_token": csrf}
+        ).text
+    )
+
+    refused = admin_client.post(
+        f"/{school}/admin/users/zoe.neuve/delete", data={"csrf_token": csrf, "confirm": "wrong"}
+    )
+    assert refused.status_code == 400 and user(rt, "zoe.neuve") is not None
+    deleted = admin_client.post(
+        f"/{school}/admin/users/zoe.neuve/delete", data={"csrf_token": csrf, "confirm": "zoe.neuve"}
+    )
+    assert deleted.status_code == 303 and user(rt, "zoe.neuve") is None
+    with rt.database.session() as session:
+        types = [
+            e.type
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.actor == "0750655e"))
+        ]
+    assert types == [
+        "user.created",
+        "user.updated",
+        "user.deactivated",
+        "user.reactivated",
+        "user.deleted",
+    ]
+
+
+def test_bad_input_keeps_the_form(admin_client, rt, school):
+    page = admin_client.post(
+        f"/{school}/admin/users/new",
+        data={
+            "csrf_token": token(admin_client, school),
+            "first_name": "???",
+            "last_name": "X",
+            "birth_date": "2010-05-06",
+            "role": "student",
+        },
+    )
+    assert page.status_code == 400
+    assert "aucune lettre utilisable" in unescape(page.text)
+    assert 'value="???"' in page.text
+
+
+def test_deactivation_ends_sessions(app, admin_client, rt, school, people):
+    from starlette.testclient import TestClient
+
+    with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as teacher:
+        sign_in(teacher, school, "paul.durand", TEACHER_PASSWORD)
+        assert teacher.get(f"/{school}").status_code == 200
+        admin_client.post(
+            f"/{school}/admin/users/paul.durand/deactivate",
+            data={"csrf_token": token(admin_client, school)},
+        )
+        assert teacher.get(f"/{school}").status_code == 303
+        assert (
+            "Ce compte est désactivé"
+            in sign_in(teacher, school, "paul.durand", TEACHER_PASSWORD).text
+        )
+    paul_id = user(rt, "paul.durand").id
+    with rt.database.session() as session:
+        assert (
+            session.scalar(
+                select(SsoSession).where(
+                    SsoSession.ended_at.is_(None), SsoSession.user_id == paul_id
+                )
+            )
+            is None
+        )
+
+
+def test_reset_and_unblock(admin_client, client, rt, school, people):
+    csrf = token(admin_client, school)
+    provisioning.set_password(
+        rt, school, "lea.martin", "des nuages blancs dans le ciel", temporary=False
+    )
+    page = admin_client.post(f"/{school}/admin/users/lea.martin/reset", data={"csrf_token": csrf})
+    assert "de nouveau la date de naissance" in unescape(page.text)
+    assert user(rt, "lea.martin").password_hash is None
+    from idp.store import throttles
+
+    lea_id = user(rt, "lea.martin").id
+    with rt.database.session() as session:
+        throttles.reserve(
+            session,
+            throttles.account_scope(lea_id),
+            now=rt.clock.now(),
+            forget_before=rt.clock.now(),
+            by_window=False,
+            delay_for=lambda n: None,
+        )
+    shown = admin_client.get(f"/{school}/admin/users/lea.martin")
+    assert 'id="user-failures">1' in shown.text
+    admin_client.post(f"/{school}/admin/users/lea.martin/unblock", data={"csrf_token": csrf})
+    assert 'id="user-failures">0' in admin_client.get(f"/{school}/admin/users/lea.martin").text
+
+
+def test_the_admin_account_cannot_be_deactivated_or_deleted(admin_client, rt, school):
+    csrf = token(admin_client, school)
+    assert (
+        admin_client.post(
+            f"/{school}/admin/users/0750655e/deactivate", data={"csrf_token": csrf}
+        ).status_code
+        == 400
+    )
+    assert (
+        admin_client.post(
+            f"/{school}/admin/users/0750655e/delete",
+            data={"csrf_token": csrf, "confirm": "0750655e"},
+        ).status_code
+        == 400
+    )
+    assert user(rt, "0750655e").active is True
+
+
+def test_actions_need_csrf(admin_client, rt, school, people):
+    page = admin_client.post(
+        f"/{school}/admin/users/lea.martin/deactivate", data={"csrf_token": "forged"}
+    )
+    assert "La page a expiré" in unescape(page.text)
+    assert user(rt, "lea.martin").active is True
+
+
+def test_import_preview_then_all_or_nothing(admin_client, rt, school, people):
+    data = "Nom;Prénom;Date de naissance;Classe\nMartin;Léa;14/03/2009;CAP9\nNouveau;Élève;01/02/2010;CAP1\nX;;01/01/2000;\n".encode(
+        "cp1252"
+    )
+    csrf = token(admin_client, school)
+    preview = admin_client.post(
+        f"/{school}/admin/import",
+        data={"csrf_token": csrf, "role": "student"},
+        files={"file": ("eleves.csv", data, "text/csv")},
+    )
+    assert "1 compte(s) à créer, 1 à mettre à jour, 1 ligne(s) refusée(s)" in unescape(preview.text)
+    assert "champ manquant : Prénom" in unescape(preview.text)
+    handle = re.search(r'name="handle" value="([^"]+)"', preview.text).group(1)
+    refused = admin_client.post(
+        f"/{school}/admin/import/confirm", data={"csrf_token": csrf, "handle": handle}
+    )
+    assert refused.status_code == 400 and user(rt, "eleve.nouveau") is None
+    done = admin_client.post(
+        f"/{school}/admin/import/confirm",
+        data={"csrf_token": csrf, "handle": handle, "skip_invalid": "1"},
+    )
+    assert "1 compte(s) créé(s), 1 mis à jour" in unescape(done.text)
+    assert user(rt, "lea.martin").group_names == ["CAP9"]
+    listing = admin_client.get(f"/{school}/admin/import/created.csv?h={handle}")
+    assert listing.headers["content-disposition"].startswith("attachment")
+    assert listing.text.lstrip("\ufeff").splitlines() == [
+        "Identifiant;Nom;Prénom;Classe",
+        "eleve.nouveau;Nouveau;Élève;CAP1",
+    ]
+
+
+def test_an_import_handle_is_this_establishments(admin_client, client, rt, school, other_school):
+    data = b"Nom;Prenom;Date de naissance\nNouveau;Eleve;01/02/2010\n"
+    csrf = token(admin_client, school)
+    preview = admin_client.post(
+        f"/{school}/admin/import",
+        data={"csrf_token": csrf, "role": "student"},
+        files={"file": ("e.csv", data, "text/csv")},
+    )
+    handle = re.search(r'name="handle" value="([^"]+)"', preview.text).group(1)
+    admin_client.cookies.clear()
+    provisioning.set_password(rt, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
+    sign_in(admin_client, other_school, "0999999f", ADMIN_PASSWORD)
+    stolen = admin_client.post(
+        f"/{other_school}/admin/import/confirm",
+        data={"csrf_token": token(admin_client, other_school), "handle": handle},
+    )
+    assert stolen.status_code == 400 and "a expiré" in unescape(stolen.text)
