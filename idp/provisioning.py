@@ -25,11 +25,12 @@ from idp.accounts.initial_passwords import generate_password
 from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import Conflict, InvalidInput, NotFound
-from idp.models import Client, Establishment, User
+from idp.models import Client, Establishment, SsoSession, User
 from idp.oauth import redirect_uris
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
-from idp.store import audit, clients, establishments, throttles, users
+from idp.store import audit, clients, establishments, sessions, throttles, users
+from idp.store.tenancy import owned
 
 log = logging.getLogger(__name__)
 
@@ -675,3 +676,137 @@ def clear_throttling(rt: Runtime, code: str, login: str, *, actor: str) -> None:
         audit.record(
             session, establishment, "user.unblocked", at=now, actor=actor, subject=user.login
         )
+
+
+# -- client applications, from the console -------------------------------------------------
+
+
+def get_client(session: Session, establishment: Establishment, client_id: str) -> Client:
+    client = clients.by_client_id(session, establishment, client_id)
+    if client is None:
+        raise NotFound("Application inconnue.", detail=f"unknown client {client_id!r}")
+    return client
+
+
+def update_client(
+    rt: Runtime,
+    code: str,
+    client_id: str,
+    *,
+    name: str,
+    redirect_uris_: Sequence[str],
+    post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
+    third_party: bool = False,
+    id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
+    actor: str,
+) -> Client:
+    name = _text(name, "Nom", 200)
+    if id_token_alg not in ID_TOKEN_ALGS:
+        raise InvalidInput("Algorithme inconnu.", detail=f"bad id token alg {id_token_alg!r}")
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        client = get_client(session, establishment, client_id)
+        if not redirect_uris_:
+            raise InvalidInput(
+                "Au moins une adresse de redirection est nécessaire.", detail="no redirect URI"
+            )
+        client.redirect_uris = [
+            redirect_uris.validate(u, public=client.public) for u in dict.fromkeys(redirect_uris_)
+        ]
+        client.post_logout_redirect_uris = [
+            redirect_uris.validate(u, public=client.public)
+            for u in dict.fromkeys(post_logout_redirect_uris)
+        ]
+        client.backchannel_logout_uri = (
+            redirect_uris.validate(backchannel_logout_uri) if backchannel_logout_uri else None
+        )
+        client.name, client.third_party = name, third_party
+        client.id_token_signed_response_alg = id_token_alg
+        audit.record(
+            session, establishment, "client.updated", at=now, actor=actor, subject=client_id
+        )
+        return client
+
+
+def rotate_client_secret(rt: Runtime, code: str, client_id: str, *, actor: str) -> str:
+    """A new secret, shown once; the old one stops working at once."""
+    secret = new_secret()
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        client = get_client(session, establishment, client_id)
+        if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise InvalidInput(
+                "Cette application n'utilise pas de secret.", detail="client has no secret"
+            )
+        client.secret_hash = secret_hash(secret)
+        audit.record(
+            session, establishment, "client.secret_rotated", at=now, actor=actor, subject=client_id
+        )
+    return secret
+
+
+def set_client_enabled(
+    rt: Runtime, code: str, client_id: str, enabled: bool, *, actor: str
+) -> None:
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        client = get_client(session, establishment, client_id)
+        client.enabled = enabled
+        audit.record(
+            session,
+            establishment,
+            "client.enabled" if enabled else "client.disabled",
+            at=now,
+            actor=actor,
+            subject=client_id,
+        )
+
+
+def delete_client(rt: Runtime, code: str, client_id: str, *, actor: str) -> None:
+    """The client, and with it (cascade) its codes and tokens."""
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        establishment = get_establishment(session, code)
+        client = get_client(session, establishment, client_id)
+        session.delete(client)
+        audit.record(
+            session, establishment, "client.deleted", at=now, actor=actor, subject=client_id
+        )
+
+
+# -- sessions, from the console -------------------------------------------------------------
+
+
+def end_sessions(
+    rt: Runtime, code: str, *, actor: str, session_id: int | None = None, login: str | None = None
+) -> int:
+    """End one SSO session, or all of a user's (tokens revoked, modules told)."""
+    now = rt.clock.now()
+    notices = []
+    with rt.database.session() as db:
+        establishment = get_establishment(db, code)
+        rows = []
+        if session_id is not None:
+            row = db.scalar(
+                owned(
+                    SsoSession,
+                    establishment,
+                    SsoSession.id == session_id,
+                    SsoSession.ended_at.is_(None),
+                )
+            )
+            rows = [row] if row else []
+        elif login is not None:
+            user = get_user(db, establishment, login)
+            rows = list(sessions.live_of_user(db, establishment, user.id, now=now))
+        for row in rows:
+            notices += rt.logout.end_session(db, establishment, row, now)
+            audit.record(
+                db, establishment, "session.ended", at=now, actor=actor, subject=row.user.login
+            )
+    rt.logout.notify(notices, now)
+    return len(rows)

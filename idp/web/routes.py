@@ -9,6 +9,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from idp.web import account, forgot, health, login, oidc, pages, password, students
+from idp.web.admin import activity as admin_activity
+from idp.web.admin import clients as admin_clients
 from idp.web.admin import dashboard as admin_dashboard
 from idp.web.admin import imports as admin_imports
 from idp.web.admin import users as admin_users
@@ -53,6 +55,17 @@ def routes() -> list[BaseRoute]:
         Route("/{code}/admin/users/{login}", admin_users.update, methods=["POST"]),
         Route("/{code}/admin/users/{login}/edit", admin_users.edit, methods=["GET"]),
         Route("/{code}/admin/users/{login}/{action}", admin_users.action, methods=["POST"]),
+        Route("/{code}/admin/clients", admin_clients.index, name="admin_clients"),
+        Route("/{code}/admin/clients/new", admin_clients.new, methods=["GET"]),
+        Route("/{code}/admin/clients/new", admin_clients.create, methods=["POST"]),
+        Route("/{code}/admin/clients/{client_id}", admin_clients.show, methods=["GET"]),
+        Route("/{code}/admin/clients/{client_id}", admin_clients.update, methods=["POST"]),
+        Route("/{code}/admin/clients/{client_id}/edit", admin_clients.edit, methods=["GET"]),
+        Route("/{code}/admin/clients/{client_id}/{action}", admin_clients.action, methods=["POST"]),
+        Route("/{code}/admin/sessions", admin_activity.sessions_page, methods=["GET"]),
+        Route("/{code}/admin/sessions/end", admin_activity.end, methods=["POST"]),
+        Route("/{code}/admin/audit", admin_activity.audit_page, methods=["GET"]),
+        Route("/{code}/admin/audit.csv", admin_activity.audit_csv, methods=["GET"]),
         Route("/{code}/admin/import", admin_imports.upload_page, methods=["GET"]),
         Route("/{code}/admin/import", admin_imports.preview, methods=["POST"]),
         Route("/{code}/admin/import/confirm", admin_imports.confirm, methods=["POST"]),

@@ -368,3 +368,111 @@ def test_an_import_handle_is_this_establishments(admin_client, client, rt, schoo
         data={"csrf_token": token(admin_client, other_school), "handle": handle},
     )
     assert stolen.status_code == 400 and "a expiré" in unescape(stolen.text)
+
+
+# -- client applications, sessions, audit -----------------------------------------------------
+
+
+def test_register_a_module_and_read_its_secret_once(admin_client, rt, school):
+    from idp.security.tokens import secret_matches
+
+    csrf = token(admin_client, school)
+    page = admin_client.post(
+        f"/{school}/admin/clients/new",
+        data={
+            "csrf_token": csrf,
+            "name": "C Pro STI",
+            "redirect_uris": "https://sti.cpro.example/cb\r\nhttp://127.0.0.1:8001/cb",
+            "post_logout_redirect_uris": "",
+            "backchannel_logout_uri": "https://sti.cpro.example/bc",
+            "kind": "confidential",
+            "id_token_alg": "ES256",
+        },
+    )
+    assert page.status_code == 200
+    secret = re.search(r'<code id="client-secret">([^<]+)</code>', page.text).group(1)
+    client_id = re.search(r'<code id="client-id">([^<]+)</code>', page.text).group(1)
+    assert "http://127.0.0.1:8000/lp-a/.well-known/openid-configuration" in page.text
+    from idp.models import Client
+
+    with rt.database.session() as session:
+        client = session.scalar(select(Client).where(Client.client_id == client_id))
+        assert secret_matches(client.secret_hash, secret)
+        assert client.redirect_uris == ["https://sti.cpro.example/cb", "http://127.0.0.1:8001/cb"]
+        assert client.id_token_signed_response_alg == "ES256"
+    # Shown once: the client's page never shows it again.
+    assert secret not in admin_client.get(f"/{school}/admin/clients/{client_id}").text
+    rotated = admin_client.post(
+        f"/{school}/admin/clients/{client_id}/rotate-secret", data={"csrf_token": csrf}
+    )
+    new_secret = re.search(r'<code id="client-secret">([^<]+)</code>', rotated.text).group(1)
+    with rt.database.session() as session:
+        stored = session.scalar(select(Client.secret_hash).where(Client.client_id == client_id))
+    assert secret_matches(stored, new_secret) and not secret_matches(stored, secret)
+    assert client_id in admin_client.get(f"/{school}/admin/clients").text
+    admin_client.post(f"/{school}/admin/clients/{client_id}/disable", data={"csrf_token": csrf})
+    with rt.database.session() as session:
+        assert session.scalar(select(Client.enabled).where(Client.client_id == client_id)) is False
+    admin_client.post(
+        f"/{school}/admin/clients/{client_id}/delete",
+        data={"csrf_token": csrf, "confirm": "delete"},
+    )
+    with rt.database.session() as session:
+        assert session.scalar(select(Client).where(Client.client_id == client_id)) is None
+
+
+def test_client_uris_are_validated(admin_client, school):
+    page = admin_client.post(
+        f"/{school}/admin/clients/new",
+        data={
+            "csrf_token": token(admin_client, school),
+            "name": "M",
+            "redirect_uris": "http://evil.example/cb",
+            "kind": "confidential",
+            "id_token_alg": "RS256",
+        },
+    )
+    assert page.status_code == 400
+    assert "Adresse de redirection refusée" in unescape(page.text)
+
+
+def test_another_establishments_client_is_unknown_here(admin_client, rt, school, other_school):
+    created = provisioning.add_client(
+        rt, other_school, name="B", redirect_uris_=["https://b.example/cb"]
+    )
+    assert (
+        admin_client.get(f"/{school}/admin/clients/{created.client.client_id}").status_code == 404
+    )
+    rotated = admin_client.post(
+        f"/{school}/admin/clients/{created.client.client_id}/rotate-secret",
+        data={"csrf_token": token(admin_client, school)},
+    )
+    assert rotated.status_code == 404
+
+
+def test_sessions_page_ends_a_users_sessions(app, admin_client, rt, school, people):
+    from starlette.testclient import TestClient
+
+    with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as teacher:
+        sign_in(teacher, school, "paul.durand", TEACHER_PASSWORD)
+        listing = admin_client.get(f"/{school}/admin/sessions")
+        assert "paul.durand" in listing.text
+        done = admin_client.post(
+            f"/{school}/admin/sessions/end",
+            data={"csrf_token": token(admin_client, school), "login": "paul.durand"},
+        )
+        assert "1 session(s) fermée(s)" in unescape(done.text)
+        assert teacher.get(f"/{school}").status_code == 303
+
+
+def test_audit_log_filters_and_csv(admin_client, client, rt, school, people):
+    sign_in(client, school, "paul.durand", "wrong password")
+    page = admin_client.get(f"/{school}/admin/audit?user=paul.durand&type=login")
+    assert "login.failure" in page.text
+    assert "user.created" not in page.text
+    export = admin_client.get(f"/{school}/admin/audit.csv?type=login.failure")
+    assert export.headers["content-disposition"] == 'attachment; filename="journal.csv"'
+    lines = export.text.lstrip("\ufeff").splitlines()
+    assert lines[0] == "date;type;acteur;objet;adresse IP;détails"
+    assert any(";login.failure;;paul.durand;" in line for line in lines[1:])
+    assert "wrong password" not in export.text

@@ -1,0 +1,255 @@
+"""`/{code}/admin/clients…`: the modules (relying parties) of the establishment."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp import provisioning
+from idp.errors import IdpError
+from idp.i18n import N_, Message
+from idp.models import Client, Establishment
+from idp.store import clients
+from idp.web.admin.guard import Admin, admin, page, posted
+from idp.web.messages import EXPIRED
+
+
+def _lines(value: Any) -> list[str]:
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
+def _view(client: Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "public": client.public,
+        "auth_method": client.token_endpoint_auth_method,
+        "third_party": client.third_party,
+        "enabled": client.enabled,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "id_token_alg": client.id_token_signed_response_alg,
+        "created_at": client.created_at,
+    }
+
+
+def _context(rt, who: Admin) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    issuer = rt.settings.issuer(who.establishment.code)
+    return {"issuer": issuer, "discovery": f"{issuer}/.well-known/openid-configuration"}
+
+
+async def index(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+
+    def load():  # type: ignore[no-untyped-def]
+        with rt.database.session() as session:
+            return [
+                _view(c)
+                for c in clients.all_of(session, session.get(Establishment, who.establishment.id))
+            ]
+
+    return page(
+        request, who, "admin/clients.html", rows=await run_in_threadpool(load), **_context(rt, who)
+    )
+
+
+async def new(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    return page(
+        request, who, "admin/client_form.html", client=None, values={"kind": "confidential"}
+    )
+
+
+async def create(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    if not form["_csrf_ok"]:
+        return page(request, who, "admin/client_form.html", client=None, values=form, error=EXPIRED)
+    rt = request.app.state.runtime
+    try:
+        created = await run_in_threadpool(
+            lambda: provisioning.add_client(
+                rt,
+                who.establishment.code,
+                name=str(form.get("name", "")),
+                redirect_uris_=_lines(form.get("redirect_uris")),
+                post_logout_redirect_uris=_lines(form.get("post_logout_redirect_uris")),
+                backchannel_logout_uri=str(form.get("backchannel_logout_uri", "")).strip() or None,
+                public=form.get("kind") == "public",
+                third_party=form.get("third_party") == "1",
+                id_token_alg=str(form.get("id_token_alg", "RS256")),
+                actor=who.login,
+            )
+        )
+    except IdpError as exc:
+        return page(
+            request,
+            who,
+            "admin/client_form.html",
+            client=None,
+            values=form,
+            status_code=400,
+            error=Message(exc.message),
+        )
+    return page(
+        request,
+        who,
+        "admin/client.html",
+        client=_view(created.client),
+        secret=created.secret,
+        notice=Message(N_("Application enregistrée.")),
+        **_context(rt, who),
+    )
+
+
+def _load(rt, who: Admin, client_id: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    with rt.database.session() as session:
+        client = clients.by_client_id(
+            session, session.get(Establishment, who.establishment.id), client_id
+        )
+        return _view(client) if client else None
+
+
+async def show(
+    request: Request,
+    *,
+    notice: Message | None = None,
+    error: Message | None = None,
+    secret: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+    client = await run_in_threadpool(_load, rt, who, request.path_params["client_id"])
+    if client is None:
+        return page(request, who, "admin/not_found.html", status_code=404)
+    return page(
+        request,
+        who,
+        "admin/client.html",
+        client=client,
+        secret=secret,
+        notice=notice,
+        error=error,
+        status_code=status_code,
+        **_context(rt, who),
+    )
+
+
+async def edit(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    rt = request.app.state.runtime
+    client = await run_in_threadpool(_load, rt, who, request.path_params["client_id"])
+    if client is None:
+        return page(request, who, "admin/not_found.html", status_code=404)
+    values = {
+        **client,
+        "redirect_uris": "\n".join(client["redirect_uris"]),
+        "post_logout_redirect_uris": "\n".join(client["post_logout_redirect_uris"]),
+        "backchannel_logout_uri": client["backchannel_logout_uri"] or "",
+        "third_party": "1" if client["third_party"] else "",
+    }
+    return page(request, who, "admin/client_form.html", client=client, values=values)
+
+
+async def update(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    client_id = request.path_params["client_id"]
+    rt = request.app.state.runtime
+    if not form["_csrf_ok"]:
+        return await show(request, error=EXPIRED)
+    try:
+        await run_in_threadpool(
+            lambda: provisioning.update_client(
+                rt,
+                who.establishment.code,
+                client_id,
+                name=str(form.get("name", "")),
+                redirect_uris_=_lines(form.get("redirect_uris")),
+                post_logout_redirect_uris=_lines(form.get("post_logout_redirect_uris")),
+                backchannel_logout_uri=str(form.get("backchannel_logout_uri", "")).strip() or None,
+                third_party=form.get("third_party") == "1",
+                id_token_alg=str(form.get("id_token_alg", "RS256")),
+                actor=who.login,
+            )
+        )
+    except IdpError as exc:
+        client = await run_in_threadpool(_load, rt, who, client_id)
+        return page(
+            request,
+            who,
+            "admin/client_form.html",
+            client=client or {"client_id": client_id},
+            values=form,
+            status_code=exc.status_code,
+            error=Message(exc.message),
+        )
+    return await show(request, notice=Message(N_("Modifications enregistrées.")))
+
+
+async def action(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    if not form["_csrf_ok"]:
+        return await show(request, error=EXPIRED)
+    rt = request.app.state.runtime
+    code, client_id = who.establishment.code, request.path_params["client_id"]
+    name = request.path_params["action"]
+    try:
+        if name == "rotate-secret":
+            secret = await run_in_threadpool(
+                lambda: provisioning.rotate_client_secret(rt, code, client_id, actor=who.login)
+            )
+            return await show(
+                request,
+                secret=secret,
+                notice=Message(N_("Nouveau secret : l'ancien ne fonctionne plus.")),
+            )
+        if name in ("enable", "disable"):
+            await run_in_threadpool(
+                lambda: provisioning.set_client_enabled(
+                    rt, code, client_id, name == "enable", actor=who.login
+                )
+            )
+            return await show(
+                request,
+                notice=Message(
+                    N_("Application réactivée.")
+                    if name == "enable"
+                    else N_("Application désactivée.")
+                ),
+            )
+        if name == "delete":
+            if form.get("confirm") != "delete":
+                return await show(
+                    request,
+                    status_code=400,
+                    error=Message(N_("Cochez la case pour confirmer la suppression.")),
+                )
+            await run_in_threadpool(
+                lambda: provisioning.delete_client(rt, code, client_id, actor=who.login)
+            )
+            return RedirectResponse(
+                f"/{code}/admin/clients?deleted={quote(client_id)}", status_code=303
+            )
+    except IdpError as exc:
+        return await show(request, status_code=exc.status_code, error=Message(exc.message))
+    return await show(request, status_code=404)
