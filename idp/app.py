@@ -23,7 +23,6 @@ from idp.security.signing import Signer
 from idp.settings import Settings
 from idp.signin import SignIn
 from idp.web import errors
-from idp.web.directory import Directory
 from idp.web.middleware import SecurityHeaders
 from idp.web.routes import routes
 
@@ -72,7 +71,7 @@ def create_app(
     )
     app.state.runtime = rt
     app.state.settings = settings
-    app.state.directory = Directory(rt.database)
+    app.state.directory = rt.directory
     app.state.signin = SignIn(rt)
     app.state.servers = Servers(rt)
     app.state.cookies = Cookies(https=settings.https)

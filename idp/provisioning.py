@@ -156,6 +156,8 @@ def set_establishment_enabled(rt: Runtime, code: str, enabled: bool) -> Establis
     with rt.database.session() as session:
         establishment = get_establishment(session, code)
         establishments.set_enabled(session, establishment, enabled)
+        # This process sees it at once; the others when their cache entry expires (30 s).
+        rt.directory.forget(establishment.code)
         audit.record(
             session,
             establishment,

@@ -12,6 +12,7 @@ from idp.oauth.logout import Logout
 from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
 from idp.templating import Templates
+from idp.web.directory import Directory
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Runtime:
     messages: MessageRenderer
     keys: KeyRing
     logout: Logout
+    # Establishments as requests see them, cached a short while.
+    directory: Directory
 
     def close(self) -> None:
         self.logout.close()
@@ -54,4 +57,5 @@ def build_runtime(
         messages=MessageRenderer(templates, settings.mail_from, clock),
         keys=keys,
         logout=Logout(settings, keys),
+        directory=Directory(database),
     )

@@ -37,7 +37,7 @@ from idp.web.forms import (
     finish,
     session_token,
 )
-from idp.web.pages import resolve_open
+from idp.web.pages import resolve, resolve_open
 from idp.web.rendering import render
 
 log = logging.getLogger(__name__)
@@ -386,11 +386,28 @@ async def consent_decision(request: Request) -> Response:
     )
 
 
+async def _api_establishment(request: Request, error: str) -> EstablishmentView | Response:
+    """For the endpoints modules call: a suspended establishment's tokens and clients stop
+    working, said in the protocol's terms rather than with a page."""
+    establishment = await resolve(request)
+    if isinstance(establishment, Response) or establishment.enabled:
+        return establishment
+    description = "The establishment's access to CPRO éducation is suspended."
+    headers = {**NO_STORE}
+    if error == "invalid_token":
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="invalid_token", error_description="{description}"'
+        )
+    return JSONResponse(
+        {"error": error, "error_description": description}, status_code=401, headers=headers
+    )
+
+
 # -- token and userinfo ----------------------------------------------------------------------
 
 
 async def token(request: Request) -> Response:
-    establishment = await resolve_open(request)
+    establishment = await _api_establishment(request, "invalid_client")
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
@@ -411,7 +428,7 @@ def _bearer_error(description: str, status: int = 401) -> Response:
 
 
 async def userinfo(request: Request) -> Response:
-    establishment = await resolve_open(request)
+    establishment = await _api_establishment(request, "invalid_token")
     if isinstance(establishment, Response):
         return establishment
     authorization = request.headers.get("authorization", "")
@@ -453,7 +470,7 @@ def _userinfo(server: EstablishmentServer, presented: str) -> dict[str, Any] | s
 
 
 async def _endpoint(request: Request, name: str, path: str) -> Response:
-    establishment = await resolve_open(request)
+    establishment = await _api_establishment(request, "invalid_client")
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)

@@ -92,3 +92,46 @@ def test_a_forged_hint_is_invalid_request(provider, school_a, module, browser):
         browser.http.get(authorize_url(provider, school_a, module.client_id, id_token_hint=forged))
     )
     assert params["error"] == "invalid_request" and params["state"] == "st"
+
+
+def test_a_suspended_establishment_stops_its_tokens(provider, school_a, module, browser, idp_cli):
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": module.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    code = callback_params(
+        browser.go(
+            f"{provider.issuer(school_a)}/oidc/authorize?{httpx.QueryParams(query)}",
+            login="lea.martin",
+        )
+    )["code"]
+    with httpx.Client() as http:
+        token = http.post(
+            f"{provider.issuer(school_a)}/oidc/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+            auth=(module.client_id, module.client_secret),
+        ).json()
+        assert idp_cli("establishment", "disable", school_a).exit_code == 0
+        info = http.get(
+            f"{provider.issuer(school_a)}/oidc/userinfo",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        refused = http.post(
+            f"{provider.issuer(school_a)}/oidc/token",
+            data={"grant_type": "client_credentials"},
+            auth=(module.client_id, module.client_secret),
+        )
+    assert info.status_code == 401 and "suspended" in info.headers["www-authenticate"]
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    page = browser.http.get(f"{provider.issuer(school_a)}/login")
+    assert page.status_code == 403 and "est suspendu" in page.text
