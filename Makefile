@@ -23,9 +23,7 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-base
 run: $(VENV)/.stamp-base
 	$(BIN)/idp db upgrade
 	$(BIN)/idp demo
-	@echo
-	@echo "CPRO Connect: http://127.0.0.1:8000/demo  (Ctrl-C to stop)"
-	$(BIN)/idp serve --host 127.0.0.1 --port 8000
+	$(BIN)/python -m clients.run_demo
 
 test: $(VENV)/.stamp-test
 	$(BIN)/pybabel compile --use-fuzzy -d idp/locale -D messages

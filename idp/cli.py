@@ -158,6 +158,10 @@ def demo_command(ctx: click.Context) -> None:
     click.echo(f"Demo establishment « {demo.NAME} »: {url}")
     for c in credentials:
         click.echo(f"  {c.role:<8} {c.login:<20} {c.password:<16} ({c.note})")
+    env_file = demo.register_modules(rt)
+    for module in demo.MODULES:
+        click.echo(f"Demo module « {module.name} »: {module.base_url}")
+    click.echo(f"(module settings written to {env_file})", err=True)
 
 
 # -- establishments ------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,7 @@ from idp.accounts.logins import base_login
 from idp.accounts.roles import Role
 from idp.models import Establishment
 from idp.runtime import Runtime
-from idp.store import establishments, users
+from idp.store import clients, establishments, users
 
 CODE = "demo"
 NAME = "Lycée professionnel de démonstration"
@@ -41,6 +43,24 @@ PEOPLE = (
     ),
     DemoPerson("Nadia", "Petit", date(1979, 5, 23), Role.STAFF),
 )
+
+
+@dataclass(frozen=True)
+class DemoModule:
+    key: str
+    name: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+MODULES = (
+    DemoModule("STI", "C Pro STI", 8001),
+    DemoModule("PASSEPORT", "Passeport professionnel", 8002),
+)
+CLIENTS_ENV = Path(".demo/clients.env")
 
 
 @dataclass(frozen=True)
@@ -96,3 +116,62 @@ def seed(rt: Runtime) -> list[Credential]:
 def _find(session: Session, establishment: Establishment, person: DemoPerson) -> str | None:
     user = users.by_login(session, establishment, base_login(person.first_name, person.last_name))
     return user.login if user else None
+
+
+def register_modules(rt: Runtime, env_file: Path = CLIENTS_ENV) -> Path:
+    """The two demo modules as clients of the demo establishment. Secrets are stored hashed
+    and shown once, so their settings go to a git-ignored file when the clients are created;
+    if that file is missing, the secrets are rotated so that `make run` works every time."""
+    known = _read_env(env_file)
+    values = {"DEMO_ISSUER": rt.settings.issuer(CODE)}
+    for module in MODULES:
+        with rt.database.session() as session:
+            establishment = provisioning.get_establishment(session, CODE)
+            existing = next(
+                (c for c in clients.all_of(session, establishment) if c.name == module.name), None
+            )
+            client_id = existing.client_id if existing else None
+        if client_id is None:
+            created = provisioning.add_client(
+                rt,
+                CODE,
+                name=module.name,
+                redirect_uris_=[f"{module.base_url}/callback"],
+                post_logout_redirect_uris=[f"{module.base_url}/"],
+                backchannel_logout_uri=f"{module.base_url}/backchannel-logout",
+            )
+            client_id, secret = created.client.client_id, created.secret
+        elif known.get(f"{module.key}_CLIENT_ID") == client_id and known.get(
+            f"{module.key}_CLIENT_SECRET"
+        ):
+            secret = known[f"{module.key}_CLIENT_SECRET"]
+        else:
+            secret = provisioning.rotate_client_secret(
+                rt, CODE, client_id, actor=provisioning.OPERATOR
+            )
+        values |= {
+            f"{module.key}_NAME": module.name,
+            f"{module.key}_BASE_URL": module.base_url,
+            f"{module.key}_CLIENT_ID": client_id,
+            f"{module.key}_CLIENT_SECRET": secret or "",
+        }
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    (env_file.parent / ".gitignore").write_text("*\n")
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(
+            "# Written by `idp demo`: the demo modules' settings (secrets: keep private).\n"
+        )
+        handle.writelines(f"{key}={value}\n" for key, value in values.items())
+    return env_file
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    return {key.strip(): value.strip() for key, value in pairs}
