@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from idp.clock import Clock, SystemClock
 from idp.db import Database
 from idp.mail import Mailer, MessageRenderer, make_mailer
-from idp.oauth.keys import KeyRing
+from idp.oauth.keys import KeyPolicy, KeyRing
 from idp.oauth.logout import Logout
 from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
@@ -40,7 +41,14 @@ def build_runtime(
     clock = clock or SystemClock()
     templates = Templates()
     database = Database(settings.database_url)
-    keys = KeyRing(database, settings.secret_key, clock)
+    # An old key stays published while any token it signed may live (plus clock skew).
+    longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
+    keys = KeyRing(
+        database,
+        settings.secret_key,
+        clock,
+        KeyPolicy(longest_token=longest + timedelta(minutes=5)),
+    )
     return Runtime(
         settings=settings,
         clock=clock,

@@ -60,6 +60,9 @@ class Settings:
     password_min_length: int = 8
     password_min_score: int = 3
     temporary_password_lifetime: timedelta = timedelta(hours=24)
+    access_token_lifetime: timedelta = timedelta(minutes=10)
+    id_token_lifetime: timedelta = timedelta(minutes=10)
+    refresh_token_lifetime: timedelta = timedelta(days=30)
     audit_retention_days: int = 365
     # How often the server purges expired rows (0: never; then run `idp purge` from cron).
     purge_interval_minutes: int = 60
@@ -118,6 +121,13 @@ class Settings:
             "password_min_length": read("IDP_PASSWORD_MIN_LENGTH", _int(8, 64), 8),
             "password_min_score": read("IDP_PASSWORD_MIN_SCORE", _int(0, 4), 3),
             "trusted_proxies": read("IDP_TRUSTED_PROXIES", _networks, ()),
+            "access_token_lifetime": timedelta(
+                minutes=read("IDP_ACCESS_TOKEN_MINUTES", _int(1, 60), 10)
+            ),
+            "id_token_lifetime": timedelta(minutes=read("IDP_ID_TOKEN_MINUTES", _int(1, 60), 10)),
+            "refresh_token_lifetime": timedelta(
+                days=read("IDP_REFRESH_TOKEN_DAYS", _int(1, 365), 30)
+            ),
             "temporary_password_lifetime": timedelta(
                 hours=read("IDP_TEMPORARY_PASSWORD_HOURS", _int(1, 24 * 14), 24)
             ),

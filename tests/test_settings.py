@@ -105,6 +105,12 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         IDP_PASSWORD_MIN_LENGTH="12",
         IDP_PASSWORD_MIN_SCORE="4",
         IDP_TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1 ::1",
+        IDP_ACCESS_TOKEN_MINUTES="5",
+        IDP_ID_TOKEN_MINUTES="3",
+        IDP_REFRESH_TOKEN_DAYS="7",
+        IDP_TEMPORARY_PASSWORD_HOURS="48",
+        IDP_AUDIT_RETENTION_DAYS="90",
+        IDP_THROTTLE_IP_FAILURES="300",
     )
 
     assert s.database_url == POSTGRES
@@ -130,6 +136,11 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.session_absolute == timedelta(hours=8)
     assert (s.password_min_length, s.password_min_score) == (12, 4)
     assert [str(n) for n in s.trusted_proxies] == ["10.0.0.0/8", "192.0.2.1/32", "::1/128"]
+    assert s.access_token_lifetime == timedelta(minutes=5)
+    assert s.id_token_lifetime == timedelta(minutes=3)
+    assert s.refresh_token_lifetime == timedelta(days=7)
+    assert s.temporary_password_lifetime == timedelta(hours=48)
+    assert (s.audit_retention_days, s.throttle_ip_failures) == (90, 300)
 
 
 def test_surrounding_whitespace_is_ignored() -> None:
@@ -194,6 +205,9 @@ BAD_VALUES = [
     ("IDP_SMTP_PORT", "65536"),
     ("IDP_SMTP_PORT", "smtp"),
     ("IDP_SESSION_IDLE_MINUTES", "0"),
+    ("IDP_ACCESS_TOKEN_MINUTES", "0"),
+    ("IDP_REFRESH_TOKEN_DAYS", "many"),
+    ("IDP_TEMPORARY_PASSWORD_HOURS", "0"),
     ("IDP_SESSION_ABSOLUTE_HOURS", "two"),
     ("IDP_PASSWORD_MIN_LENGTH", "6"),
     ("IDP_PASSWORD_MIN_SCORE", "5"),

@@ -12,7 +12,12 @@ from idp.runtime import Runtime
 class Servers:
     def __init__(self, rt: Runtime, lifetimes: Lifetimes | None = None) -> None:
         self._rt = rt
-        self.lifetimes = lifetimes or Lifetimes()
+        settings = rt.settings
+        self.lifetimes = lifetimes or Lifetimes(
+            access_token=settings.access_token_lifetime,
+            id_token=settings.id_token_lifetime,
+            refresh_token=settings.refresh_token_lifetime,
+        )
         self._servers: dict[int, EstablishmentServer] = {}
         self._lock = threading.Lock()
 
