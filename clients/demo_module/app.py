@@ -240,7 +240,12 @@ def create_app(settings: DemoSettings) -> Starlette:
         if not authorization.lower().startswith("bearer "):
             local = current(request)
             if local is None:
-                return _unauthorized("missing token")
+                # No credentials at all: a bare challenge, no error code (RFC 6750 §3.1).
+                return JSONResponse(
+                    {"error": "unauthorized"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             authorization = "Bearer " + local.token["access_token"]
         try:
             decoded = jwt.decode(
