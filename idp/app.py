@@ -19,6 +19,7 @@ from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
 from idp.security.cookies import Cookies
 from idp.security.csrf import Csrf
+from idp.security.encryption import Cipher
 from idp.security.signing import Signer
 from idp.settings import Settings
 from idp.signin import SignIn
@@ -78,5 +79,6 @@ def create_app(
     app.state.csrf = Csrf(settings.secret_key, clock=rt.clock)
     app.state.device_signer = Signer(settings.secret_key, "known-device", rt.clock)
     app.state.session_signer = Signer(settings.secret_key, "session", rt.clock)
+    app.state.reveal_cipher = Cipher(settings.secret_key, "reveal-once")
     app.state.ticket_signer = Signer(settings.secret_key, "password-change", rt.clock)
     return app

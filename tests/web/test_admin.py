@@ -389,6 +389,8 @@ def test_register_a_module_and_read_its_secret_once(admin_client, rt, school):
             "id_token_alg": "ES256",
         },
     )
+    assert page.status_code == 303  # a reload cannot register the module twice
+    page = admin_client.get(page.headers["location"])
     assert page.status_code == 200
     secret = re.search(r'<code id="client-secret">([^<]+)</code>', page.text).group(1)
     client_id = re.search(r'<code id="client-id">([^<]+)</code>', page.text).group(1)
@@ -405,6 +407,9 @@ def test_register_a_module_and_read_its_secret_once(admin_client, rt, school):
     rotated = admin_client.post(
         f"/{school}/admin/clients/{client_id}/rotate-secret", data={"csrf_token": csrf}
     )
+    assert rotated.status_code == 303
+    rotated = admin_client.get(rotated.headers["location"])
+    assert "l&#39;ancien ne fonctionne plus" in rotated.text or "l'ancien ne fonctionne plus" in rotated.text
     new_secret = re.search(r'<code id="client-secret">([^<]+)</code>', rotated.text).group(1)
     with rt.database.session() as session:
         stored = session.scalar(select(Client.secret_hash).where(Client.client_id == client_id))

@@ -161,7 +161,6 @@ async def audit_page(request: Request) -> Response:
         events=events[:PAGE],
         more=len(events) > PAGE,
         filters=f,
-        paris=PARIS,
     )
 
 

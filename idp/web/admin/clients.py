@@ -13,6 +13,7 @@ from idp import provisioning
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Client, Establishment
+from idp.security.encryption import DecryptionError
 from idp.store import clients
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
@@ -102,15 +103,7 @@ async def create(request: Request) -> Response:
             status_code=400,
             error=Message(exc.message),
         )
-    return page(
-        request,
-        who,
-        "admin/client.html",
-        client=_view(created.client),
-        secret=created.secret,
-        notice=Message(N_("Application enregistrée.")),
-        **_context(rt, who),
-    )
+    return _reveal(request, who, created.client.client_id, created.secret, "created")
 
 
 def _load(rt, who: Admin, client_id: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
@@ -121,22 +114,68 @@ def _load(rt, who: Admin, client_id: str) -> dict[str, Any] | None:  # type: ign
         return _view(client) if client else None
 
 
+REVEAL_SECONDS = 120
+NOTICES = {
+    "created": N_("Application enregistrée."),
+    "rotated": N_("Nouveau secret : l'ancien ne fonctionne plus."),
+}
+
+
+def _reveal(
+    request: Request, who: Admin, client_id: str, secret: str | None, what: str
+) -> Response:
+    """After a POST that made a secret: redirect (a reload must not register the module
+    twice) and carry the secret to the next page only, encrypted in a short-lived cookie
+    scoped to that page and deleted once shown."""
+    code = who.establishment.code
+    response = RedirectResponse(f"/{code}/admin/clients/{client_id}?done={what}", status_code=303)
+    if secret:
+        sealed = request.app.state.reveal_cipher.encrypt(secret.encode(), client_id.encode())
+        response.set_cookie(
+            _reveal_cookie(request),
+            sealed,
+            max_age=REVEAL_SECONDS,
+            path=f"/{code}/admin/clients/{client_id}",
+            secure=request.app.state.cookies.https,
+            httponly=True,
+            samesite="strict",
+        )
+    return response
+
+
+def _reveal_cookie(request: Request) -> str:
+    return request.app.state.cookies.name("cpro_reveal")
+
+
+def _take_secret(request: Request, client_id: str) -> str | None:
+    sealed = request.cookies.get(_reveal_cookie(request))
+    if not sealed:
+        return None
+    try:
+        return request.app.state.reveal_cipher.decrypt(sealed, client_id.encode()).decode()
+    except DecryptionError:
+        return None
+
+
 async def show(
     request: Request,
     *,
     notice: Message | None = None,
     error: Message | None = None,
-    secret: str | None = None,
     status_code: int = 200,
 ) -> Response:
     who = await admin(request)
     if isinstance(who, Response):
         return who
     rt = request.app.state.runtime
-    client = await run_in_threadpool(_load, rt, who, request.path_params["client_id"])
+    client_id = request.path_params["client_id"]
+    client = await run_in_threadpool(_load, rt, who, client_id)
     if client is None:
         return page(request, who, "admin/not_found.html", status_code=404)
-    return page(
+    secret = _take_secret(request, client_id)
+    if notice is None and request.query_params.get("done") in NOTICES:
+        notice = Message(NOTICES[request.query_params["done"]])
+    response = page(
         request,
         who,
         "admin/client.html",
@@ -147,6 +186,12 @@ async def show(
         status_code=status_code,
         **_context(rt, who),
     )
+    if secret is not None:
+        # Shown once: the cookie goes with this page.
+        response.delete_cookie(
+            _reveal_cookie(request), path=f"/{who.establishment.code}/admin/clients/{client_id}"
+        )
+    return response
 
 
 async def edit(request: Request) -> Response:
@@ -218,11 +263,7 @@ async def action(request: Request) -> Response:
             secret = await run_in_threadpool(
                 lambda: provisioning.rotate_client_secret(rt, code, client_id, actor=who.login)
             )
-            return await show(
-                request,
-                secret=secret,
-                notice=Message(N_("Nouveau secret : l'ancien ne fonctionne plus.")),
-            )
+            return _reveal(request, who, client_id, secret, "rotated")
         if name in ("enable", "disable"):
             await run_in_threadpool(
                 lambda: provisioning.set_client_enabled(

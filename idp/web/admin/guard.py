@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -21,6 +22,9 @@ from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
+
+# The console shows times as the school lives them.
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def page(
         error=error,
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
+        paris=PARIS,
         **context,
     )
     return finish(request, response)
