@@ -29,6 +29,10 @@ test: $(VENV)/.stamp-test
 	$(BIN)/pybabel compile --use-fuzzy -d idp/locale -D messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Speed, measured against a real server process (production argon2 parameters).
+bench: $(VENV)/.stamp-test
+	$(BIN)/python tests/bench.py
+
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check .
 
