@@ -149,6 +149,8 @@ class Client(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    # The scopes this module may ask for; None: all of them.
+    allowed_scopes: Mapped[list[str] | None] = mapped_column(JSON)
     # For private_key_jwt: the client's public keys, inline or by URL.
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     jwks_uri: Mapped[str | None] = mapped_column(Text)
@@ -171,7 +173,11 @@ class Client(Base):
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        return allowed_scope(scope)
+        granted = allowed_scope(scope)
+        if self.allowed_scopes is None:
+            return granted
+        # A scope the module was not registered for is dropped, like an unknown one.
+        return " ".join(s for s in granted.split() if s in self.allowed_scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return any(

@@ -27,6 +27,7 @@ from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.models import Client, Establishment, SsoSession, User
 from idp.oauth import redirect_uris
+from idp.oauth.scopes import SCOPES
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import audit, clients, establishments, sessions, throttles, users
@@ -352,6 +353,17 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", 
 ID_TOKEN_ALGS = ("RS256", "ES256")
 
 
+def _scopes(allowed: Sequence[str] | None) -> list[str] | None:
+    """The scopes a module may ask for; None (all of them) when every scope is allowed."""
+    if allowed is None:
+        return None
+    unknown = [s for s in allowed if s not in SCOPES]
+    if unknown:
+        raise InvalidInput("Portée inconnue.", detail=f"unknown scopes: {unknown}")
+    chosen = [s for s in SCOPES if s in allowed]
+    return None if chosen == list(SCOPES) else chosen
+
+
 def check_client_jwks(jwks: object) -> dict[str, Any]:
     """A client's public keys for private_key_jwt: a JWK Set, and no private member."""
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
@@ -388,6 +400,7 @@ def add_client(
     jwks_uri: str | None = None,
     jwks: dict[str, Any] | None = None,
     id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
+    allowed_scopes: Sequence[str] | None = None,
     actor: str = OPERATOR,
 ) -> NewClient:
     name = _text(name, "Nom", 200)
@@ -451,6 +464,7 @@ def add_client(
             now=now,
         )
         client.id_token_signed_response_alg = id_token_alg
+        client.allowed_scopes = _scopes(allowed_scopes)
         client.jwks_uri = jwks_uri
         client.jwks = jwks
         audit.record(
@@ -701,6 +715,7 @@ def update_client(
     backchannel_logout_uri: str | None = None,
     third_party: bool = False,
     id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name
+    allowed_scopes: Sequence[str] | None = None,
     actor: str,
 ) -> Client:
     name = _text(name, "Nom", 200)
@@ -725,6 +740,7 @@ def update_client(
             redirect_uris.validate(backchannel_logout_uri) if backchannel_logout_uri else None
         )
         client.name, client.third_party = name, third_party
+        client.allowed_scopes = _scopes(allowed_scopes)
         client.id_token_signed_response_alg = id_token_alg
         audit.record(
             session, establishment, "client.updated", at=now, actor=actor, subject=client_id

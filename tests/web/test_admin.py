@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from html import unescape
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -409,7 +410,10 @@ def test_register_a_module_and_read_its_secret_once(admin_client, rt, school):
     )
     assert rotated.status_code == 303
     rotated = admin_client.get(rotated.headers["location"])
-    assert "l&#39;ancien ne fonctionne plus" in rotated.text or "l'ancien ne fonctionne plus" in rotated.text
+    assert (
+        "l&#39;ancien ne fonctionne plus" in rotated.text
+        or "l'ancien ne fonctionne plus" in rotated.text
+    )
     new_secret = re.search(r'<code id="client-secret">([^<]+)</code>', rotated.text).group(1)
     with rt.database.session() as session:
         stored = session.scalar(select(Client.secret_hash).where(Client.client_id == client_id))
@@ -481,3 +485,47 @@ def test_audit_log_filters_and_csv(admin_client, client, rt, school, people):
     assert lines[0] == "date;type;acteur;objet;adresse IP;détails"
     assert any(";login.failure;;paul.durand;" in line for line in lines[1:])
     assert "wrong password" not in export.text
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def test_a_module_may_be_limited_to_some_scopes(admin_client, rt, school, people):
+    from idp.models import Client
+
+    csrf = token(admin_client, school)
+    base = [
+        ("csrf_token", csrf),
+        ("redirect_uris", "https://m.example/cb"),
+        ("kind", "confidential"),
+        ("id_token_alg", "RS256"),
+    ]
+    some = [
+        *base,
+        ("name", "Sans courriel"),
+        ("scopes", "openid"),
+        ("scopes", "profile"),
+        ("scopes", "cpro"),
+    ]
+    created = admin_client.post(
+        f"/{school}/admin/clients/new", content=urlencode(some), headers=FORM
+    )
+    page = admin_client.get(created.headers["location"])
+    assert '<dd id="client-scopes">openid profile cpro</dd>' in page.text
+    with rt.database.session() as session:
+        client = session.scalar(select(Client).where(Client.name == "Sans courriel"))
+        assert client.allowed_scopes == ["openid", "profile", "cpro"]
+        assert client.get_allowed_scope("openid email profile offline_access") == "openid profile"
+    every = [
+        *base,
+        ("name", "Tout"),
+        *[("scopes", s) for s in ("openid", "profile", "email", "cpro", "offline_access")],
+    ]
+    assert (
+        admin_client.post(
+            f"/{school}/admin/clients/new", content=urlencode(every), headers=FORM
+        ).status_code
+        == 303
+    )
+    with rt.database.session() as session:
+        assert session.scalar(select(Client.allowed_scopes).where(Client.name == "Tout")) is None

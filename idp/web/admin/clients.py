@@ -13,6 +13,7 @@ from idp import provisioning
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Client, Establishment
+from idp.oauth.scopes import SCOPES
 from idp.security.encryption import DecryptionError
 from idp.store import clients
 from idp.web.admin.guard import Admin, admin, page, posted
@@ -36,6 +37,7 @@ def _view(client: Client) -> dict[str, Any]:
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "id_token_alg": client.id_token_signed_response_alg,
         "created_at": client.created_at,
+        "scopes": client.allowed_scopes if client.allowed_scopes is not None else list(SCOPES),
     }
 
 
@@ -67,7 +69,11 @@ async def new(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     return page(
-        request, who, "admin/client_form.html", client=None, values={"kind": "confidential"}
+        request,
+        who,
+        "admin/client_form.html",
+        client=None,
+        values={"kind": "confidential", "scopes": list(SCOPES)},
     )
 
 
@@ -76,7 +82,14 @@ async def create(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     if not form["_csrf_ok"]:
-        return page(request, who, "admin/client_form.html", client=None, values=form, error=EXPIRED)
+        return page(
+            request,
+            who,
+            "admin/client_form.html",
+            client=None,
+            values={**form, "scopes": form["_lists"].get("scopes", [])},
+            error=EXPIRED,
+        )
     rt = request.app.state.runtime
     try:
         created = await run_in_threadpool(
@@ -90,6 +103,7 @@ async def create(request: Request) -> Response:
                 public=form.get("kind") == "public",
                 third_party=form.get("third_party") == "1",
                 id_token_alg=str(form.get("id_token_alg", "RS256")),
+                allowed_scopes=[str(v) for v in form["_lists"].get("scopes", [])],
                 actor=who.login,
             )
         )
@@ -99,7 +113,7 @@ async def create(request: Request) -> Response:
             who,
             "admin/client_form.html",
             client=None,
-            values=form,
+            values={**form, "scopes": form["_lists"].get("scopes", [])},
             status_code=400,
             error=Message(exc.message),
         )
@@ -204,6 +218,7 @@ async def edit(request: Request) -> Response:
         return page(request, who, "admin/not_found.html", status_code=404)
     values = {
         **client,
+        "scopes": client["scopes"],
         "redirect_uris": "\n".join(client["redirect_uris"]),
         "post_logout_redirect_uris": "\n".join(client["post_logout_redirect_uris"]),
         "backchannel_logout_uri": client["backchannel_logout_uri"] or "",
@@ -232,6 +247,7 @@ async def update(request: Request) -> Response:
                 backchannel_logout_uri=str(form.get("backchannel_logout_uri", "")).strip() or None,
                 third_party=form.get("third_party") == "1",
                 id_token_alg=str(form.get("id_token_alg", "RS256")),
+                allowed_scopes=[str(v) for v in form["_lists"].get("scopes", [])],
                 actor=who.login,
             )
         )
@@ -242,7 +258,7 @@ async def update(request: Request) -> Response:
             who,
             "admin/client_form.html",
             client=client or {"client_id": client_id},
-            values=form,
+            values={**form, "scopes": form["_lists"].get("scopes", [])},
             status_code=exc.status_code,
             error=Message(exc.message),
         )
