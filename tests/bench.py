@@ -115,7 +115,7 @@ def main() -> None:
         re.search(rf'"{k}":"([^"]+)"', client).group(1) for k in ("client_id", "client_secret")
     )  # type: ignore[union-attr]
     server = subprocess.Popen(
-        [IDP, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        [IDP, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=workdir,
         env=env,
         stdout=subprocess.DEVNULL,
