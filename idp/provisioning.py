@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -353,6 +354,11 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", 
 ID_TOKEN_ALGS = ("RS256", "ES256")
 
 
+def _dev(rt: Runtime) -> bool:
+    """A loopback IDP_BASE_URL: development, where modules run on 127.0.0.1 too."""
+    return redirect_uris.is_loopback_host(urlsplit(rt.settings.base_url).hostname)
+
+
 def _scopes(allowed: Sequence[str] | None) -> list[str] | None:
     """The scopes a module may ask for; None (all of them) when every scope is allowed."""
     if allowed is None:
@@ -432,7 +438,7 @@ def add_client(
             detail="--jwks-uri/--jwks-file go with --auth-method private_key_jwt",
         )
     if jwks_uri:
-        jwks_uri = redirect_uris.validate(jwks_uri)
+        jwks_uri = redirect_uris.validate_outbound(jwks_uri, allow_loopback=_dev(rt))
     if jwks is not None:
         jwks = check_client_jwks(jwks)
     if not redirect_uris_:
@@ -444,8 +450,10 @@ def add_client(
         redirect_uris.validate(u, public=public) for u in dict.fromkeys(post_logout_redirect_uris)
     ]
     if backchannel_logout_uri is not None:
-        # The provider POSTs to it server to server: never a custom scheme.
-        backchannel_logout_uri = redirect_uris.validate(backchannel_logout_uri)
+        # The provider POSTs to it itself: https to a public host (no SSRF).
+        backchannel_logout_uri = redirect_uris.validate_outbound(
+            backchannel_logout_uri, allow_loopback=_dev(rt)
+        )
     secret = new_secret() if method in ("client_secret_basic", "client_secret_post") else None
     now = rt.clock.now()
     with rt.database.session() as session:
@@ -737,7 +745,9 @@ def update_client(
             for u in dict.fromkeys(post_logout_redirect_uris)
         ]
         client.backchannel_logout_uri = (
-            redirect_uris.validate(backchannel_logout_uri) if backchannel_logout_uri else None
+            redirect_uris.validate_outbound(backchannel_logout_uri, allow_loopback=_dev(rt))
+            if backchannel_logout_uri
+            else None
         )
         client.name, client.third_party = name, third_party
         client.allowed_scopes = _scopes(allowed_scopes)

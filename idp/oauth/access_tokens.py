@@ -41,9 +41,9 @@ def verify_id_token_hint(server: EstablishmentServer, hint: str) -> dict[str, An
         decoded = jwt.decode(hint, keys, algorithms=["RS256", "ES256"])
     except (JoseError, ValueError):
         return None
+    if decoded.header.get("typ", "JWT").lower() in ("at+jwt", "application/at+jwt", "logout+jwt"):
+        return None  # an access or logout token is no ID token
     claims = decoded.claims
-    return (
-        claims
-        if claims.get("iss") == server.issuer and isinstance(claims.get("sub"), str)
-        else None
-    )
+    if claims.get("iss") != server.issuer or not isinstance(claims.get("sub"), str):
+        return None
+    return claims

@@ -53,7 +53,11 @@ def userinfo_claims(
     user: User, establishment: Establishment, scope: str, claims_parameter: dict[str, Any] | None
 ) -> dict[str, Any]:
     values = claim_values(user, establishment)
-    names = ["sub", *names_for(scope), *requested(claims_parameter, "userinfo")]
+    granted = names_for(scope)
+    # The claims parameter chooses among what the granted scopes allow, never beyond: the
+    # module's allowed scopes and the user's consent are about scopes.
+    asked = [n for n in requested(claims_parameter, "userinfo") if n in granted]
+    names = ["sub", *granted, *asked]
     return select(values, [n for n in dict.fromkeys(names) if n in values])
 
 
@@ -65,7 +69,7 @@ def id_token_claims(
     *,
     with_access_token: bool,
 ) -> dict[str, Any]:
-    names = requested(claims_parameter, "id_token")
+    names = [n for n in requested(claims_parameter, "id_token") if n in names_for(scope)]
     if not with_access_token:
         names = [*names_for(scope), *names]
     if not names:

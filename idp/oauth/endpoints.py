@@ -3,15 +3,17 @@ RP-Initiated Logout 1.0), on Authlib's endpoint classes, for one establishment."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet
 
 from idp.models import Client, Establishment, Token, User
-from idp.oauth.access_tokens import verify_access_token
+from idp.oauth.access_tokens import verify_access_token, verify_id_token_hint
 from idp.oauth.keys import ALGORITHMS
 from idp.security.tokens import secret_hash
 from idp.store import tokens as token_store
@@ -62,6 +64,14 @@ class Revocation(RevocationEndpoint):
                 token_store.revoke_one(session, establishment, token, now)
 
 
+@dataclass(frozen=True)
+class Presented:
+    """A token row and which of its two tokens was presented."""
+
+    row: Token
+    refresh: bool
+
+
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
@@ -69,48 +79,49 @@ class Introspection(IntrospectionEndpoint):
     def oidc(self) -> EstablishmentServer:
         return self.server  # type: ignore[return-value]
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return find_token(self.oidc, token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
+        row = find_token(self.oidc, token_string, token_type_hint)
+        if row is None:
+            return None
+        refresh = row.refresh_hash is not None and row.refresh_hash == secret_hash(token_string)
+        return Presented(row, refresh)
 
-    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
+    def check_permission(self, token: Presented, client: Client, request: Any) -> bool:
         # Any confidential module of the establishment may ask; the query is already scoped
         # to the establishment, so nothing of another school is ever found.
         return True
 
-    def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
+    def create_introspection_payload(self, token: Presented | None) -> dict[str, Any]:
         now = self.oidc.rt.clock.now()
-        presented = self._presented
-        if token is None or token.revoked_at is not None:
+        if token is None or token.row.revoked_at is not None:
             return {"active": False}
-        is_refresh = token.refresh_hash is not None and token.refresh_hash == secret_hash(presented)
-        expires = token.refresh_expires_at if is_refresh else token.access_expires_at
-        if is_refresh and token.rotated_at is not None:
+        row, is_refresh = token.row, token.refresh
+        expires = row.refresh_expires_at if is_refresh else row.access_expires_at
+        if is_refresh and row.rotated_at is not None:
             return {"active": False}
         if expires is None or expires <= now:
             return {"active": False}
         with self.oidc.rt.database.session() as session:
-            client = session.get(Client, token.client_pk)
-            user = session.get(User, token.user_id) if token.user_id else None
+            client = session.get(Client, row.client_pk)
+            user = session.get(User, row.user_id) if row.user_id else None
+        if client is None or not client.enabled or (user is not None and not user.active):
+            return {"active": False}
         payload: dict[str, Any] = {
             "active": True,
-            "scope": token.scope,
-            "client_id": client.client_id if client else None,
+            "scope": row.scope,
+            "client_id": client.client_id,
             "token_type": "refresh_token" if is_refresh else "access_token",
             "exp": int(expires.timestamp()),
-            "iat": int(token.created_at.timestamp()),
+            "iat": int(row.created_at.timestamp()),
             "iss": self.oidc.issuer,
-            "sub": user.sub if user else (client.client_id if client else None),
+            "sub": user.sub if user else client.client_id,
         }
         if user is not None:
             payload["username"] = user.login
         if not is_refresh:
-            payload["jti"] = token.jti
-            payload["aud"] = payload["client_id"]
+            payload["jti"] = row.jti
+            payload["aud"] = client.client_id
         return payload
-
-    def create_endpoint_response(self, request: Any):  # type: ignore[no-untyped-def]
-        self._presented = request.form.get("token", "")
-        return super().create_endpoint_response(request)
 
 
 class EndSession(EndSessionEndpoint):
@@ -126,6 +137,13 @@ class EndSession(EndSessionEndpoint):
 
     def get_algorithms(self) -> list[str]:
         return list(ALGORITHMS)
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
+        # Authlib checks the signature only: an access token of ours would pass.
+        claims = verify_id_token_hint(self.oidc, id_token_hint)
+        if claims is None:
+            raise InvalidRequestError("Invalid 'id_token_hint'.")
+        return dict(claims)
 
     def end_session(self, end_session_request: Any) -> None:
         return None

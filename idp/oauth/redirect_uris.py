@@ -80,3 +80,31 @@ def matches(registered: str, presented: str, public: bool) -> bool:
         and not pres.username
         and not pres.password
     )
+
+
+def validate_outbound(uri: str, *, allow_loopback: bool) -> str:
+    """An address the provider itself calls (back-channel logout, a client's jwks_uri):
+    https to a named host, never an address of the provider's own network (SSRF). Loopback
+    http is allowed only in development (a loopback IDP_BASE_URL)."""
+
+    def refuse(why: str) -> InvalidRedirectUri:
+        return InvalidRedirectUri(f"Adresse refusée : {uri} ({why}).", detail=f"{uri!r}: {why}")
+
+    validate(uri)
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if is_loopback_host(host):
+        if allow_loopback:
+            return uri
+        raise refuse("the provider does not call its own loopback address")
+    if parts.scheme != "https":
+        raise refuse("must be an https URL")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host.endswith((".local", ".internal", ".localhost")) or "." not in host:
+            raise refuse("must be a public host name") from None
+        return uri
+    if not address.is_global:
+        raise refuse("must not be a private, link-local or reserved address")
+    return uri

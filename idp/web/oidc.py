@@ -115,7 +115,14 @@ async def resume(request: Request) -> Response:
         )
     params, created_at = pending
     oauth_request = from_params(params, f"{server.issuer}/oidc/authorize", request.headers)
-    return await _authorize(request, establishment, server, oauth_request, not_before=created_at)
+    return await _authorize(
+        request,
+        establishment,
+        server,
+        oauth_request,
+        not_before=created_at,
+        handle=request.query_params.get("request", ""),
+    )
 
 
 def _load_pending(request: Request, establishment: EstablishmentView, handle: str):  # type: ignore[no-untyped-def]
@@ -172,6 +179,7 @@ async def _authorize(
     oauth_request: OAuthRequest,
     *,
     not_before: Any,
+    handle: str | None = None,
 ) -> Response:
     rt = request.app.state.runtime
     session = await current_session(request, establishment.id, establishment.code)
@@ -202,7 +210,7 @@ async def _authorize(
     prompts = set((data.get("prompt") or "").split())
     try:
         max_age = int(data["max_age"]) if data.get("max_age") not in (None, "") else None
-        if max_age is not None and max_age < 0:
+        if max_age is not None and not 0 <= max_age <= 10**9:
             raise ValueError
     except ValueError:
         return _error_redirect(
@@ -213,16 +221,14 @@ async def _authorize(
         )
     try:
         if data.get("claims"):
+            if len(data["claims"]) > 4096:
+                raise ValueError
             claims = json.loads(data["claims"])
             if not isinstance(claims, dict):
                 raise ValueError
-    except ValueError:
-        return _error_redirect(
-            request,
-            server,
-            oauth_request,
-            InvalidRequestError("Invalid 'claims' parameter.", redirect_uri=redirect_uri),
-        )
+    except (ValueError, RecursionError):
+        error = InvalidRequestError("Invalid 'claims' parameter.", redirect_uri=redirect_uri)
+        return _error_redirect(request, server, oauth_request, error)
 
     now = rt.clock.now()
     hinted = None
@@ -256,7 +262,13 @@ async def _authorize(
     client: Client = grant.request.client
     if client.third_party or "consent" in prompts:
         consented = await run_in_threadpool(
-            _has_consent, request, establishment, session, client, not_before
+            _has_consent,
+            request,
+            establishment,
+            session,
+            client,
+            not_before,
+            grant.request.scope,
         )
         if not consented or ("consent" in prompts and not_before is None):
             if "none" in prompts:
@@ -287,7 +299,20 @@ async def _authorize(
         server.create_authorization_response, oauth_request, user, grant
     )
     await run_in_threadpool(_record_sign_in_to, request, establishment, session, client)
+    if handle and response.location and "code=" in response.location:
+        # Answered: the stored request cannot be replayed for another code.
+        await run_in_threadpool(_drop_pending, request, establishment, handle)
     return _deliver(request, oauth_request, response)
+
+
+def _drop_pending(request: Request, establishment: EstablishmentView, handle: str) -> None:
+    rt = request.app.state.runtime
+    with rt.database.session() as db:
+        row = authorizations.pending(
+            db, db.get(Establishment, establishment.id), secret_hash(handle), rt.clock.now()
+        )
+        if row is not None:
+            authorizations.delete_pending(db, row)
 
 
 def _has_consent(
@@ -296,14 +321,20 @@ def _has_consent(
     session: SsoSession,
     client: Client,
     not_before: Any,
+    scope: str = "",
 ) -> bool:
     rt = request.app.state.runtime
     with rt.database.session() as db:
         row = authorizations.consent(
             db, db.get(Establishment, establishment.id), session.id, client.id
         )
-        # After a consent page (not_before set), the approval must be that recent one.
-        return row is not None and (not_before is None or row.created_at >= not_before)
+        # After a consent page (not_before set), the approval must be that recent one; and
+        # it must cover every scope asked for now.
+        return (
+            row is not None
+            and (not_before is None or row.created_at >= not_before)
+            and set(scope.split()) <= set(row.scope.split())
+        )
 
 
 def _record_sign_in_to(
@@ -412,7 +443,10 @@ async def token(request: Request) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(request, f"{server.issuer}/oidc/token")
-    response = await run_in_threadpool(server.create_token_response, oauth_request)
+    try:
+        response = await run_in_threadpool(server.create_token_response, oauth_request)
+    except UnicodeDecodeError:
+        return _bad_client()
     return _respond(response)
 
 
@@ -460,7 +494,8 @@ def _userinfo(server: EstablishmentServer, presented: str) -> dict[str, Any] | s
         if row is None or row.revoked_at is not None or row.user_id is None:
             return "The access token is revoked or unknown."
         user = session.get(User, row.user_id)
-        if user is None or not user.active:
+        client = session.get(Client, row.client_pk)
+        if user is None or not user.active or client is None or not client.enabled:
             return "The access token is revoked or unknown."
         code = session.get(AuthorizationCode, row.code_id) if row.code_id else None
         return userinfo_claims(user, establishment, row.scope, code.claims if code else None)
@@ -475,8 +510,20 @@ async def _endpoint(request: Request, name: str, path: str) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(request, f"{server.issuer}/oidc/{path}")
-    response = await run_in_threadpool(server.create_endpoint_response, name, oauth_request)
+    try:
+        response = await run_in_threadpool(server.create_endpoint_response, name, oauth_request)
+    except UnicodeDecodeError:
+        return _bad_client()
     return _respond(response)
+
+
+def _bad_client() -> Response:
+    """Credentials that are not even text (Authlib cannot decode them)."""
+    return JSONResponse(
+        {"error": "invalid_client", "error_description": "Malformed client credentials."},
+        status_code=401,
+        headers={**NO_STORE, "WWW-Authenticate": 'Basic realm="token"'},
+    )
 
 
 async def revoke(request: Request) -> Response:

@@ -29,9 +29,10 @@ async def resolve(request: Request) -> EstablishmentView | Response:
     """The establishment named by `{code}`, a redirect to its lower-case address, or 404."""
     code: str = request.path_params["code"]
     if code != code.lower():
+        # Relative: the Host header is the client's to choose, never our redirect target.
         lowered = request.url.path.replace(f"/{code}", f"/{code.lower()}", 1)
-        target = request.url.replace(path=lowered)
-        return RedirectResponse(str(target), status_code=308)
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(lowered + query, status_code=308)
     try:
         establishment_codes.validate(code)
     except InvalidInput:

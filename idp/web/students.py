@@ -55,7 +55,7 @@ async def page(
         return session
     query = request.query_params.get("q", "")[:100]
     try:
-        number = max(1, int(request.query_params.get("page", "1")))
+        number = min(max(1, int(request.query_params.get("page", "1"))), 100_000)
     except ValueError:
         number = 1
     rt = request.app.state.runtime

@@ -529,3 +529,18 @@ def test_a_module_may_be_limited_to_some_scopes(admin_client, rt, school, people
     )
     with rt.database.session() as session:
         assert session.scalar(select(Client.allowed_scopes).where(Client.name == "Tout")) is None
+
+
+def test_console_inputs_that_used_to_answer_500(admin_client, school, people):
+    for path in (
+        "/admin/users?page=99999999999999999999",
+        "/admin/audit?page=99999999999999999999",
+        "/admin/audit?to=9999-12-31",
+        "/admin/audit.csv?to=9999-12-31&from=0001-01-01",
+    ):
+        assert admin_client.get(f"/{school}{path}").status_code == 200, path
+    ended = admin_client.post(
+        f"/{school}/admin/sessions/end",
+        data={"csrf_token": token(admin_client, school), "session": "9" * 30},
+    )
+    assert ended.status_code == 200 and "Session inconnue" in ended.text

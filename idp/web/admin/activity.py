@@ -89,6 +89,8 @@ async def end(request: Request) -> Response:
     rt = request.app.state.runtime
     try:
         session_id = int(form["session"]) if form.get("session") else None
+        if session_id is not None and not 0 < session_id < 2**31:
+            raise ValueError
         login = str(form["login"]) if form.get("login") else None
         count = await run_in_threadpool(
             lambda: provisioning.end_sessions(
@@ -107,12 +109,13 @@ def _audit_filters(request: Request) -> dict[str, Any]:
 
     def day(name: str) -> date | None:
         try:
-            return date.fromisoformat(q.get(name, ""))
+            chosen = date.fromisoformat(q.get(name, ""))
         except ValueError:
             return None
+        return chosen if date(1900, 1, 1) <= chosen <= date(9000, 1, 1) else None
 
     try:
-        number = max(1, int(q.get("page", "1")))
+        number = min(max(1, int(q.get("page", "1"))), 100_000)
     except ValueError:
         number = 1
     return {

@@ -28,7 +28,7 @@ ROLES = [r.value for r in (*PERSON_ROLES, Role.ADMIN)]
 def _filters(request: Request) -> dict[str, Any]:
     q = request.query_params
     try:
-        number = max(1, int(q.get("page", "1")))
+        number = min(max(1, int(q.get("page", "1"))), 100_000)
     except ValueError:
         number = 1
     role = q.get("role", "")

@@ -1,0 +1,195 @@
+"""Attacks found in review of the protocol and console code: claims beyond the granted
+scopes, consent for wider scopes, SSRF through registered URIs, token confusion, replayed
+stored requests, disabled clients, and inputs that used to answer 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+from idp import provisioning
+from idp.errors import InvalidRedirectUri
+from idp.oauth.redirect_uris import validate_outbound
+from oauth_support import PASSWORD, REDIRECT, callback_params, pkce
+
+
+def authorize(browser, provider, school, client_id, **extra):  # type: ignore[no-untyped-def]
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+    return browser.go(
+        f"{provider.issuer(school)}/oidc/authorize?{httpx.QueryParams(query)}", login="lea.martin"
+    ), verifier
+
+
+def redeem(provider, school, client, code, verifier):  # type: ignore[no-untyped-def]
+    with httpx.Client() as http:
+        return http.post(
+            f"{provider.issuer(school)}/oidc/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+            auth=(client.client_id, client.client_secret),
+        ).json()
+
+
+def userinfo(provider, school, token):  # type: ignore[no-untyped-def]
+    with httpx.Client() as http:
+        return http.get(
+            f"{provider.issuer(school)}/oidc/userinfo", headers={"Authorization": f"Bearer {token}"}
+        )
+
+
+def test_the_claims_parameter_stays_within_the_granted_scopes(provider, school_a, browser):
+    created = provisioning.add_client(
+        provider.rt, school_a, name="Limité", redirect_uris_=[REDIRECT], allowed_scopes=["openid"]
+    )
+    claims = {
+        "userinfo": {"email": None, "groups": None, "name": None},
+        "id_token": {"email": None},
+    }
+    response, verifier = authorize(
+        browser,
+        provider,
+        school_a,
+        created.client.client_id,
+        scope="openid email profile cpro",
+        claims=json.dumps(claims),
+    )
+    token = redeem(
+        provider,
+        school_a,
+        type("C", (), {"client_id": created.client.client_id, "client_secret": created.secret}),
+        callback_params(response)["code"],
+        verifier,
+    )
+    assert token["scope"] == "openid"
+    assert set(userinfo(provider, school_a, token["access_token"]).json()) == {"sub"}
+
+
+def test_consent_is_asked_again_for_wider_scopes(provider, school_a, browser):
+    created = provisioning.add_client(
+        provider.rt, school_a, name="Tiers", redirect_uris_=[REDIRECT], third_party=True
+    )
+    first, _ = authorize(browser, provider, school_a, created.client.client_id)
+    assert first.status_code == 200 and 'value="approve"' in first.text
+    handle = first.text.split('name="request" value="')[1].split('"')[0]
+    csrf = first.text.split('name="csrf_token" value="')[1].split('"')[0]
+    approved = browser.http.post(
+        f"{provider.issuer(school_a)}/oidc/authorize/consent",
+        data={"csrf_token": csrf, "request": handle, "decision": "approve"},
+    )
+    assert "code" in callback_params(browser.go(provider.base_url + approved.headers["location"]))
+    same, _ = authorize(browser, provider, school_a, created.client.client_id)
+    assert "code" in callback_params(same)  # remembered for this scope
+    wider, _ = authorize(
+        browser, provider, school_a, created.client.client_id, scope="openid email offline_access"
+    )
+    assert wider.status_code == 200 and 'value="approve"' in wider.text
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:5432/",
+        "https://127.0.0.1/x",
+        "https://10.0.0.8/x",
+        "https://169.254.169.254/latest",
+        "https://[::1]/x",
+        "http://modules.example/bc",
+        "https://intranet/bc",
+        "https://db.internal/bc",
+    ],
+)
+def test_outbound_addresses_never_reach_the_providers_network(uri):
+    with pytest.raises(InvalidRedirectUri):
+        validate_outbound(uri, allow_loopback=False)
+
+
+def test_outbound_addresses_allowed():
+    assert validate_outbound("https://sti.cpro.example/bc", allow_loopback=False)
+    assert validate_outbound("http://127.0.0.1:8001/bc", allow_loopback=True)
+
+
+def test_an_access_token_is_no_id_token_hint(provider, school_a, module, browser):
+    response, verifier = authorize(browser, provider, school_a, module.client_id)
+    token = redeem(provider, school_a, module, callback_params(response)["code"], verifier)
+    logout = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/logout",
+        params={
+            "id_token_hint": token["access_token"],
+            "post_logout_redirect_uri": "https://sti.cpro.example/",
+        },
+    )
+    assert logout.status_code == 400
+    assert userinfo(provider, school_a, token["access_token"]).status_code == 200  # still signed in
+    hinted, _ = authorize(
+        browser,
+        provider,
+        school_a,
+        module.client_id,
+        prompt="none",
+        id_token_hint=token["access_token"],
+    )
+    assert callback_params(hinted)["error"] == "invalid_request"
+
+
+def test_a_stored_request_answers_once(provider, school_a, module, browser):
+    _, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": module.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "prompt": "login",
+    }
+    first = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/authorize?{httpx.QueryParams(query)}"
+    )
+    resume = httpx.QueryParams(first.headers["location"].split("?", 1)[1])["next"]
+    signed_in = browser.sign_in(
+        provider.base_url + first.headers["location"], "lea.martin", PASSWORD
+    )
+    assert "code" in callback_params(browser.go(provider.base_url + signed_in.headers["location"]))
+    replay = browser.http.get(provider.base_url + resume)
+    assert replay.status_code == 400 and "a expiré" in replay.text
+
+
+def test_a_disabled_clients_tokens_stop_working(provider, school_a, module, browser):
+    response, verifier = authorize(browser, provider, school_a, module.client_id)
+    token = redeem(provider, school_a, module, callback_params(response)["code"], verifier)
+    provisioning.set_client_enabled(provider.rt, school_a, module.client_id, False, actor="test")
+    assert userinfo(provider, school_a, token["access_token"]).status_code == 401
+
+
+def test_malformed_inputs_get_answers_not_500(provider, school_a, module, browser):
+    issuer = provider.issuer(school_a)
+    nested, _ = authorize(browser, provider, school_a, module.client_id, claims="[" * 3000)
+    assert callback_params(nested)["error"] == "invalid_request"
+    huge, _ = authorize(browser, provider, school_a, module.client_id, max_age="9" * 30)
+    assert callback_params(huge)["error"] == "invalid_request"
+    bad_basic = "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()
+    with httpx.Client() as http:
+        for path in ("token", "revoke", "introspect"):
+            answer = http.post(
+                f"{issuer}/oidc/{path}",
+                data={"grant_type": "client_credentials", "token": "x"},
+                headers={"Authorization": bad_basic},
+            )
+            assert answer.status_code == 401 and answer.json()["error"] == "invalid_client", path
