@@ -419,6 +419,12 @@ class OpenIDRefresh:
         _, token, _ = response
         if is_openid_scope(token.get("scope")):
             old: Token = grant.request.refresh_token
+            requested = None
+            if old.code_id is not None:
+                # Claims asked for the ID token at sign-in are asked for its renewals too.
+                with self.server.rt.database.session() as session:
+                    code = session.get(AuthorizationCode, old.code_id)
+                    requested = code.claims if code else None
             token["id_token"] = encode_id_token(
                 self.server,
                 grant.request.client,
@@ -426,6 +432,7 @@ class OpenIDRefresh:
                 token,
                 old.auth_time,
                 old.sso_session_id,
+                requested=requested,
             )
         return token
 

@@ -153,34 +153,45 @@ def test_an_id_token_is_not_an_access_token(provider, school_a, module, browser)
     )
 
 
+def test_the_claims_parameter_puts_a_granted_claim_in_the_id_token(
+    provider, school_a, module, browser
+):
+    tokens = tokens_for(
+        provider,
+        browser,
+        module,
+        scope="openid email",
+        claims=json.dumps({"id_token": {"email": None}}),
+    )
+    keys = KeySet.import_key_set(httpx.get(endpoint(provider, "jwks")).json())
+    id_token = jwt.decode(tokens["id_token"], keys, algorithms=["RS256"]).claims
+    assert id_token["email"] == "lea@lp-a.example"
+    # Only the claim asked for, not the rest of its scope.
+    assert "email_verified" not in id_token and "given_name" not in id_token
+
+
 @pytest.mark.parametrize("member", ["userinfo", "id_token"])
-def test_the_claims_parameter_adds_a_claim(provider, school_a, module, browser, member):
+def test_the_claims_parameter_never_goes_beyond_the_granted_scopes(
+    provider, school_a, module, browser, member
+):
     tokens = tokens_for(
         provider, browser, module, scope="openid", claims=json.dumps({member: {"email": None}})
     )
     info = httpx.get(endpoint(provider, "userinfo"), headers=bearer(tokens["access_token"])).json()
     keys = KeySet.import_key_set(httpx.get(endpoint(provider, "jwks")).json())
     id_token = jwt.decode(tokens["id_token"], keys, algorithms=["RS256"]).claims
-    if member == "userinfo":
-        assert info["email"] == "lea@lp-a.example"
-        assert "email" not in id_token
-    else:
-        assert id_token["email"] == "lea@lp-a.example"
-        assert "email" not in info
-    # Only the claim asked for, not the rest of its scope or of other scopes.
-    assert "given_name" not in info and "given_name" not in id_token
-    assert "email_verified" not in info and "email_verified" not in id_token
+    assert "email" not in info and "email" not in id_token
 
 
-def test_claims_asked_in_the_claims_parameter_stay_after_a_refresh(
+def test_claims_asked_for_the_id_token_stay_after_a_refresh(
     provider, school_a, module, browser, clock
 ):
     tokens = tokens_for(
         provider,
         browser,
         module,
-        scope="openid offline_access",
-        claims=json.dumps({"userinfo": {"groups": None}}),
+        scope="openid cpro offline_access",
+        claims=json.dumps({"id_token": {"groups": None}}),
     )
     clock.advance(timedelta(minutes=20))
     renewed = httpx.post(
@@ -188,5 +199,7 @@ def test_claims_asked_in_the_claims_parameter_stay_after_a_refresh(
         data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         auth=(module.client_id, module.client_secret),
     ).json()
-    info = httpx.get(endpoint(provider, "userinfo"), headers=bearer(renewed["access_token"])).json()
-    assert info["groups"] == ["CAP-MELEC-1"]
+    keys = KeySet.import_key_set(httpx.get(endpoint(provider, "jwks")).json())
+    assert jwt.decode(renewed["id_token"], keys, algorithms=["RS256"]).claims["groups"] == [
+        "CAP-MELEC-1"
+    ]
