@@ -22,7 +22,7 @@ from idp.accounts.throttling import ThrottlePolicy
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
-from idp.store import audit, establishments, sessions, throttles, users
+from idp.store import audit, sessions, throttles, users
 
 # What may be recorded of an unknown login: people type their password in the login field
 # by mistake, and that must not land in the audit table.
@@ -351,6 +351,23 @@ class SignIn:
             )
             return token, f"{user.sub}:{password_fingerprint(user)}"
 
+    def _live(
+        self,
+        session,
+        establishment: Establishment,
+        token: str,
+        now: datetime,  # type: ignore[no-untyped-def]
+        idle: timedelta | None = None,
+    ):
+        """The live session behind a cookie token (idle lifetime by default)."""
+        return sessions.live_by_token(
+            session,
+            establishment,
+            secret_hash(token),
+            now=now,
+            idle_since=now - (idle or self.rt.settings.session_idle),
+        )
+
     def current_session(self, establishment_id: int, token: str | None):  # type: ignore[no-untyped-def]
         """The live session behind a cookie token, refreshed for idle expiry, or None."""
         if not token:
@@ -358,13 +375,7 @@ class SignIn:
         now = self.rt.clock.now()
         with self.rt.database.session() as session:
             establishment = self._establishment(session, establishment_id)
-            row = sessions.live_by_token(
-                session,
-                establishment,
-                secret_hash(token),
-                now=now,
-                idle_since=now - self.rt.settings.session_idle,
-            )
+            row = self._live(session, establishment, token, now)
             if row is None or not row.user.active:
                 return None
             # One write a minute at most per session, not one per request.
@@ -379,12 +390,9 @@ class SignIn:
         now = self.rt.clock.now()
         with self.rt.database.session() as session:
             establishment = self._establishment(session, establishment_id)
-            row = sessions.live_by_token(
-                session,
-                establishment,
-                secret_hash(token),
-                now=now,
-                idle_since=now - self.rt.settings.session_absolute,
+            # An idle session is still ended on sign-out (its absolute end is the limit).
+            row = self._live(
+                session, establishment, token, now, idle=self.rt.settings.session_absolute
             )
             if row is None:
                 return
@@ -496,13 +504,7 @@ class SignIn:
                 user.email_verified = True
             keep = None
             if keep_session:
-                row = sessions.live_by_token(
-                    session,
-                    establishment,
-                    secret_hash(keep_session),
-                    now=now,
-                    idle_since=now - self.rt.settings.session_idle,
-                )
+                row = self._live(session, establishment, keep_session, now)
                 keep = row.id if row else None
             notices = self.rt.logout.end_user(session, establishment, user, now, keep=keep)
             audit.record(
@@ -517,7 +519,3 @@ class SignIn:
             )
         self.rt.logout.notify(notices, now)
         return True
-
-    def establishment_by_code(self, code: str) -> Establishment | None:
-        with self.rt.database.session() as session:
-            return establishments.by_code(session, code)

@@ -87,3 +87,35 @@ def callback_params(response: httpx.Response) -> dict[str, str]:
     assert response.status_code == 302, (response.status_code, response.text[:500])
     location = response.headers["location"]
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def authorize(browser: Browser, provider: Provider, school: str, client_id: str, **extra: str):  # type: ignore[no-untyped-def]
+    """Run the authorization request as Léa's browser: (the answer at the module, verifier)."""
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+    url = f"{provider.issuer(school)}/oidc/authorize?{httpx.QueryParams(query)}"
+    return browser.go(url, login="lea.martin"), verifier
+
+
+def redeem(provider: Provider, school: str, client: Registered, code: str, verifier: str) -> dict:  # type: ignore[type-arg]
+    """The token endpoint's answer for a code, as the module's back end asks."""
+    with httpx.Client() as http:
+        return http.post(
+            f"{provider.issuer(school)}/oidc/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+            auth=(client.client_id, client.client_secret or ""),
+        ).json()

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp.models import Establishment, SsoSession, User
@@ -66,29 +65,6 @@ def touch(session: Session, row: SsoSession, now: datetime) -> None:
 def end(session: Session, row: SsoSession, now: datetime) -> None:
     row.ended_at = now
     session.flush()
-
-
-def end_all_of_user(
-    session: Session,
-    establishment: Establishment,
-    user_id: int,
-    *,
-    now: datetime,
-    keep: int | None = None,
-) -> int:
-    """End every live session of the user (but `keep`); returns how many ended."""
-    statement = (
-        update(SsoSession)
-        .where(
-            SsoSession.establishment_id == establishment.id,
-            SsoSession.user_id == user_id,
-            SsoSession.ended_at.is_(None),
-        )
-        .values(ended_at=now)
-    )
-    if keep is not None:
-        statement = statement.where(SsoSession.id != keep)
-    return session.execute(statement).rowcount  # type: ignore[attr-defined]
 
 
 def live_of_user(

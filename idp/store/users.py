@@ -36,24 +36,19 @@ def add(
     password_hash: str | None = None,
     must_change_password: bool = False,
 ) -> User:
-    user = User(
-        establishment_id=establishment.id,
+    user = new(
+        establishment,
         login=login,
         first_name=first_name,
         last_name=last_name,
         role=role,
         birth_date=birth_date,
         email=email,
-        email_verified=False,
-        password_hash=password_hash,
-        must_change_password=must_change_password,
-        active=True,
-        created_at=now,
-        updated_at=now,
+        groups=groups,
+        now=now,
     )
-    user.groups = [
-        UserGroup(establishment_id=establishment.id, name=name) for name in dict.fromkeys(groups)
-    ]
+    user.password_hash = password_hash
+    user.must_change_password = must_change_password
     session.add(user)
     session.flush()
     return user

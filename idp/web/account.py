@@ -21,7 +21,8 @@ from idp.web.pages import resolve_open
 from idp.web.rendering import render
 
 
-async def home(request: Request) -> Response:
+async def _signed_in_page(request: Request, template: str) -> Response:
+    """A page for the signed-in user; without a session, the login page."""
     establishment = await resolve_open(request)
     if isinstance(establishment, Response):
         return establishment
@@ -30,25 +31,7 @@ async def home(request: Request) -> Response:
         return RedirectResponse(f"/{establishment.code}/login", status_code=303)
     response = render(
         request,
-        "account.html",
-        establishment=establishment,
-        user=session.user,
-        csrf_field=FIELD,
-        csrf_token=csrf_token(request),
-    )
-    return finish(request, response)
-
-
-async def logout_page(request: Request) -> Response:
-    establishment = await resolve_open(request)
-    if isinstance(establishment, Response):
-        return establishment
-    session = await current_session(request, establishment.id, establishment.code)
-    if session is None:
-        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
-    response = render(
-        request,
-        "logout.html",
+        template,
         establishment=establishment,
         user=session.user,
         csrf_field=FIELD,
@@ -56,6 +39,14 @@ async def logout_page(request: Request) -> Response:
         error=None,
     )
     return finish(request, response)
+
+
+async def home(request: Request) -> Response:
+    return await _signed_in_page(request, "account.html")
+
+
+async def logout_page(request: Request) -> Response:
+    return await _signed_in_page(request, "logout.html")
 
 
 async def logout(request: Request) -> Response:

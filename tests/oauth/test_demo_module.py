@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -14,7 +13,7 @@ from clients.demo_module.app import DemoSettings, create_app
 from idp import provisioning
 from idp.oauth.logout import Notice
 from idp.store import establishments
-from oauth_support import REDIRECT, Registered, callback_params, pkce
+from oauth_support import REDIRECT, Registered, authorize, callback_params, redeem
 
 
 @pytest.fixture
@@ -32,32 +31,10 @@ def module_app(provider, school_a, module):  # type: ignore[no-untyped-def]
 
 
 def access_token(provider, school, module, browser):  # type: ignore[no-untyped-def]
-    verifier, challenge = pkce()
-    query = {
-        "response_type": "code",
-        "client_id": module.client_id,
-        "redirect_uri": REDIRECT,
-        "scope": "openid",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    code = callback_params(
-        browser.go(
-            f"{provider.issuer(school)}/oidc/authorize?{httpx.QueryParams(query)}",
-            login="lea.martin",
-        )
-    )["code"]
-    with httpx.Client() as http:
-        return http.post(
-            f"{provider.issuer(school)}/oidc/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            auth=(module.client_id, module.client_secret),
-        ).json()["access_token"]
+    response, verifier = authorize(browser, provider, school, module.client_id)
+    return redeem(provider, school, module, callback_params(response)["code"], verifier)[
+        "access_token"
+    ]
 
 
 def test_the_api_accepts_a_fresh_token_and_refuses_tampered_or_expired(

@@ -13,38 +13,15 @@ import pytest
 from idp import provisioning
 from idp.errors import InvalidRedirectUri
 from idp.oauth.redirect_uris import validate_outbound
-from oauth_support import PASSWORD, REDIRECT, callback_params, pkce
-
-
-def authorize(browser, provider, school, client_id, **extra):  # type: ignore[no-untyped-def]
-    verifier, challenge = pkce()
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": REDIRECT,
-        "scope": "openid",
-        "state": "st",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        **extra,
-    }
-    return browser.go(
-        f"{provider.issuer(school)}/oidc/authorize?{httpx.QueryParams(query)}", login="lea.martin"
-    ), verifier
-
-
-def redeem(provider, school, client, code, verifier):  # type: ignore[no-untyped-def]
-    with httpx.Client() as http:
-        return http.post(
-            f"{provider.issuer(school)}/oidc/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            auth=(client.client_id, client.client_secret),
-        ).json()
+from oauth_support import (
+    PASSWORD,
+    REDIRECT,
+    Registered,
+    authorize,
+    callback_params,
+    pkce,
+    redeem,
+)
 
 
 def userinfo(provider, school, token):  # type: ignore[no-untyped-def]
@@ -73,7 +50,7 @@ def test_the_claims_parameter_stays_within_the_granted_scopes(provider, school_a
     token = redeem(
         provider,
         school_a,
-        type("C", (), {"client_id": created.client.client_id, "client_secret": created.secret}),
+        Registered(created.client.client_id, created.secret),
         callback_params(response)["code"],
         verifier,
     )
