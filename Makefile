@@ -16,8 +16,13 @@ $(VENV)/.stamp-base: pyproject.toml
 	$(BIN)/pybabel compile --use-fuzzy -d idp/locale -D messages --statistics
 	@touch $@
 
+# The build backend of pyproject.toml's [build-system] too (python3 -m venv brings an older
+# setuptools and no wheel): tests/test_packaging.py builds the wheel offline, without build
+# isolation.
 $(VENV)/.stamp-test: $(VENV)/.stamp-base
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet $$($(BIN)/python -c 'import tomllib; \
+	  print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])')
 	@touch $@
 
 run: $(VENV)/.stamp-base

@@ -8,11 +8,25 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from idp.i18n import LOCALES, translations
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _templates_dir() -> Path:
+    """idp/templates in an installed wheel, where pyproject.toml's package-dir mapping puts
+    the repository's templates/; that templates/ itself in a checkout or an editable install
+    (setuptools' editable import hook cannot map a folder without __init__.py, so the
+    mapped package is not importable there and importlib.resources cannot be used)."""
+    shipped = _PACKAGE / "templates"
+    return shipped if shipped.is_dir() else _PACKAGE.parent / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 
 
 class Templates:
     def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        if not directory.is_dir():
+            raise FileNotFoundError(f"no templates directory at {directory}")
         self._environments = {locale: _environment(directory, locale) for locale in LOCALES}
 
     def environment(self, locale: str) -> Environment:
