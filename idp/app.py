@@ -55,6 +55,8 @@ def create_app(
         async with anyio.create_task_group() as tasks:
             if settings.purge_interval_minutes:
                 tasks.start_soon(_purge_periodically, rt, settings.purge_interval_minutes * 60)
+            # Back-channel logout notices: this instance's and, by polling, any other's.
+            tasks.start_soon(rt.logout.sender.run)
             yield
             tasks.cancel_scope.cancel()
         if runtime is None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -71,6 +71,15 @@ def _runtime(ctx: click.Context) -> Runtime:
         root.obj = build_runtime(Settings.from_env())
         root.call_on_close(root.obj.close)
     return root.obj
+
+
+T = TypeVar("T")
+
+
+def _run(ctx: click.Context, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a use case in the command's unit of work: committed if it returns, rolled back if
+    it raises. Every command that touches the database goes through here."""
+    return _runtime(ctx).run(use_case, *args, **kwargs)
 
 
 def _parse_date(value: str) -> date:
@@ -153,12 +162,12 @@ def db_revision(ctx: click.Context, message: str) -> None:
 def demo_command(ctx: click.Context) -> None:
     """Create the demo establishment and its accounts (idempotent)."""
     rt = _runtime(ctx)
-    credentials = demo.seed(rt)
+    credentials = _run(ctx, demo.seed)
     url = rt.settings.issuer(demo.CODE)
     click.echo(f"Demo establishment « {demo.NAME} »: {url}")
     for c in credentials:
         click.echo(f"  {c.role:<8} {c.login:<20} {c.password:<16} ({c.note})")
-    env_file = demo.register_modules(rt)
+    env_file = _run(ctx, demo.register_modules)
     for module in demo.MODULES:
         click.echo(f"Demo module « {module.name} »: {module.base_url}")
     click.echo(f"(module settings written to {env_file})", err=True)
@@ -185,8 +194,8 @@ def establishment_create(
 ) -> None:
     """Create an establishment and its admin account, and mail the access to EMAIL."""
     rt = _runtime(ctx)
-    created = provisioning.create_establishment(
-        rt, code=code, name=name, uai_code=uai_code, email=email
+    created = _run(
+        ctx, provisioning.create_establishment, code=code, name=name, uai_code=uai_code, email=email
     )
     click.echo(f"admin access sent to {created.establishment.email}", err=True)
     click.echo(f"{rt.settings.issuer(created.establishment.code)}")
@@ -210,7 +219,7 @@ def _toggle(enabled: bool) -> click.Command:
     @click.argument("code")
     @click.pass_context
     def command(ctx: click.Context, code: str) -> None:
-        provisioning.set_establishment_enabled(_runtime(ctx), code, enabled)
+        _run(ctx, provisioning.set_establishment_enabled, code, enabled)
         click.echo(f"{code}: {'enabled' if enabled else 'disabled'}")
 
     command.__doc__ = "Re-open the establishment." if enabled else "Suspend the establishment."
@@ -249,9 +258,9 @@ def user_add(
     groups: tuple[str, ...],
 ) -> None:
     """Add an account on its initial (birth-date) password; prints the login."""
-    rt = _runtime(ctx)
-    created = provisioning.add_user(
-        rt,
+    created = _run(
+        ctx,
+        provisioning.add_user,
         code,
         first_name=first_name,
         last_name=last_name,
@@ -299,7 +308,7 @@ def user_import(
     with open(file, "rb") as handle:
         data = handle.read()
     parsed = imports.parse(data, default_role=Role(role), today=rt.clock.now().date())
-    to_create, to_update = provisioning.plan_import(rt, code, parsed)
+    to_create, to_update = _run(ctx, provisioning.plan_import, code, parsed)
     click.echo(
         f"{file}: {len(parsed.rows) + len(parsed.refused)} lines ({parsed.encoding}, "
         f"'{parsed.delimiter}'): {to_create} to create, {to_update} to update, "
@@ -311,8 +320,9 @@ def user_import(
     if parsed.refused and not skip_invalid:
         _fail(f"{len(parsed.refused)} line(s) refused; nothing imported (use --skip-invalid)")
     with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
-        report = provisioning.import_users(
-            rt,
+        report = _run(
+            ctx,
+            provisioning.import_users,
             code,
             parsed,
             skip_invalid=skip_invalid,
@@ -348,8 +358,7 @@ def user_set_password(
         raise click.UsageError("--password-stdin is required")
     password = sys.stdin.read()
     password = password.removesuffix("\n").removesuffix("\r")
-    rt = _runtime(ctx)
-    changed = provisioning.set_password(rt, code, login, password, temporary=temporary)
+    changed = _run(ctx, provisioning.set_password, code, login, password, temporary=temporary)
     click.echo(f"password set for {changed.login}{' (temporary)' if temporary else ''}")
 
 
@@ -359,8 +368,7 @@ def user_set_password(
 @click.pass_context
 def user_reset_password(ctx: click.Context, code: str, login: str) -> None:
     """Back to the initial (birth-date) password; the admin account gets a new one by email."""
-    rt = _runtime(ctx)
-    reset = provisioning.reset_password(rt, code, login)
+    reset = _run(ctx, provisioning.reset_password, code, login)
     if reset.mailed_to:
         click.echo(f"{reset.user.login}: new password sent to {reset.mailed_to}")
     else:
@@ -423,8 +431,9 @@ def client_add(
         except ValueError:
             raise click.UsageError(f"{jwks_file} is not JSON") from None
     rt = _runtime(ctx)
-    created = provisioning.add_client(
-        rt,
+    created = _run(
+        ctx,
+        provisioning.add_client,
         code,
         name=name,
         redirect_uris_=redirect_uris,

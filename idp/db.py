@@ -6,16 +6,20 @@ so that the event loop never waits on a query.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so that Alembic migrations name the same thing on every database.
 NAMING_CONVENTION = {
@@ -48,7 +52,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine. On SQLite, `read_only` gives connections that begin deferred transactions
+    (WAL readers never wait for the write lock) and refuse any write (PRAGMA query_only),
+    and the default gives connections whose transactions take the write lock at BEGIN."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -57,56 +64,159 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             hide_parameters=True,
             **kwargs,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over. IMMEDIATE takes
-        # the write lock up front: in WAL mode a deferred transaction that read and then
-        # writes after another connection's write fails at once ("database is locked",
-        # no busy wait), while an immediate one waits its turn (busy_timeout).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "connect", _sqlite_pragmas(read_only=read_only))
+        # pysqlite's own transaction handling is turned off (isolation_level=None) and BEGIN
+        # is ours. A writer takes the write lock at BEGIN (IMMEDIATE): in WAL mode a deferred
+        # transaction that read and then writes after another connection's write fails at
+        # once ("database is locked", no busy wait), while an immediate one waits its turn.
+        # BEGIN is sent at the unit of work's first statement, not when it is opened.
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
     # hide_parameters: a failing statement's values (a password hash, a token hash) must
     # never reach a log line through the exception text.
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(*, read_only: bool):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    return on_connect
+
+
+# Set while a request's or a command's unit of work is open, in its task and in the worker
+# threads it starts (anyio copies the context): a second one opened inside it would, on
+# SQLite, wait for the first one's write lock until the busy timeout.
+_open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction has committed; forgotten if it
+    rolls back. For what must follow a change, never precede it (waking the outbox sender)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+_AFTER_COMMIT = "after_commit"
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the change is committed; a failed follow-up must not undo it
+            log.exception("after-commit callback failed")
+
+
+def _forget_after_commit(session: Session, *_: Any) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+async def release(session: Session) -> None:
+    """End the session's transaction before slow work that needs no database (a password
+    hash takes tens of milliseconds): no lock or snapshot is held meanwhile. The next
+    statement begins a new transaction. Only where a flow needs it, and says why."""
+    await anyio.to_thread.run_sync(session.commit)
+
+
+class UnitOfWork:
+    """One database session for one request or command: created at first use, committed
+    once by whoever opened the unit of work, rolled back on any error. Services and store
+    functions receive its session; they never commit, roll back or open their own."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
 
 class Database:
-    """The engine and its sessions. One per app or CLI invocation, never a global."""
+    """The engines and their sessions. One per app or CLI invocation, never a global."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._local = threading.local()
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            self.read_engine = make_engine(url, read_only=True, **engine_kwargs)
+        elif self.dialect == "postgresql":
+            # READ ONLY transactions on the same pool: a write by mistake fails at once.
+            self.read_engine = self.engine.execution_options(postgresql_readonly=True)
+        else:
+            self.read_engine = self.engine
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+        for sessions in (self._writer, self._reader):
+            event.listen(sessions, "after_commit", _run_after_commit)
+            event.listen(sessions, "after_rollback", _forget_after_commit)
+
+    def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
+        return UnitOfWork(self._writer if write else self._reader)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back if it raises.
-
-        Units of work do not nest: on SQLite the inner one would wait for the outer one's
-        write lock until the busy timeout; refused at once, the mistake shows in any test.
-        """
-        if getattr(self._local, "open", False):
-            raise RuntimeError("a unit of work is already open in this thread")
-        self._local.open = True
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work as a block: committed when it ends, rolled back if it raises. For
+        commands, background work and tests; a request gets its own from the web layer."""
+        if _open.get():
+            raise RuntimeError("a unit of work is already open here")
+        token = _open.set(True)
+        uow = self.unit_of_work(write=write)
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield uow.session
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
         finally:
-            self._local.open = False
+            uow.close()
+            _open.reset(token)
+
+    @contextmanager
+    def opened(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
+        """Marks `uow` as the open unit of work of this context (see `session`)."""
+        if _open.get():
+            raise RuntimeError("a unit of work is already open here")
+        token = _open.set(True)
+        try:
+            yield uow
+        finally:
+            _open.reset(token)
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        with self.read_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

@@ -71,27 +71,28 @@ class Credential:
     note: str
 
 
-def seed(rt: Runtime) -> list[Credential]:
+def seed(rt: Runtime, session: Session) -> list[Credential]:
     """Create what is missing; change nothing that exists. Returns the credentials to show."""
-    with rt.database.session() as session:
-        existing = establishments.by_code(session, CODE)
+    existing = establishments.by_code(session, CODE)
     if existing is None:
         created = provisioning.create_establishment(
-            rt, code=CODE, name=NAME, uai_code=UAI, email=EMAIL, send_welcome=False
+            rt, session, code=CODE, name=NAME, uai_code=UAI, email=EMAIL, send_welcome=False
         )
-        provisioning.set_password(rt, CODE, created.admin_login, ADMIN_PASSWORD, temporary=True)
+        provisioning.set_password(
+            rt, session, CODE, created.admin_login, ADMIN_PASSWORD, temporary=True
+        )
     credentials = [
         Credential(
             UAI.lower(), ADMIN_PASSWORD, Role.ADMIN.value, "à changer à la première connexion"
         )
     ]
     for person in PEOPLE:
-        with rt.database.session() as session:
-            establishment = provisioning.get_establishment(session, CODE)
-            user = _find(session, establishment, person)
+        establishment = provisioning.get_establishment(session, CODE)
+        user = _find(session, establishment, person)
         if user is None:
             login = provisioning.add_user(
                 rt,
+                session,
                 CODE,
                 first_name=person.first_name,
                 last_name=person.last_name,
@@ -118,22 +119,22 @@ def _find(session: Session, establishment: Establishment, person: DemoPerson) ->
     return user.login if user else None
 
 
-def register_modules(rt: Runtime, env_file: Path = CLIENTS_ENV) -> Path:
+def register_modules(rt: Runtime, session: Session, env_file: Path = CLIENTS_ENV) -> Path:
     """The two demo modules as clients of the demo establishment. Secrets are stored hashed
     and shown once, so their settings go to a git-ignored file when the clients are created;
     if that file is missing, the secrets are rotated so that `make run` works every time."""
     known = _read_env(env_file)
     values = {"DEMO_ISSUER": rt.settings.issuer(CODE)}
     for module in MODULES:
-        with rt.database.session() as session:
-            establishment = provisioning.get_establishment(session, CODE)
-            existing = next(
-                (c for c in clients.all_of(session, establishment) if c.name == module.name), None
-            )
-            client_id = existing.client_id if existing else None
+        establishment = provisioning.get_establishment(session, CODE)
+        existing = next(
+            (c for c in clients.all_of(session, establishment) if c.name == module.name), None
+        )
+        client_id = existing.client_id if existing else None
         if client_id is None:
             created = provisioning.add_client(
                 rt,
+                session,
                 CODE,
                 name=module.name,
                 redirect_uris_=[f"{module.base_url}/callback"],
@@ -147,7 +148,7 @@ def register_modules(rt: Runtime, env_file: Path = CLIENTS_ENV) -> Path:
             secret = known[f"{module.key}_CLIENT_SECRET"]
         else:
             secret = provisioning.rotate_client_secret(
-                rt, CODE, client_id, actor=provisioning.OPERATOR
+                rt, session, CODE, client_id, actor=provisioning.OPERATOR
             )
         values |= {
             f"{module.key}_NAME": module.name,

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Enum,
@@ -452,3 +453,69 @@ class PendingImport(Base):
     created_csv: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BackchannelNotice(Base):
+    """The back-channel logout outbox (OpenID Connect Back-Channel Logout 1.0): one row per
+    module to tell that a session ended, written in the transaction that ends it, sent by
+    idp.oauth.backchannel until delivered, refused, or given up on.
+
+    Pending rows have `next_attempt_at`; a sender sets `claimed_until` while it delivers, so
+    that a sender that dies leaves the row to another one once the lease is over. Finished
+    rows (`delivered_at` or `abandoned_at`) have neither, and are purged a day later.
+    """
+
+    __tablename__ = "backchannel_notices"
+    __table_args__ = (
+        Index("ix_backchannel_notices_next_attempt_at", "next_attempt_at"),
+        Index("ix_backchannel_notices_establishment_id", "establishment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE")
+    )
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    uri: Mapped[str] = mapped_column(Text)
+    alg: Mapped[str] = mapped_column(String(8))
+    sub: Mapped[str] = mapped_column(String(64))
+    sid: Mapped[str] = mapped_column(String(64))
+    # Fixed at enqueue time: every attempt carries it, so the module can drop a duplicate.
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the last attempt failed (an HTTP status or an exception's name), for operators.
+    last_error: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsedAssertion(Base):
+    """A private_key_jwt assertion already presented (RFC 7523 §3 item 7), remembered until
+    it expires so that no instance accepts it twice. The key is the primary key: two
+    instances inserting the same assertion at once, one of them fails."""
+
+    __tablename__ = "used_assertions"
+    __table_args__ = (Index("ix_used_assertions_expires_at", "expires_at"),)
+
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # SHA-256 of the `jti`: the client chooses it, of any length.
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The assertion's `exp` plus the leeway it is accepted with.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CacheGeneration(Base):
+    """One row whose value every change to cached data moves (idp.caches): each instance
+    reads it at most every IDP_CACHE_SECONDS and drops its caches when it has moved."""
+
+    __tablename__ = "cache_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -25,6 +25,7 @@ from idp.accounts import emails, establishment_codes, imports, logins, uai
 from idp.accounts.initial_passwords import generate_password
 from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
 from idp.accounts.roles import PERSON_ROLES, Role
+from idp.db import after_commit
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.models import Client, Establishment, SsoSession, User
 from idp.oauth import redirect_uris
@@ -88,7 +89,14 @@ class NewEstablishment:
 
 
 def create_establishment(
-    rt: Runtime, *, code: str, name: str, uai_code: str, email: str, send_welcome: bool = True
+    rt: Runtime,
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    uai_code: str,
+    email: str,
+    send_welcome: bool = True,
 ) -> NewEstablishment:
     """The establishment, its single admin account (login = UAI in lower case, a random
     password to change at first sign-in), and the welcome email to the establishment.
@@ -103,71 +111,71 @@ def create_establishment(
     now = rt.clock.now()
     password = generate_password()
     password_hash = rt.hasher.hash(password)
-    with rt.database.session() as session:
-        if establishments.by_code(session, code):
-            raise Conflict(
-                f"Le code d'établissement « {code} » existe déjà.",
-                detail=f"establishment code {code!r} already exists",
-            )
-        if existing := establishments.by_uai(session, uai_code):
-            raise Conflict(
-                f"Le code UAI {uai_code} est déjà celui de l'établissement « {existing.code} ».",
-                detail=f"UAI {uai_code} already belongs to {existing.code!r}",
-            )
-        establishment = establishments.add(
-            session, code=code, name=name, uai=uai_code, email=email, now=now
+    if establishments.by_code(session, code):
+        raise Conflict(
+            f"Le code d'établissement « {code} » existe déjà.",
+            detail=f"establishment code {code!r} already exists",
         )
-        admin = users.add(
-            session,
-            establishment,
-            login=uai_code.lower(),
-            first_name="Administrateur",
-            last_name=name,
-            role=Role.ADMIN,
-            birth_date=None,
-            email=email,
-            password_hash=password_hash,
-            must_change_password=True,
-            now=now,
+    if existing := establishments.by_uai(session, uai_code):
+        raise Conflict(
+            f"Le code UAI {uai_code} est déjà celui de l'établissement « {existing.code} ».",
+            detail=f"UAI {uai_code} already belongs to {existing.code!r}",
         )
-        rt.keys.create_initial(session, establishment)
-        audit.record(
-            session,
-            establishment,
-            "establishment.created",
-            at=now,
-            actor=OPERATOR,
-            subject=admin.login,
-            details={"uai": uai_code},
+    establishment = establishments.add(
+        session, code=code, name=name, uai=uai_code, email=email, now=now
+    )
+    admin = users.add(
+        session,
+        establishment,
+        login=uai_code.lower(),
+        first_name="Administrateur",
+        last_name=name,
+        role=Role.ADMIN,
+        birth_date=None,
+        email=email,
+        password_hash=password_hash,
+        must_change_password=True,
+        now=now,
+    )
+    rt.keys.create_initial(session, establishment)
+    audit.record(
+        session,
+        establishment,
+        "establishment.created",
+        at=now,
+        actor=OPERATOR,
+        subject=admin.login,
+        details={"uai": uai_code},
+    )
+    if send_welcome:
+        message = rt.messages.render(
+            "establishment_created",
+            to=email,
+            establishment=establishment,
+            login_url=f"{rt.settings.issuer(code)}/login",
+            admin_login=admin.login,
+            password=password,
         )
-        if send_welcome:
-            message = rt.messages.render(
-                "establishment_created",
-                to=email,
-                establishment=establishment,
-                login_url=f"{rt.settings.issuer(code)}/login",
-                admin_login=admin.login,
-                password=password,
-            )
-            rt.mailer.send(message)
+        rt.mailer.send(message)
     log.info("establishment %s created (admin %s)", code, admin.login)
     return NewEstablishment(establishment, admin.login)
 
 
-def set_establishment_enabled(rt: Runtime, code: str, enabled: bool) -> Establishment:
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        establishments.set_enabled(session, establishment, enabled)
-        # This process sees it at once; the others when their cache entry expires (30 s).
-        rt.directory.forget(establishment.code)
-        audit.record(
-            session,
-            establishment,
-            "establishment.enabled" if enabled else "establishment.disabled",
-            at=rt.clock.now(),
-            actor=OPERATOR,
-        )
-        return establishment
+def set_establishment_enabled(
+    rt: Runtime, session: Session, code: str, enabled: bool
+) -> Establishment:
+    establishment = get_establishment(session, code)
+    establishments.set_enabled(session, establishment, enabled)
+    # Every instance sees it within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
+    audit.record(
+        session,
+        establishment,
+        "establishment.enabled" if enabled else "establishment.disabled",
+        at=rt.clock.now(),
+        actor=OPERATOR,
+    )
+    return establishment
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -175,6 +183,7 @@ def set_establishment_enabled(rt: Runtime, code: str, enabled: bool) -> Establis
 
 def add_user(
     rt: Runtime,
+    session: Session,
     code: str,
     *,
     first_name: str,
@@ -198,40 +207,39 @@ def add_user(
     email = emails.normalise(email) if email else None
     group_names = [_text(g, "Groupe") for g in groups]
     logins.base_login(first_name, last_name)  # a name with no usable letter fails here
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        login = logins.unique_login(
-            first_name, last_name, lambda c: users.login_taken(session, establishment, c)
-        )
-        try:
-            user = users.add(
-                session,
-                establishment,
-                login=login,
-                first_name=first_name,
-                last_name=last_name,
-                role=role,
-                birth_date=birth_date,
-                email=email,
-                groups=group_names,
-                now=now,
-            )
-        except IntegrityError:
-            # Another process took the same login between our check and our insert.
-            raise Conflict(
-                "Cet identifiant vient d'être attribué à un autre compte. Veuillez réessayer.",
-                detail=f"login {login!r} taken concurrently at {establishment.code}",
-            ) from None
-        audit.record(
+    establishment = get_establishment(session, code)
+    login = logins.unique_login(
+        first_name, last_name, lambda c: users.login_taken(session, establishment, c)
+    )
+    try:
+        user = users.add(
             session,
             establishment,
-            "user.created",
-            at=now,
-            actor=actor,
-            subject=login,
-            details={"role": role.value},
+            login=login,
+            first_name=first_name,
+            last_name=last_name,
+            role=role,
+            birth_date=birth_date,
+            email=email,
+            groups=group_names,
+            now=now,
         )
-        return user
+    except IntegrityError:
+        # Another process took the same login between our check and our insert.
+        raise Conflict(
+            "Cet identifiant vient d'être attribué à un autre compte. Veuillez réessayer.",
+            detail=f"login {login!r} taken concurrently at {establishment.code}",
+        ) from None
+    audit.record(
+        session,
+        establishment,
+        "user.created",
+        at=now,
+        actor=actor,
+        subject=login,
+        details={"role": role.value},
+    )
+    return user
 
 
 _RULES = {
@@ -247,15 +255,21 @@ _RULES = {
 
 
 def set_password(
-    rt: Runtime, code: str, login: str, password: str, *, temporary: bool, actor: str = OPERATOR
+    rt: Runtime,
+    session: Session,
+    code: str,
+    login: str,
+    password: str,
+    *,
+    temporary: bool,
+    actor: str = OPERATOR,
 ) -> User:
     """A personal password must pass the password policy; a temporary one (changed at the
     next sign-in) only its length rules."""
     if not password:
         raise InvalidInput("Le mot de passe est vide.", detail="empty password")
-    with rt.database.session() as session:
-        user = get_user(session, get_establishment(session, code), login)
-        owner = PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date)
+    user = get_user(session, get_establishment(session, code), login)
+    owner = PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date)
     policy = PasswordPolicy(
         min_length=rt.settings.password_min_length, min_score=rt.settings.password_min_score
     )
@@ -270,22 +284,21 @@ def set_password(
         )
     password_hash = rt.hasher.hash(password)
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        user = get_user(session, establishment, login)
-        users.set_password_hash(session, user, password_hash, must_change=temporary, now=now)
-        # A new password ends the user's sessions and tokens everywhere.
-        notices = rt.logout.end_user(session, establishment, user, now)
-        audit.record(
-            session,
-            establishment,
-            "password.set",
-            at=now,
-            actor=actor,
-            subject=user.login,
-            details={"temporary": temporary},
-        )
-    rt.logout.notify(notices, now)
+    establishment = get_establishment(session, code)
+    user = get_user(session, establishment, login)
+    users.set_password_hash(session, user, password_hash, must_change=temporary, now=now)
+    # A new password ends the user's sessions and tokens everywhere.
+    notices = rt.logout.end_user(session, establishment, user, now)
+    audit.record(
+        session,
+        establishment,
+        "password.set",
+        at=now,
+        actor=actor,
+        subject=user.login,
+        details={"temporary": temporary},
+    )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
     return user
 
 
@@ -296,47 +309,46 @@ class Reset:
     mailed_to: str | None = None
 
 
-def reset_password(rt: Runtime, code: str, login: str, *, actor: str = OPERATOR) -> Reset:
+def reset_password(
+    rt: Runtime, session: Session, code: str, login: str, *, actor: str = OPERATOR
+) -> Reset:
     """Back to the initial password: the birth date; for the admin account, a new random
     password mailed to the establishment's address (sent before the change commits). Either
     way the account's sessions and tokens end, and a change is forced at the next sign-in."""
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        user = get_user(session, establishment, login)
-        mailed_to = None
-        if user.birth_date is not None:
-            users.set_password_hash(session, user, None, must_change=False, now=now)
-            target = "initial"
-        else:
-            password = generate_password()
-            users.set_password_hash(
-                session, user, rt.hasher.hash(password), must_change=True, now=now
+    establishment = get_establishment(session, code)
+    user = get_user(session, establishment, login)
+    mailed_to = None
+    if user.birth_date is not None:
+        users.set_password_hash(session, user, None, must_change=False, now=now)
+        target = "initial"
+    else:
+        password = generate_password()
+        users.set_password_hash(session, user, rt.hasher.hash(password), must_change=True, now=now)
+        target = "generated"
+    notices = rt.logout.end_user(session, establishment, user, now)
+    audit.record(
+        session,
+        establishment,
+        "password.reset",
+        at=now,
+        actor=actor,
+        subject=user.login,
+        details={"to": target},
+    )
+    if user.birth_date is None:
+        rt.mailer.send(
+            rt.messages.render(
+                "admin_password_reset",
+                to=establishment.email,
+                establishment=establishment,
+                login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                admin_login=user.login,
+                password=password,
             )
-            target = "generated"
-        notices = rt.logout.end_user(session, establishment, user, now)
-        audit.record(
-            session,
-            establishment,
-            "password.reset",
-            at=now,
-            actor=actor,
-            subject=user.login,
-            details={"to": target},
         )
-        if user.birth_date is None:
-            rt.mailer.send(
-                rt.messages.render(
-                    "admin_password_reset",
-                    to=establishment.email,
-                    establishment=establishment,
-                    login_url=f"{rt.settings.issuer(establishment.code)}/login",
-                    admin_login=user.login,
-                    password=password,
-                )
-            )
-            mailed_to = establishment.email
-    rt.logout.notify(notices, now)
+        mailed_to = establishment.email
+    after_commit(session, lambda: rt.logout.notify(notices, now))
     return Reset(user, mailed_to=mailed_to)
 
 
@@ -394,6 +406,7 @@ def check_client_jwks(jwks: object) -> dict[str, Any]:
 
 def add_client(
     rt: Runtime,
+    session: Session,
     code: str,
     *,
     name: str,
@@ -456,35 +469,34 @@ def add_client(
         )
     secret = new_secret() if method in ("client_secret_basic", "client_secret_post") else None
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        client = clients.add(
-            session,
-            establishment,
-            client_id=secrets.token_hex(16),
-            name=name,
-            secret_hash=secret_hash(secret) if secret else None,
-            token_endpoint_auth_method=method,
-            redirect_uris=checked,
-            post_logout_redirect_uris=post_logout,
-            backchannel_logout_uri=backchannel_logout_uri,
-            third_party=third_party,
-            now=now,
-        )
-        client.id_token_signed_response_alg = id_token_alg
-        client.allowed_scopes = _scopes(allowed_scopes)
-        client.jwks_uri = jwks_uri
-        client.jwks = jwks
-        audit.record(
-            session,
-            establishment,
-            "client.created",
-            at=now,
-            actor=actor,
-            subject=client.client_id,
-            details={"name": name, "auth_method": method},
-        )
-        return NewClient(client, secret)
+    establishment = get_establishment(session, code)
+    client = clients.add(
+        session,
+        establishment,
+        client_id=secrets.token_hex(16),
+        name=name,
+        secret_hash=secret_hash(secret) if secret else None,
+        token_endpoint_auth_method=method,
+        redirect_uris=checked,
+        post_logout_redirect_uris=post_logout,
+        backchannel_logout_uri=backchannel_logout_uri,
+        third_party=third_party,
+        now=now,
+    )
+    client.id_token_signed_response_alg = id_token_alg
+    client.allowed_scopes = _scopes(allowed_scopes)
+    client.jwks_uri = jwks_uri
+    client.jwks = jwks
+    audit.record(
+        session,
+        establishment,
+        "client.created",
+        at=now,
+        actor=actor,
+        subject=client.client_id,
+        details={"name": name, "auth_method": method},
+    )
+    return NewClient(client, secret)
 
 
 # -- bulk import ---------------------------------------------------------------------------
@@ -499,11 +511,12 @@ class ImportReport:
     applied: bool
 
 
-def plan_import(rt: Runtime, code: str, parsed: imports.Parsed) -> tuple[int, int]:
+def plan_import(
+    rt: Runtime, session: Session, code: str, parsed: imports.Parsed
+) -> tuple[int, int]:
     """How many rows would create an account, and how many would update one."""
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        known = {_identity(u) for u in users.all_people(session, establishment)}
+    establishment = get_establishment(session, code)
+    known = {_identity(u) for u in users.all_people(session, establishment)}
     updates = sum(1 for row in parsed.rows if row.identity in known)
     return len(parsed.rows) - updates, updates
 
@@ -514,6 +527,7 @@ def _identity(user: User) -> tuple[str, str, date | None]:
 
 def import_users(
     rt: Runtime,
+    session: Session,
     code: str,
     parsed: imports.Parsed,
     *,
@@ -531,66 +545,65 @@ def import_users(
     created: list[tuple[str, str, str, str]] = []
     updated = 0
     notices = []
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        people = list(users.all_people(session, establishment))
-        by_identity = {_identity(u): u for u in people}
-        taken = users.all_logins(session, establishment)
-        matched: set[int] = set()
-        for row in parsed.rows:
-            existing = by_identity.get(row.identity)
-            if existing is not None:
-                matched.add(existing.id)
-                existing.role = row.role
-                existing.active = True
-                if row.email:
-                    if existing.email != row.email:
-                        existing.email_verified = False
-                    existing.email = row.email
-                users.set_groups(existing, row.groups)
-                existing.updated_at = now
-                updated += 1
-            else:
-                login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
-                taken.add(login)
-                user = users.new(
-                    establishment,
-                    login=login,
-                    first_name=row.first_name,
-                    last_name=row.last_name,
-                    role=row.role,
-                    birth_date=row.birth_date,
-                    email=row.email,
-                    groups=row.groups,
-                    now=now,
-                )
-                session.add(user)
-                created.append((login, row.last_name, row.first_name, ", ".join(row.groups)))
-            if progress is not None:
-                progress(1)
-        deactivated = 0
-        if deactivate_missing_role is not None:
-            for user in people:
-                if user.role is deactivate_missing_role and user.active and user.id not in matched:
-                    user.active = False
-                    user.updated_at = now
-                    notices += rt.logout.end_user(session, establishment, user, now)
-                    deactivated += 1
-        session.flush()
-        audit.record(
-            session,
-            establishment,
-            "users.imported",
-            at=now,
-            actor=actor,
-            details={
-                "created": len(created),
-                "updated": updated,
-                "deactivated": deactivated,
-                "refused": len(parsed.refused),
-            },
-        )
-    rt.logout.notify(notices, now)
+    establishment = get_establishment(session, code)
+    people = list(users.all_people(session, establishment))
+    by_identity = {_identity(u): u for u in people}
+    taken = users.all_logins(session, establishment)
+    matched: set[int] = set()
+    for row in parsed.rows:
+        existing = by_identity.get(row.identity)
+        if existing is not None:
+            matched.add(existing.id)
+            existing.role = row.role
+            existing.active = True
+            if row.email:
+                if existing.email != row.email:
+                    existing.email_verified = False
+                existing.email = row.email
+            users.set_groups(existing, row.groups)
+            existing.updated_at = now
+            updated += 1
+        else:
+            login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
+            taken.add(login)
+            user = users.new(
+                establishment,
+                login=login,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                role=row.role,
+                birth_date=row.birth_date,
+                email=row.email,
+                groups=row.groups,
+                now=now,
+            )
+            session.add(user)
+            created.append((login, row.last_name, row.first_name, ", ".join(row.groups)))
+        if progress is not None:
+            progress(1)
+    deactivated = 0
+    if deactivate_missing_role is not None:
+        for user in people:
+            if user.role is deactivate_missing_role and user.active and user.id not in matched:
+                user.active = False
+                user.updated_at = now
+                notices += rt.logout.end_user(session, establishment, user, now)
+                deactivated += 1
+    session.flush()
+    audit.record(
+        session,
+        establishment,
+        "users.imported",
+        at=now,
+        actor=actor,
+        details={
+            "created": len(created),
+            "updated": updated,
+            "deactivated": deactivated,
+            "refused": len(parsed.refused),
+        },
+    )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
     return ImportReport(created, updated, deactivated, parsed.refused, applied=True)
 
 
@@ -609,6 +622,7 @@ def created_csv(created: list[tuple[str, str, str, str]]) -> str:
 
 def update_user(
     rt: Runtime,
+    session: Session,
     code: str,
     login: str,
     *,
@@ -627,79 +641,73 @@ def update_user(
     now = rt.clock.now()
     check_birth_date(birth_date, now.date())
     email = emails.normalise(email) if email else None
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        user = get_user(session, establishment, login)
-        if user.role is Role.ADMIN:
-            raise InvalidInput(
-                "Le compte administrateur ne se modifie pas ici.",
-                detail="the admin account is not edited",
-            )
-        if user.email != email:
-            user.email_verified = False
-        user.first_name, user.last_name, user.birth_date = first_name, last_name, birth_date
-        user.role, user.email = role, email
-        users.set_groups(user, [_text(g, "Groupe") for g in groups])
-        user.updated_at = now
-        audit.record(
-            session, establishment, "user.updated", at=now, actor=actor, subject=user.login
+    establishment = get_establishment(session, code)
+    user = get_user(session, establishment, login)
+    if user.role is Role.ADMIN:
+        raise InvalidInput(
+            "Le compte administrateur ne se modifie pas ici.",
+            detail="the admin account is not edited",
         )
-        return user
-
-
-def set_active(rt: Runtime, code: str, login: str, active: bool, *, actor: str) -> User:
-    """A deactivated account cannot sign in, and its sessions and tokens end."""
-    now = rt.clock.now()
-    notices = []
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        user = get_user(session, establishment, login)
-        if user.role is Role.ADMIN and not active:
-            raise InvalidInput(
-                "Le compte administrateur ne peut pas être désactivé.",
-                detail="the admin account stays active",
-            )
-        user.active = active
-        user.updated_at = now
-        if not active:
-            notices = rt.logout.end_user(session, establishment, user, now)
-        audit.record(
-            session,
-            establishment,
-            "user.reactivated" if active else "user.deactivated",
-            at=now,
-            actor=actor,
-            subject=user.login,
-        )
-    rt.logout.notify(notices, now)
+    if user.email != email:
+        user.email_verified = False
+    user.first_name, user.last_name, user.birth_date = first_name, last_name, birth_date
+    user.role, user.email = role, email
+    users.set_groups(user, [_text(g, "Groupe") for g in groups])
+    user.updated_at = now
+    audit.record(session, establishment, "user.updated", at=now, actor=actor, subject=user.login)
     return user
 
 
-def delete_user(rt: Runtime, code: str, login: str, *, actor: str) -> None:
+def set_active(
+    rt: Runtime, session: Session, code: str, login: str, active: bool, *, actor: str
+) -> User:
+    """A deactivated account cannot sign in, and its sessions and tokens end."""
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        user = get_user(session, establishment, login)
-        if user.role is Role.ADMIN:
-            raise InvalidInput(
-                "Le compte administrateur ne peut pas être supprimé.",
-                detail="the admin account stays",
-            )
-        notices = rt.logout.end_user(session, establishment, user, now)
-        session.delete(user)
-        audit.record(session, establishment, "user.deleted", at=now, actor=actor, subject=login)
-    rt.logout.notify(notices, now)
-
-
-def clear_throttling(rt: Runtime, code: str, login: str, *, actor: str) -> None:
-    now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        user = get_user(session, establishment, login)
-        throttles.clear(session, throttles.account_scope(user.id))
-        audit.record(
-            session, establishment, "user.unblocked", at=now, actor=actor, subject=user.login
+    notices = []
+    establishment = get_establishment(session, code)
+    user = get_user(session, establishment, login)
+    if user.role is Role.ADMIN and not active:
+        raise InvalidInput(
+            "Le compte administrateur ne peut pas être désactivé.",
+            detail="the admin account stays active",
         )
+    user.active = active
+    user.updated_at = now
+    if not active:
+        notices = rt.logout.end_user(session, establishment, user, now)
+    audit.record(
+        session,
+        establishment,
+        "user.reactivated" if active else "user.deactivated",
+        at=now,
+        actor=actor,
+        subject=user.login,
+    )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+    return user
+
+
+def delete_user(rt: Runtime, session: Session, code: str, login: str, *, actor: str) -> None:
+    now = rt.clock.now()
+    establishment = get_establishment(session, code)
+    user = get_user(session, establishment, login)
+    if user.role is Role.ADMIN:
+        raise InvalidInput(
+            "Le compte administrateur ne peut pas être supprimé.",
+            detail="the admin account stays",
+        )
+    notices = rt.logout.end_user(session, establishment, user, now)
+    session.delete(user)
+    audit.record(session, establishment, "user.deleted", at=now, actor=actor, subject=login)
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+
+
+def clear_throttling(rt: Runtime, session: Session, code: str, login: str, *, actor: str) -> None:
+    now = rt.clock.now()
+    establishment = get_establishment(session, code)
+    user = get_user(session, establishment, login)
+    throttles.clear(session, throttles.account_scope(user.id))
+    audit.record(session, establishment, "user.unblocked", at=now, actor=actor, subject=user.login)
 
 
 # -- client applications, from the console -------------------------------------------------
@@ -714,6 +722,7 @@ def get_client(session: Session, establishment: Establishment, client_id: str) -
 
 def update_client(
     rt: Runtime,
+    session: Session,
     code: str,
     client_id: str,
     *,
@@ -730,111 +739,110 @@ def update_client(
     if id_token_alg not in ID_TOKEN_ALGS:
         raise InvalidInput("Algorithme inconnu.", detail=f"bad id token alg {id_token_alg!r}")
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        client = get_client(session, establishment, client_id)
-        if not redirect_uris_:
-            raise InvalidInput(
-                "Au moins une adresse de redirection est nécessaire.", detail="no redirect URI"
-            )
-        client.redirect_uris = [
-            redirect_uris.validate(u, public=client.public) for u in dict.fromkeys(redirect_uris_)
-        ]
-        client.post_logout_redirect_uris = [
-            redirect_uris.validate(u, public=client.public)
-            for u in dict.fromkeys(post_logout_redirect_uris)
-        ]
-        client.backchannel_logout_uri = (
-            redirect_uris.validate_outbound(backchannel_logout_uri, allow_loopback=_dev(rt))
-            if backchannel_logout_uri
-            else None
+    establishment = get_establishment(session, code)
+    client = get_client(session, establishment, client_id)
+    if not redirect_uris_:
+        raise InvalidInput(
+            "Au moins une adresse de redirection est nécessaire.", detail="no redirect URI"
         )
-        client.name, client.third_party = name, third_party
-        client.allowed_scopes = _scopes(allowed_scopes)
-        client.id_token_signed_response_alg = id_token_alg
-        audit.record(
-            session, establishment, "client.updated", at=now, actor=actor, subject=client_id
-        )
-        return client
+    client.redirect_uris = [
+        redirect_uris.validate(u, public=client.public) for u in dict.fromkeys(redirect_uris_)
+    ]
+    client.post_logout_redirect_uris = [
+        redirect_uris.validate(u, public=client.public)
+        for u in dict.fromkeys(post_logout_redirect_uris)
+    ]
+    client.backchannel_logout_uri = (
+        redirect_uris.validate_outbound(backchannel_logout_uri, allow_loopback=_dev(rt))
+        if backchannel_logout_uri
+        else None
+    )
+    client.name, client.third_party = name, third_party
+    client.allowed_scopes = _scopes(allowed_scopes)
+    client.id_token_signed_response_alg = id_token_alg
+    audit.record(session, establishment, "client.updated", at=now, actor=actor, subject=client_id)
+    return client
 
 
-def rotate_client_secret(rt: Runtime, code: str, client_id: str, *, actor: str) -> str:
+def rotate_client_secret(
+    rt: Runtime, session: Session, code: str, client_id: str, *, actor: str
+) -> str:
     """A new secret, shown once; the old one stops working at once."""
     secret = new_secret()
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        client = get_client(session, establishment, client_id)
-        if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
-            raise InvalidInput(
-                "Cette application n'utilise pas de secret.", detail="client has no secret"
-            )
-        client.secret_hash = secret_hash(secret)
-        audit.record(
-            session, establishment, "client.secret_rotated", at=now, actor=actor, subject=client_id
+    establishment = get_establishment(session, code)
+    client = get_client(session, establishment, client_id)
+    if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+        raise InvalidInput(
+            "Cette application n'utilise pas de secret.", detail="client has no secret"
         )
+    client.secret_hash = secret_hash(secret)
+    audit.record(
+        session, establishment, "client.secret_rotated", at=now, actor=actor, subject=client_id
+    )
     return secret
 
 
 def set_client_enabled(
-    rt: Runtime, code: str, client_id: str, enabled: bool, *, actor: str
+    rt: Runtime, session: Session, code: str, client_id: str, enabled: bool, *, actor: str
 ) -> None:
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        client = get_client(session, establishment, client_id)
-        client.enabled = enabled
-        audit.record(
-            session,
-            establishment,
-            "client.enabled" if enabled else "client.disabled",
-            at=now,
-            actor=actor,
-            subject=client_id,
-        )
+    establishment = get_establishment(session, code)
+    client = get_client(session, establishment, client_id)
+    client.enabled = enabled
+    audit.record(
+        session,
+        establishment,
+        "client.enabled" if enabled else "client.disabled",
+        at=now,
+        actor=actor,
+        subject=client_id,
+    )
 
 
-def delete_client(rt: Runtime, code: str, client_id: str, *, actor: str) -> None:
+def delete_client(rt: Runtime, session: Session, code: str, client_id: str, *, actor: str) -> None:
     """The client, and with it (cascade) its codes and tokens."""
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = get_establishment(session, code)
-        client = get_client(session, establishment, client_id)
-        session.delete(client)
-        audit.record(
-            session, establishment, "client.deleted", at=now, actor=actor, subject=client_id
-        )
+    establishment = get_establishment(session, code)
+    client = get_client(session, establishment, client_id)
+    session.delete(client)
+    audit.record(session, establishment, "client.deleted", at=now, actor=actor, subject=client_id)
 
 
 # -- sessions, from the console -------------------------------------------------------------
 
 
 def end_sessions(
-    rt: Runtime, code: str, *, actor: str, session_id: int | None = None, login: str | None = None
+    rt: Runtime,
+    session: Session,
+    code: str,
+    *,
+    actor: str,
+    session_id: int | None = None,
+    login: str | None = None,
 ) -> int:
     """End one SSO session, or all of a user's (tokens revoked, modules told)."""
     now = rt.clock.now()
     notices = []
-    with rt.database.session() as db:
-        establishment = get_establishment(db, code)
-        rows = []
-        if session_id is not None:
-            row = db.scalar(
-                owned(
-                    SsoSession,
-                    establishment,
-                    SsoSession.id == session_id,
-                    SsoSession.ended_at.is_(None),
-                )
+    establishment = get_establishment(session, code)
+    rows = []
+    if session_id is not None:
+        row = session.scalar(
+            owned(
+                SsoSession,
+                establishment,
+                SsoSession.id == session_id,
+                SsoSession.ended_at.is_(None),
             )
-            rows = [row] if row else []
-        elif login is not None:
-            user = get_user(db, establishment, login)
-            rows = list(sessions.live_of_user(db, establishment, user.id, now=now))
-        for row in rows:
-            notices += rt.logout.end_session(db, establishment, row, now)
-            audit.record(
-                db, establishment, "session.ended", at=now, actor=actor, subject=row.user.login
-            )
-    rt.logout.notify(notices, now)
+        )
+        rows = [row] if row else []
+    elif login is not None:
+        user = get_user(session, establishment, login)
+        rows = list(sessions.live_of_user(session, establishment, user.id, now=now))
+    for row in rows:
+        notices += rt.logout.end_session(session, establishment, row, now)
+        audit.record(
+            session, establishment, "session.ended", at=now, actor=actor, subject=row.user.login
+        )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
     return len(rows)

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 from idp.models import (
     AuditEvent,
     AuthorizationCode,
+    BackchannelNotice,
     PendingAuthorization,
     PendingImport,
     SigningKey,
     SsoSession,
     Throttle,
     Token,
+    UsedAssertion,
 )
 from idp.runtime import Runtime
 
@@ -68,6 +70,13 @@ def purge(rt: Runtime) -> Purged:
                 or_(Throttle.blocked_until.is_(None), Throttle.blocked_until < now),
             ),
             "signing keys": _delete(session, SigningKey, SigningKey.publish_until < old),
+            # Finished notices only; pending ones are given up on by the sender.
+            "back-channel notices": _delete(
+                session,
+                BackchannelNotice,
+                or_(BackchannelNotice.delivered_at < old, BackchannelNotice.abandoned_at < old),
+            ),
+            "assertion ids": _delete(session, UsedAssertion, UsedAssertion.expires_at < now),
             "audit events": _delete(
                 session,
                 AuditEvent,

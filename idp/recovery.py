@@ -8,16 +8,19 @@
   birth date.
 - No email on the account: the establishment's admin.
 
-The message is sent before the temporary password is committed: if the mail server is down
-or refuses it, no temporary password is left active that nobody received.
+The message is sent before the temporary password is committed (within a savepoint): if the
+mail server is down or refuses it, no temporary password is left active that nobody received.
+The password is made and hashed beforehand (`new_temporary`), outside any transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
+
+from sqlalchemy.orm import Session
 
 from idp.accounts import logins
 from idp.accounts.initial_passwords import generate_password
@@ -25,6 +28,7 @@ from idp.accounts.roles import Role
 from idp.errors import MailError
 from idp.models import Establishment, User
 from idp.runtime import Runtime
+from idp.security.passwords import PasswordHasher
 from idp.signin import recordable_login
 from idp.store import audit, throttles, users
 
@@ -62,55 +66,76 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def forgot(rt: Runtime, establishment_id: int, typed_login: str, ip: str | None) -> Recovery:
+@dataclass(frozen=True)
+class Temporary:
+    password: str
+    password_hash: str = field(repr=False)
+
+
+async def new_temporary(hasher: PasswordHasher) -> Temporary:
+    """A temporary password and its hash: made before the unit of work needs it, so that no
+    transaction stays open while it is hashed."""
+    password = generate_password()
+    return Temporary(password, await hasher.hash_async(password))
+
+
+def forgot(
+    rt: Runtime,
+    session: Session,
+    establishment_id: int,
+    typed_login: str,
+    ip: str | None,
+    temporary: Temporary,
+) -> Recovery:
     """The « Mot de passe oublié ? » form. Blocking: call from a worker thread."""
     login = logins.normalise_typed(typed_login)
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = session.get(Establishment, establishment_id)
-        assert establishment is not None
-        if ip and (
-            wait := throttles.rate(
-                session,
-                f"forgot-ip:{throttles.ip_scope(ip)}",
-                now=now,
-                window=HOUR,
-                limit=IP_HOURLY,
-            )
-        ):
-            return Recovery(Outcome.IP_LIMIT, retry_after=wait)
-        user = users.by_login(session, establishment, login) if login else None
-        if user is None:
-            audit.record(
-                session,
-                establishment,
-                "password.forgot",
-                at=now,
-                subject=recordable_login(login),
-                ip=ip,
-                details={"outcome": "unknown_login"},
-            )
-            return Recovery(Outcome.UNKNOWN_LOGIN)
-        outcome = None
-        if not user.active:
-            outcome = Outcome.INACTIVE
-        elif user.role is Role.STUDENT:
-            outcome = Outcome.STUDENT
-        elif destination(user, establishment) is None:
-            outcome = Outcome.NO_EMAIL
-        if outcome is not None:
-            audit.record(
-                session,
-                establishment,
-                "password.forgot",
-                at=now,
-                subject=user.login,
-                ip=ip,
-                details={"outcome": outcome.value},
-            )
-            return Recovery(outcome)
-        user_id = user.id
-    return send_temporary_password(rt, establishment_id, user_id, ip=ip, actor=None)
+    establishment = session.get(Establishment, establishment_id)
+    assert establishment is not None
+    if ip and (
+        wait := throttles.rate(
+            session,
+            f"forgot-ip:{throttles.ip_scope(ip)}",
+            now=now,
+            window=HOUR,
+            limit=IP_HOURLY,
+        )
+    ):
+        return Recovery(Outcome.IP_LIMIT, retry_after=wait)
+    user = users.by_login(session, establishment, login) if login else None
+    if user is None:
+        audit.record(
+            session,
+            establishment,
+            "password.forgot",
+            at=now,
+            subject=recordable_login(login),
+            ip=ip,
+            details={"outcome": "unknown_login"},
+        )
+        return Recovery(Outcome.UNKNOWN_LOGIN)
+    outcome = None
+    if not user.active:
+        outcome = Outcome.INACTIVE
+    elif user.role is Role.STUDENT:
+        outcome = Outcome.STUDENT
+    elif destination(user, establishment) is None:
+        outcome = Outcome.NO_EMAIL
+    if outcome is not None:
+        audit.record(
+            session,
+            establishment,
+            "password.forgot",
+            at=now,
+            subject=user.login,
+            ip=ip,
+            details={"outcome": outcome.value},
+        )
+        return Recovery(outcome)
+    user_id = user.id
+    return send_temporary_password(
+        rt, session, establishment_id, user_id, temporary, ip=ip, actor=None
+    )
 
 
 def destination(user: User, establishment: Establishment) -> str | None:
@@ -122,14 +147,20 @@ def destination(user: User, establishment: Establishment) -> str | None:
 
 
 def send_temporary_password(
-    rt: Runtime, establishment_id: int, user_id: int, *, ip: str | None, actor: str | None
+    rt: Runtime,
+    session: Session,
+    establishment_id: int,
+    user_id: int,
+    temporary: Temporary,
+    *,
+    ip: str | None,
+    actor: str | None,
 ) -> Recovery:
     """A new temporary password by email (the forgot form, or an admin for a teacher)."""
     now = rt.clock.now()
-    password = generate_password()
-    password_hash = rt.hasher.hash(password)
+    password, password_hash = temporary.password, temporary.password_hash
     try:
-        with rt.database.session() as session:
+        with session.begin_nested():
             establishment = session.get(Establishment, establishment_id)
             user = session.get(User, user_id)
             assert establishment is not None and user is not None
@@ -176,20 +207,19 @@ def send_temporary_password(
             )
             masked = mask_email(address)
     except MailError as exc:
-        # Rolled back: no temporary password is active that nobody received.
+        # Rolled back to the savepoint: no temporary password is active that nobody received.
         log.error("temporary password for user %s not sent: %s", user_id, exc.detail)
-        with rt.database.session() as session:
-            establishment = session.get(Establishment, establishment_id)
-            user = session.get(User, user_id)
-            audit.record(
-                session,
-                establishment,
-                "password.temporary_failed",
-                at=now,
-                actor=actor,
-                subject=user.login if user else None,
-                ip=ip,
-                details={"error": exc.detail[:200]},
-            )
+        establishment = session.get(Establishment, establishment_id)
+        user = session.get(User, user_id)
+        audit.record(
+            session,
+            establishment,
+            "password.temporary_failed",
+            at=now,
+            actor=actor,
+            subject=user.login if user else None,
+            ip=ip,
+            details={"error": exc.detail[:200]},
+        )
         return Recovery(Outcome.MAIL_FAILED)
     return Recovery(Outcome.SENT, masked_email=masked)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
+from idp.caches import Caches
 from idp.clock import Clock, SystemClock
 from idp.db import Database
 from idp.mail import Mailer, MessageRenderer, make_mailer
@@ -14,6 +17,8 @@ from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
 from idp.templating import Templates
 from idp.web.directory import Directory
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,8 +32,16 @@ class Runtime:
     messages: MessageRenderer
     keys: KeyRing
     logout: Logout
-    # Establishments as requests see them, cached a short while.
+    # Establishments as requests see them.
     directory: Directory
+    caches: Caches
+
+    def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a use case `use_case(rt, session, …)` in a unit of work of its own, committed
+        if it returns and rolled back if it raises: for commands, background work and tests
+        (a request has its unit of work from the web layer)."""
+        with self.database.session() as session:
+            return use_case(self, session, *args, **kwargs)
 
     def close(self) -> None:
         self.logout.close()
@@ -43,10 +56,11 @@ def build_runtime(
     database = Database(settings.database_url)
     # An old key stays published while any token it signed may live (plus clock skew).
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
+    caches = Caches(settings.cache_seconds)
     keys = KeyRing(
-        database,
         settings.secret_key,
         clock,
+        caches,
         KeyPolicy(longest_token=longest + timedelta(minutes=5)),
     )
     return Runtime(
@@ -64,6 +78,7 @@ def build_runtime(
         mailer=mailer or make_mailer(settings),
         messages=MessageRenderer(templates, settings.mail_from, clock),
         keys=keys,
-        logout=Logout(settings, keys),
-        directory=Directory(database),
+        logout=Logout(settings, keys, database=database, clock=clock),
+        directory=Directory(caches),
+        caches=caches,
     )

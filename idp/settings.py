@@ -66,6 +66,9 @@ class Settings:
     audit_retention_days: int = 365
     # How often the server purges expired rows (0: never; then run `idp purge` from cron).
     purge_interval_minutes: int = 60
+    # How long a change (an establishment disabled, new keys) may take to reach every
+    # instance's caches.
+    cache_seconds: float = 1.0
     # Failed sign-ins an address may make in an hour before it is slowed down.
     throttle_ip_failures: int = 100
     # Reverse proxies whose X-Forwarded-For is believed.
@@ -133,6 +136,7 @@ class Settings:
             ),
             "audit_retention_days": read("IDP_AUDIT_RETENTION_DAYS", _int(1, 3650), 365),
             "purge_interval_minutes": read("IDP_PURGE_INTERVAL_MINUTES", _int(0, 7 * 24 * 60), 60),
+            "cache_seconds": read("IDP_CACHE_SECONDS", _float(0, 3600), 1.0),
             "throttle_ip_failures": read("IDP_THROTTLE_IP_FAILURES", _int(10, 100_000), 100),
             "log_level": read(
                 "IDP_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"

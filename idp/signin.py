@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from idp.accounts import logins
 from idp.accounts.initial_passwords import matches_initial
 from idp.accounts.password_policy import PasswordOwner, PasswordPolicy, Refusal
 from idp.accounts.throttling import ThrottlePolicy
+from idp.db import after_commit, release
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
@@ -90,26 +92,33 @@ class SignIn:
     # -- password check ------------------------------------------------------------------
 
     async def authenticate(
-        self, establishment_id: int, typed_login: str, password: str, client: Client
+        self, db: Session, establishment_id: int, typed_login: str, password: str, client: Client
     ) -> Attempt:
+        """Two transactions: the attempt is reserved and committed before the password is
+        checked (parallel guesses see it), then its outcome is recorded."""
         login = logins.normalise_typed(typed_login)
-        reserved = await run_in_threadpool(self._reserve, establishment_id, login, client)
+        reserved, stored = await run_in_threadpool(
+            self._reserve_and_read, db, establishment_id, login, client
+        )
+        await release(db)
         if reserved.result is not Result.OK:
             return reserved
-        assert reserved.user_id is not None
-        ok, new_hash, expected, temporary = await self._check(reserved.user_id, password)
+        ok, new_hash, expected, temporary = await self._check(stored, password)
         if not ok:
-            return await run_in_threadpool(self._fail, establishment_id, reserved, client)
+            return await run_in_threadpool(self._fail, db, establishment_id, reserved, client)
         return await run_in_threadpool(
-            self._succeed, establishment_id, reserved, client, new_hash, expected, temporary
+            self._succeed, db, establishment_id, reserved, client, new_hash, expected, temporary
         )
 
-    async def _check(
-        self, user_id: int, password: str
-    ) -> tuple[bool, str | None, str | None, bool]:
+    def _reserve_and_read(self, db: Session, establishment_id: int, login: str, client: Client):  # type: ignore[no-untyped-def]
+        reserved = self._reserve(db, establishment_id, login, client)
+        if reserved.result is not Result.OK or reserved.user_id is None:
+            return reserved, None
+        return reserved, self._stored_password(db, reserved.user_id)
+
+    async def _check(self, stored, password: str) -> tuple[bool, str | None, str | None, bool]:  # type: ignore[no-untyped-def]
         """(right password?, a rehash if the parameters changed, the hash it replaces,
-        was it the temporary password?)."""
-        stored = await run_in_threadpool(self._stored_password, user_id)
+        was it the temporary password?). No transaction is open: hashing takes time."""
         if stored is None:
             return False, None, None, False
         password_hash, role, birth_date, temp_hash = stored
@@ -135,15 +144,14 @@ class SignIn:
             return True, None, None, True
         return ok, new_hash, replaced, False
 
-    def _stored_password(self, user_id: int):  # type: ignore[no-untyped-def]
+    def _stored_password(self, db: Session, user_id: int):  # type: ignore[no-untyped-def]
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                return None
-            expires = user.temp_password_expires_at
-            temp = user.temp_password_hash if expires is not None and expires > now else None
-            return user.password_hash, user.role, user.birth_date, temp
+        user = db.get(User, user_id)
+        if user is None:
+            return None
+        expires = user.temp_password_expires_at
+        temp = user.temp_password_hash if expires is not None and expires > now else None
+        return user.password_hash, user.role, user.birth_date, temp
 
     def _ip_reserve(self, session, client: Client, now: datetime, *, honour_block: bool):  # type: ignore[no-untyped-def]
         return throttles.reserve(
@@ -162,73 +170,69 @@ class SignIn:
                 session, throttles.ip_scope(client.ip), delay_for=self.throttle.ip_delay, now=now
             )
 
-    def _reserve(self, establishment_id: int, login: str, client: Client) -> Attempt:
+    def _reserve(
+        self, session: Session, establishment_id: int, login: str, client: Client
+    ) -> Attempt:
         """Before any password check, in one transaction: is this attempt allowed? If so it
         is counted as a failure already, so that parallel guesses cannot all get through."""
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            user = users.by_login(session, establishment, login) if login else None
-            exempt = user is not None and (
-                f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts
+        establishment = self._establishment(session, establishment_id)
+        user = users.by_login(session, establishment, login) if login else None
+        exempt = user is not None and (
+            f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts
+        )
+        # A known browser is counted per address but not held back by its delay.
+        if client.ip and self._ip_reserve(session, client, now, honour_block=not exempt) is None:
+            until = throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
+            return self._throttled(session, establishment, user, login, client, until, now, "ip")
+        if user is None:
+            audit.record(
+                session,
+                establishment,
+                "login.failure",
+                at=now,
+                subject=recordable_login(login),
+                ip=client.ip,
+                details={"reason": "unknown_login"},
             )
-            # A known browser is counted per address but not held back by its delay.
-            if (
-                client.ip
-                and self._ip_reserve(session, client, now, honour_block=not exempt) is None
-            ):
-                until = throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
-                return self._throttled(
-                    session, establishment, user, login, client, until, now, "ip"
-                )
-            if user is None:
-                audit.record(
-                    session,
-                    establishment,
-                    "login.failure",
-                    at=now,
-                    subject=recordable_login(login),
-                    ip=client.ip,
-                    details={"reason": "unknown_login"},
-                )
-                return Attempt(Result.UNKNOWN_LOGIN, login=login)
-            if not user.active:
-                # Said whatever the password: a deactivated account confirms no guess.
+            return Attempt(Result.UNKNOWN_LOGIN, login=login)
+        if not user.active:
+            # Said whatever the password: a deactivated account confirms no guess.
+            self._ip_give_back(session, client, now)
+            audit.record(
+                session,
+                establishment,
+                "login.failure",
+                at=now,
+                subject=user.login,
+                ip=client.ip,
+                details={"reason": "inactive"},
+            )
+            return Attempt(Result.INACTIVE, user_id=user.id, login=user.login)
+        if not exempt:
+            scope = throttles.account_scope(user.id)
+            reserved = throttles.reserve(
+                session,
+                scope,
+                now=now,
+                forget_before=now - self.throttle.account_quiet_period,
+                by_window=False,
+                delay_for=self.throttle.account_delay,
+                establishment_id=establishment.id,
+            )
+            if reserved is None:
+                # Refused without a check: not a failure of this address.
                 self._ip_give_back(session, client, now)
-                audit.record(
-                    session,
-                    establishment,
-                    "login.failure",
-                    at=now,
-                    subject=user.login,
-                    ip=client.ip,
-                    details={"reason": "inactive"},
+                until = throttles.blocked_until(session, scope, now)
+                return self._throttled(
+                    session, establishment, user, login, client, until, now, "account"
                 )
-                return Attempt(Result.INACTIVE, user_id=user.id, login=user.login)
-            if not exempt:
-                scope = throttles.account_scope(user.id)
-                reserved = throttles.reserve(
-                    session,
-                    scope,
-                    now=now,
-                    forget_before=now - self.throttle.account_quiet_period,
-                    by_window=False,
-                    delay_for=self.throttle.account_delay,
-                    establishment_id=establishment.id,
-                )
-                if reserved is None:
-                    # Refused without a check: not a failure of this address.
-                    self._ip_give_back(session, client, now)
-                    until = throttles.blocked_until(session, scope, now)
-                    return self._throttled(
-                        session, establishment, user, login, client, until, now, "account"
-                    )
-            return Attempt(
-                Result.OK,
-                user_id=user.id,
-                login=user.login,
-                exempt_sub=user.sub if exempt else None,
-            )
+        return Attempt(
+            Result.OK,
+            user_id=user.id,
+            login=user.login,
+            exempt_sub=user.sub if exempt else None,
+        )
 
     def _throttled(self, session, establishment, user, login, client, until, now, scope) -> Attempt:  # type: ignore[no-untyped-def]
         seconds = _seconds(until, now) if until else 1
@@ -245,19 +249,20 @@ class SignIn:
             Result.THROTTLED, user_id=user.id if user else None, login=login, retry_after=seconds
         )
 
-    def _fail(self, establishment_id: int, reserved: Attempt, client: Client) -> Attempt:
+    def _fail(
+        self, session: Session, establishment_id: int, reserved: Attempt, client: Client
+    ) -> Attempt:
         """The failure was counted when the attempt was reserved; record it."""
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            audit.record(
-                session,
-                self._establishment(session, establishment_id),
-                "login.failure",
-                at=now,
-                subject=reserved.login,
-                ip=client.ip,
-                details={"reason": "bad_password"},
-            )
+        audit.record(
+            session,
+            self._establishment(session, establishment_id),
+            "login.failure",
+            at=now,
+            subject=reserved.login,
+            ip=client.ip,
+            details={"reason": "bad_password"},
+        )
         return Attempt(
             Result.BAD_PASSWORD,
             user_id=reserved.user_id,
@@ -267,6 +272,7 @@ class SignIn:
 
     def _succeed(
         self,
+        session: Session,
         establishment_id: int,
         reserved: Attempt,
         client: Client,
@@ -275,44 +281,41 @@ class SignIn:
         temporary: bool = False,
     ) -> Attempt:
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            user = session.get(User, reserved.user_id)
-            if user is None or not user.active:
-                # The right password for a deactivated account still counts as a failure,
-                # so that it cannot be used to confirm guesses.
-                audit.record(
-                    session,
-                    establishment,
-                    "login.failure",
-                    at=now,
-                    subject=reserved.login,
-                    ip=client.ip,
-                    details={"reason": "inactive"},
-                )
-                return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login)
-            throttles.clear(session, throttles.account_scope(user.id))
-            self._ip_give_back(session, client, now)
-            if new_hash is not None and user.password_hash == replaced_hash:
-                # Parameters changed since this hash was made: upgrade it, unless the
-                # password itself changed meanwhile.
-                user.password_hash = new_hash
-            if temporary or user.password_hash is None or user.must_change_password:
-                audit.record(
-                    session,
-                    establishment,
-                    "login.password_change_required",
-                    at=now,
-                    subject=user.login,
-                    ip=client.ip,
-                    details={"temporary": temporary},
-                )
-                return Attempt(
-                    Result.MUST_CHANGE, user_id=user.id, login=user.login, temporary=temporary
-                )
-            return Attempt(
-                Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub
+        establishment = self._establishment(session, establishment_id)
+        user = session.get(User, reserved.user_id)
+        if user is None or not user.active:
+            # The right password for a deactivated account still counts as a failure,
+            # so that it cannot be used to confirm guesses.
+            audit.record(
+                session,
+                establishment,
+                "login.failure",
+                at=now,
+                subject=reserved.login,
+                ip=client.ip,
+                details={"reason": "inactive"},
             )
+            return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login)
+        throttles.clear(session, throttles.account_scope(user.id))
+        self._ip_give_back(session, client, now)
+        if new_hash is not None and user.password_hash == replaced_hash:
+            # Parameters changed since this hash was made: upgrade it, unless the
+            # password itself changed meanwhile.
+            user.password_hash = new_hash
+        if temporary or user.password_hash is None or user.must_change_password:
+            audit.record(
+                session,
+                establishment,
+                "login.password_change_required",
+                at=now,
+                subject=user.login,
+                ip=client.ip,
+                details={"temporary": temporary},
+            )
+            return Attempt(
+                Result.MUST_CHANGE, user_id=user.id, login=user.login, temporary=temporary
+            )
+        return Attempt(Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub)
 
     @staticmethod
     def _establishment(session, establishment_id: int) -> Establishment:  # type: ignore[no-untyped-def]
@@ -322,34 +325,35 @@ class SignIn:
 
     # -- sessions ------------------------------------------------------------------------
 
-    def open_session(self, establishment_id: int, user_id: int, client: Client) -> tuple[str, str]:
+    def open_session(
+        self, session: Session, establishment_id: int, user_id: int, client: Client
+    ) -> tuple[str, str]:
         """A new SSO session; returns (cookie token, known-device entry). Blocking."""
         now = self.rt.clock.now()
         token = new_secret()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            user = session.get(User, user_id)
-            assert user is not None
-            sessions.add(
-                session,
-                establishment,
-                user,
-                token_hash=secret_hash(token),
-                now=now,
-                expires_at=now + self.rt.settings.session_absolute,
-                ip=client.ip,
-                user_agent=client.user_agent,
-            )
-            user.last_login_at = now
-            audit.record(
-                session,
-                establishment,
-                "login.success",
-                at=now,
-                subject=user.login,
-                ip=client.ip,
-            )
-            return token, f"{user.sub}:{password_fingerprint(user)}"
+        establishment = self._establishment(session, establishment_id)
+        user = session.get(User, user_id)
+        assert user is not None
+        sessions.add(
+            session,
+            establishment,
+            user,
+            token_hash=secret_hash(token),
+            now=now,
+            expires_at=now + self.rt.settings.session_absolute,
+            ip=client.ip,
+            user_agent=client.user_agent,
+        )
+        user.last_login_at = now
+        audit.record(
+            session,
+            establishment,
+            "login.success",
+            at=now,
+            subject=user.login,
+            ip=client.ip,
+        )
+        return token, f"{user.sub}:{password_fingerprint(user)}"
 
     def _live(
         self,
@@ -368,94 +372,94 @@ class SignIn:
             idle_since=now - (idle or self.rt.settings.session_idle),
         )
 
-    def current_session(self, establishment_id: int, token: str | None):  # type: ignore[no-untyped-def]
+    def current_session(self, session: Session, establishment_id: int, token: str | None):  # type: ignore[no-untyped-def]
         """The live session behind a cookie token, refreshed for idle expiry, or None."""
         if not token:
             return None
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            row = self._live(session, establishment, token, now)
-            if row is None or not row.user.active:
-                return None
-            # One write a minute at most per session, not one per request.
-            if now - row.last_seen_at > timedelta(minutes=1):
-                sessions.touch(session, row, now)
-            return row
+        establishment = self._establishment(session, establishment_id)
+        row = self._live(session, establishment, token, now)
+        if row is None or not row.user.active:
+            return None
+        # One write a minute at most per session, not one per request.
+        if now - row.last_seen_at > timedelta(minutes=1):
+            sessions.touch(session, row, now)
+        return row
 
-    def end_session(self, establishment_id: int, token: str | None, client: Client) -> None:
+    def end_session(
+        self, session: Session, establishment_id: int, token: str | None, client: Client
+    ) -> None:
         """Sign-out: the session ends with its tokens, and its modules are told."""
         if not token:
             return
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            # An idle session is still ended on sign-out (its absolute end is the limit).
-            row = self._live(
-                session, establishment, token, now, idle=self.rt.settings.session_absolute
-            )
-            if row is None:
-                return
-            notices = self.rt.logout.end_session(session, establishment, row, now)
-            audit.record(
-                session, establishment, "logout", at=now, subject=row.user.login, ip=client.ip
-            )
-        self.rt.logout.notify(notices, now)
+        establishment = self._establishment(session, establishment_id)
+        # An idle session is still ended on sign-out (its absolute end is the limit).
+        row = self._live(session, establishment, token, now, idle=self.rt.settings.session_absolute)
+        if row is None:
+            return
+        notices = self.rt.logout.end_session(session, establishment, row, now)
+        audit.record(session, establishment, "logout", at=now, subject=row.user.login, ip=client.ip)
+        after_commit(session, lambda: self.rt.logout.notify(notices, now))
 
     # -- password change -----------------------------------------------------------------
 
-    def owner(self, user_id: int) -> tuple[PasswordOwner, str] | None:
+    def owner(self, session: Session, user_id: int) -> tuple[PasswordOwner, str] | None:
         """Who the password is for, and the fingerprint of the current password."""
-        with self.rt.database.session() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                return None
-            return (
-                PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date),
-                password_fingerprint(user),
-            )
+        user = session.get(User, user_id)
+        if user is None:
+            return None
+        return (
+            PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date),
+            password_fingerprint(user),
+        )
 
     async def check_new_password(
-        self, user_id: int, new: str, confirmation: str, current: str | None
+        self, db: Session, user_id: int, new: str, confirmation: str, current: str | None
     ) -> Refusal | None:
         """The policy's verdict. `current` is what a voluntary change typed; for a forced
         change the current password is the initial one (the birth date, which the policy
         refuses anyway) or a generated one, compared against its hash."""
-        found = await run_in_threadpool(self.owner, user_id)
+        found = await run_in_threadpool(self.owner, db, user_id)
         assert found is not None
         owner, _ = found
         refusal = await run_in_threadpool(
             self.policy.check, new, owner, confirmation=confirmation, current=current
         )
         if refusal is None and current is None:
-            stored = await run_in_threadpool(self._stored_password, user_id)
+            stored = await run_in_threadpool(self._stored_password, db, user_id)
+            await release(db)
             if stored and stored[0] and (await self.rt.hasher.verify_async(stored[0], new)).ok:
                 return self.policy.refusal("same_as_current")
         return refusal
 
     async def verify_current(
-        self, establishment_id: int, user_id: int, password: str, client: Client
+        self, db: Session, establishment_id: int, user_id: int, password: str, client: Client
     ) -> Attempt:
         """The current password, typed to change it voluntarily: throttled like a sign-in,
         so that a borrowed session cannot be used to find the password."""
-        login = await run_in_threadpool(self._login_of, user_id)
-        reserved = await run_in_threadpool(self._reserve, establishment_id, login or "", client)
+        login = await run_in_threadpool(self._login_of, db, user_id)
+        reserved, stored = await run_in_threadpool(
+            self._reserve_and_read, db, establishment_id, login or "", client
+        )
+        await release(db)
         if reserved.result is not Result.OK or reserved.user_id != user_id:
             return reserved
-        ok, _, _, _ = await self._check(user_id, password)
+        ok, _, _, _ = await self._check(stored, password)
         if not ok:
-            return await run_in_threadpool(self._fail, establishment_id, reserved, client)
+            return await run_in_threadpool(self._fail, db, establishment_id, reserved, client)
         return await run_in_threadpool(
-            self._succeed, establishment_id, reserved, client, None, None
+            self._succeed, db, establishment_id, reserved, client, None, None
         )
 
-    def _login_of(self, user_id: int) -> str | None:
-        with self.rt.database.session() as session:
-            user = session.get(User, user_id)
-            return user.login if user else None
+    @staticmethod
+    def _login_of(session: Session, user_id: int) -> str | None:
+        user = session.get(User, user_id)
+        return user.login if user else None
 
     async def change_password(
         self,
+        db: Session,
         establishment_id: int,
         user_id: int,
         new: str,
@@ -467,9 +471,11 @@ class SignIn:
     ) -> bool:
         """Store the new password; end the user's sessions (but the one being used, for a
         voluntary change). False if the password changed meanwhile (a stale ticket)."""
+        await release(db)
         new_hash = await self.rt.hasher.hash_async(new)
         return await run_in_threadpool(
             self._store_password,
+            db,
             establishment_id,
             user_id,
             new_hash,
@@ -481,6 +487,7 @@ class SignIn:
 
     def _store_password(
         self,
+        session: Session,
         establishment_id: int,
         user_id: int,
         new_hash: str,
@@ -490,32 +497,31 @@ class SignIn:
         via_temporary: bool = False,
     ) -> bool:
         now = self.rt.clock.now()
-        with self.rt.database.session() as session:
-            establishment = self._establishment(session, establishment_id)
-            user = session.get(User, user_id, with_for_update=True)
-            if user is None or user.establishment_id != establishment.id or not user.active:
-                return False
-            if expected_fingerprint and password_fingerprint(user) != expected_fingerprint:
-                return False
-            forced = user.password_hash is None or user.must_change_password or via_temporary
-            users.set_password_hash(session, user, new_hash, must_change=False, now=now)
-            if via_temporary:
-                # The temporary password reached its owner at this address: it is verified.
-                user.email_verified = True
-            keep = None
-            if keep_session:
-                row = self._live(session, establishment, keep_session, now)
-                keep = row.id if row else None
-            notices = self.rt.logout.end_user(session, establishment, user, now, keep=keep)
-            audit.record(
-                session,
-                establishment,
-                "password.changed",
-                at=now,
-                actor=user.login,
-                subject=user.login,
-                ip=client.ip,
-                details={"forced": forced},
-            )
-        self.rt.logout.notify(notices, now)
+        establishment = self._establishment(session, establishment_id)
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None or user.establishment_id != establishment.id or not user.active:
+            return False
+        if expected_fingerprint and password_fingerprint(user) != expected_fingerprint:
+            return False
+        forced = user.password_hash is None or user.must_change_password or via_temporary
+        users.set_password_hash(session, user, new_hash, must_change=False, now=now)
+        if via_temporary:
+            # The temporary password reached its owner at this address: it is verified.
+            user.email_verified = True
+        keep = None
+        if keep_session:
+            row = self._live(session, establishment, keep_session, now)
+            keep = row.id if row else None
+        notices = self.rt.logout.end_user(session, establishment, user, now, keep=keep)
+        audit.record(
+            session,
+            establishment,
+            "password.changed",
+            at=now,
+            actor=user.login,
+            subject=user.login,
+            ip=client.ip,
+            details={"forced": forced},
+        )
+        after_commit(session, lambda: self.rt.logout.notify(notices, now))
         return True

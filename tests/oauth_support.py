@@ -6,10 +6,17 @@ import base64
 import hashlib
 import secrets
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+import anyio
 import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from helpers import csrf_from
 
@@ -119,3 +126,58 @@ def redeem(provider: Provider, school: str, client: Registered, code: str, verif
             },
             auth=(client.client_id, client.client_secret or ""),
         ).json()
+
+
+@dataclass(frozen=True)
+class Received:
+    token: str
+    cache_control: str | None
+    content_type: str | None
+
+
+class Receiver:
+    """A module's back-channel logout endpoint: answers the n-th POST with `answers[n]` (the
+    last one repeats), after `delay` seconds, and records what it got."""
+
+    def __init__(self, answers: tuple[int, ...] = (200,), delay: float = 0.0) -> None:
+        self.answers = answers
+        self.delay = delay
+        self.got: list[Received] = []
+        self._lock = threading.Lock()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/backchannel"
+
+        async def receive(request):  # type: ignore[no-untyped-def]
+            form = await request.form()
+            with self._lock:
+                self.got.append(
+                    Received(
+                        str(form["logout_token"]),
+                        request.headers.get("cache-control"),
+                        request.headers.get("content-type"),
+                    )
+                )
+                status = self.answers[min(len(self.got), len(self.answers)) - 1]
+            if self.delay:
+                await anyio.sleep(self.delay)
+            return PlainTextResponse("", status_code=status)
+
+        app = Starlette(routes=[Route("/backchannel", receive, methods=["POST"])])
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+
+    @property
+    def tokens(self) -> list[str]:
+        with self._lock:
+            return [r.token for r in self.got]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

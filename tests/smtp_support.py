@@ -104,5 +104,3 @@ def smtp_server() -> Iterator[Callable[..., Server]]:
     yield start
     for controller in controllers:
         controller.stop()
-
-

@@ -85,8 +85,6 @@ def html_of(message: EmailMessage) -> str:
     return part.get_content()
 
 
-
-
 # -- a real SMTP server --------------------------------------------------------------------
 
 

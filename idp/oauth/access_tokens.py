@@ -7,16 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
 
 
 def verify_access_token(
-    server: EstablishmentServer, presented: str, *, allow_expired: bool = False
+    server: EstablishmentServer, session: Session, presented: str, *, allow_expired: bool = False
 ) -> dict[str, Any] | str:
     """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
-    keys = server.keys.verification_keys(server.establishment_id)
+    keys = server.keys.verification_keys(session, server.establishment_id)
     try:
         decoded = jwt.decode(presented, keys, algorithms=["RS256"])
     except (JoseError, ValueError):
@@ -33,10 +34,12 @@ def verify_access_token(
     return claims
 
 
-def verify_id_token_hint(server: EstablishmentServer, hint: str) -> dict[str, Any] | None:
+def verify_id_token_hint(
+    server: EstablishmentServer, session: Session, hint: str
+) -> dict[str, Any] | None:
     """The claims of an ID token this issuer signed (expired ones included: OIDC Core
     3.1.2.1 allows a hint past its expiry), or None."""
-    keys = server.keys.verification_keys(server.establishment_id)
+    keys = server.keys.verification_keys(session, server.establishment_id)
     try:
         decoded = jwt.decode(hint, keys, algorithms=["RS256", "ES256"])
     except (JoseError, ValueError):

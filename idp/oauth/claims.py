@@ -74,10 +74,10 @@ def id_token_claims(
         names = [*names_for(scope), *names]
     if not names:
         return {}
-    with server.rt.database.session() as session:
-        establishment = session.get(Establishment, server.establishment_id)
-        assert establishment is not None
-        fresh = session.get(User, user.id)
-        assert fresh is not None
-        values = claim_values(fresh, establishment)
+    session = server.db
+    establishment = session.get(Establishment, server.establishment_id)
+    assert establishment is not None
+    fresh = session.get(User, user.id)
+    assert fresh is not None
+    values = claim_values(fresh, establishment)
     return select(values, [n for n in dict.fromkeys(names) if n in values and n != "sub"])

@@ -1,11 +1,15 @@
 """private_key_jwt client authentication (RFC 7523 §2.2, OIDC Core §9): the module signs
 an assertion with its own key; we verify it with the keys it registered (inline, or at its
-jwks_uri, fetched with a short timeout and cached for a few minutes)."""
+jwks_uri, fetched with a short timeout and cached for a few minutes), and accept each
+assertion once (RFC 7523 §3 item 7): its `jti` is remembered in the database until it
+expires, so that no instance behind the load balancer accepts it a second time."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -14,24 +18,24 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
 
 from idp.models import Client
+from idp.store import assertions
 
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
 
 _JWKS_TTL = 300.0
-_JTI_TTL = 600.0
+# Key sets kept per process (one server per establishment): the least recently used leaves.
+_JWKS_CACHE_SIZE = 64
+_LEEWAY = 60
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def __init__(self, server: EstablishmentServer) -> None:
-        super().__init__(validate_jti=True, leeway=60)
+        super().__init__(validate_jti=True, leeway=_LEEWAY)
         self.server = server
-        self._jwks: dict[str, tuple[float, KeySet]] = {}
-        # Assertion ids already seen (RFC 7523 §3 item 7), kept past the assertions' life.
-        # Per process: instances behind a load balancer each keep their own.
-        self._seen: dict[str, float] = {}
+        self._jwks: OrderedDict[tuple[str, str], tuple[float, KeySet]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get_audiences(self) -> list[str]:
@@ -49,10 +53,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         if not client.jwks_uri:
             raise InvalidClientError(description="The client has no registered keys.")
         now = time.monotonic()
+        # By URL too: a client whose jwks_uri changes is not served the old one's keys.
+        cache_key = (client.client_id, client.jwks_uri)
         with self._lock:
-            cached = self._jwks.get(client.client_id)
-        if cached and cached[0] > now:
-            return cached[1]
+            cached = self._jwks.get(cache_key)
+            if cached and cached[0] > now:
+                self._jwks.move_to_end(cache_key)
+                return cached[1]
         try:
             response = httpx.get(client.jwks_uri, timeout=5, follow_redirects=False)
             response.raise_for_status()
@@ -60,15 +67,33 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
             raise InvalidClientError(description="The client's keys cannot be fetched.") from exc
         with self._lock:
-            self._jwks[client.client_id] = (now + _JWKS_TTL, keys)
+            self._jwks[cache_key] = (now + _JWKS_TTL, keys)
+            self._jwks.move_to_end(cache_key)
+            while len(self._jwks) > _JWKS_CACHE_SIZE:
+                self._jwks.popitem(last=False)
         return keys
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        now = time.monotonic()
-        key = f"{claims.get('sub')}:{jti}"
-        with self._lock:
-            self._seen = {k: t for k, t in self._seen.items() if t > now}
-            if key in self._seen:
-                return False
-            self._seen[key] = now + _JTI_TTL
-        return True
+        """True the first time the client presents this assertion id, on any instance.
+
+        Called once the signature and `exp` have been verified, `exp` against the system
+        clock (joserfc's), so the record's expiry is judged by that clock too.
+        """
+        if not isinstance(jti, str) or not jti:
+            return False
+        try:
+            expires_at = datetime.fromtimestamp(int(claims["exp"]) + _LEEWAY, UTC)
+        except (OverflowError, OSError, ValueError):  # an `exp` no datetime can hold
+            raise InvalidClientError(description="Invalid claim: 'exp'") from None
+        # The request's unit of work: the id is spent when the request commits. A concurrent
+        # request inserting the same key waits for that commit (PostgreSQL) or for the write
+        # lock (SQLite), then finds it.
+        session = self.server.db
+        return assertions.remember(
+            session,
+            self.server.establishment(session),
+            str(claims["sub"]),
+            jti,
+            expires_at=expires_at,
+            now=datetime.now(UTC),
+        )

@@ -12,7 +12,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet
 
-from idp.models import Client, Establishment, Token, User
+from idp.models import Client, Token, User
 from idp.oauth.access_tokens import verify_access_token, verify_id_token_hint
 from idp.oauth.keys import ALGORITHMS
 from idp.security.tokens import secret_hash
@@ -26,16 +26,14 @@ ALL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "
 
 def find_token(server: EstablishmentServer, presented: str, hint: str | None) -> Token | None:
     """An access token (one of our JWTs, by its jti) or a refresh token (by its hash)."""
+    session = server.db
     claims = None
     if hint != "refresh_token" and presented.count(".") == 2:
-        # Verified before the unit of work: the key ring may need the database itself.
-        claims = verify_access_token(server, presented, allow_expired=True)
-    with server.rt.database.session() as session:
-        establishment = session.get(Establishment, server.establishment_id)
-        assert establishment is not None
-        if isinstance(claims, dict):
-            return token_store.by_jti(session, establishment, claims["jti"])
-        return token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+        claims = verify_access_token(server, session, presented, allow_expired=True)
+    establishment = server.establishment(session)
+    if isinstance(claims, dict):
+        return token_store.by_jti(session, establishment, claims["jti"])
+    return token_store.by_refresh_hash(session, establishment, secret_hash(presented))
 
 
 class Revocation(RevocationEndpoint):
@@ -54,14 +52,13 @@ class Revocation(RevocationEndpoint):
     def revoke_token(self, token: Token, request: Any) -> None:
         now = self.oidc.rt.clock.now()
         presented = request.form["token"]
-        with self.oidc.rt.database.session() as session:
-            establishment = session.get(Establishment, self.oidc.establishment_id)
-            assert establishment is not None
-            if token.refresh_hash and token.refresh_hash == secret_hash(presented):
-                # A refresh token: the whole grant goes (RFC 7009 §2.1).
-                token_store.revoke_family(session, establishment, token.family, now)
-            else:
-                token_store.revoke_one(session, establishment, token, now)
+        session = self.oidc.db
+        establishment = self.oidc.establishment(session)
+        if token.refresh_hash and token.refresh_hash == secret_hash(presented):
+            # A refresh token: the whole grant goes (RFC 7009 §2.1).
+            token_store.revoke_family(session, establishment, token.family, now)
+        else:
+            token_store.revoke_one(session, establishment, token, now)
 
 
 @dataclass(frozen=True)
@@ -101,9 +98,9 @@ class Introspection(IntrospectionEndpoint):
             return {"active": False}
         if expires is None or expires <= now:
             return {"active": False}
-        with self.oidc.rt.database.session() as session:
-            client = session.get(Client, row.client_pk)
-            user = session.get(User, row.user_id) if row.user_id else None
+        session = self.oidc.db
+        client = session.get(Client, row.client_pk)
+        user = session.get(User, row.user_id) if row.user_id else None
         if client is None or not client.enabled or (user is not None and not user.active):
             return {"active": False}
         payload: dict[str, Any] = {
@@ -133,14 +130,14 @@ class EndSession(EndSessionEndpoint):
         return self.server  # type: ignore[return-value]
 
     def get_server_jwks(self) -> KeySet:
-        return self.oidc.keys.verification_keys(self.oidc.establishment_id)
+        return self.oidc.keys.verification_keys(self.oidc.db, self.oidc.establishment_id)
 
     def get_algorithms(self) -> list[str]:
         return list(ALGORITHMS)
 
     def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
         # Authlib checks the signature only: an access token of ours would pass.
-        claims = verify_id_token_hint(self.oidc, id_token_hint)
+        claims = verify_id_token_hint(self.oidc, self.oidc.db, id_token_hint)
         if claims is None:
             raise InvalidRequestError("Invalid 'id_token_hint'.")
         return dict(claims)

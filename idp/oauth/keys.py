@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy.orm import Session
 
+from idp.caches import Caches
 from idp.clock import Clock
-from idp.db import Database
 from idp.models import Establishment, SigningKey
 from idp.security.encryption import Cipher
 from idp.store import keys as key_store
@@ -32,6 +32,31 @@ class KeyPolicy:
     longest_token: timedelta = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class PublishedKey:
+    id: int
+    kid: str
+    alg: str
+    public_jwk: dict  # type: ignore[type-arg]
+    private_key_encrypted: str
+    active_from: datetime
+    retire_at: datetime | None
+    publish_until: datetime | None
+
+    @classmethod
+    def of(cls, row: SigningKey) -> PublishedKey:
+        return cls(
+            row.id,
+            row.kid,
+            row.alg,
+            dict(row.public_jwk),
+            row.private_key_encrypted,
+            row.active_from,
+            row.retire_at,
+            row.publish_until,
+        )
+
+
 def _generate(alg: str, kid: str) -> RSAKey | ECKey:
     parameters = {"kid": kid, "use": "sig", "alg": alg}
     if alg == "RS256":
@@ -43,13 +68,14 @@ class KeyRing:
     """Loads, creates and rotates keys; caches decrypted keys per establishment."""
 
     def __init__(
-        self, database: Database, secret_key: str, clock: Clock, policy: KeyPolicy | None = None
+        self, secret_key: str, clock: Clock, caches: Caches, policy: KeyPolicy | None = None
     ) -> None:
-        self._database = database
+        self._caches = caches
+        caches.register(self.forget_all)
         self._cipher = Cipher(secret_key, "signing-keys")
         self._clock = clock
         self.policy = policy or KeyPolicy()
-        self._cache: dict[int, tuple[datetime, list[SigningKey]]] = {}
+        self._cache: dict[int, tuple[datetime, list[PublishedKey]]] = {}
         self._private: dict[str, RSAKey | ECKey] = {}
         self._lock = threading.Lock()
 
@@ -62,6 +88,7 @@ class KeyRing:
         for alg in ALGORITHMS:
             if alg not in have:
                 self._add(session, establishment, alg, now=now, active_from=now)
+        self._caches.changed(session)
 
     def rotate(self, session: Session, establishment: Establishment) -> list[str]:
         """A new key per algorithm; returns their kids."""
@@ -79,7 +106,7 @@ class KeyRing:
                 except_kid=key.kid,
             )
             kids.append(key.kid)
-        self.forget(establishment.id)
+        self._caches.changed(session)
         return kids
 
     def _add(
@@ -107,50 +134,51 @@ class KeyRing:
 
     # -- use -----------------------------------------------------------------------------
 
-    def _published(self, establishment_id: int) -> list[SigningKey]:
+    def _published(self, session: Session, establishment_id: int) -> list[PublishedKey]:
         now = self._clock.now()
         with self._lock:
             cached = self._cache.get(establishment_id)
+            epoch = self._caches.epoch
         if cached and cached[0] > now:
             return cached[1]
-        with self._database.session() as session:
-            establishment = session.get(Establishment, establishment_id)
-            assert establishment is not None
-            rows = list(key_store.published(session, establishment, now))
-            if not {r.alg for r in rows} >= set(ALGORITHMS):
-                # Establishments created before keys existed get theirs on first use.
-                self.create_initial(session, establishment)
-                rows = list(key_store.published(session, establishment, now))
-            session.expunge_all()
-        # Re-read soon, and at the latest when a key starts or stops signing.
-        horizon = now + timedelta(minutes=5)
+        establishment = session.get(Establishment, establishment_id)
+        assert establishment is not None
+        found = list(key_store.published(session, establishment, now))
+        if not {r.alg for r in found} >= set(ALGORITHMS):
+            # Establishments created before keys existed get theirs on first use.
+            self.create_initial(session, establishment)
+            found = list(key_store.published(session, establishment, now))
+        # Plain values: the cache outlives the request's session.
+        rows = [PublishedKey.of(row) for row in found]
+        # Changes (a rotation) clear the cache; otherwise re-read when a key starts or stops
+        # signing, and hourly at the latest.
+        horizon = now + timedelta(hours=1)
         for row in rows:
             for moment in (row.active_from, row.retire_at, row.publish_until):
                 if moment is not None and now < moment < horizon:
                     horizon = moment
         with self._lock:
-            self._cache[establishment_id] = (horizon, rows)
+            if self._caches.epoch == epoch:
+                self._cache[establishment_id] = (horizon, rows)
         return rows
 
-    def forget(self, establishment_id: int) -> None:
-        with self._lock:
-            self._cache.pop(establishment_id, None)
-
     def forget_all(self) -> None:
-        """Drop the cache (another process, `idp keys rotate`, changed the keys)."""
+        """Drop the cache (the keys changed, here or in another process)."""
         with self._lock:
             self._cache.clear()
 
-    def jwks(self, establishment_id: int) -> dict:  # type: ignore[type-arg]
+    def jwks(self, session: Session, establishment_id: int) -> dict:  # type: ignore[type-arg]
         """The public keys to publish (blocking: call from a worker thread)."""
-        return {"keys": [dict(row.public_jwk) for row in self._published(establishment_id)]}
+        return {
+            "keys": [dict(row.public_jwk) for row in self._published(session, establishment_id)]
+        }
 
-    def signing_key(self, establishment_id: int, alg: str) -> RSAKey | ECKey:
+    def signing_key(self, session: Session, establishment_id: int, alg: str) -> RSAKey | ECKey:
         """The key that signs now for `alg`: the newest active one."""
         now = self._clock.now()
         candidates = [
             row
-            for row in self._published(establishment_id)
+            for row in self._published(session, establishment_id)
             if row.alg == alg
             and row.active_from <= now
             and (row.retire_at is None or row.retire_at > now)
@@ -160,10 +188,12 @@ class KeyRing:
         row = max(candidates, key=lambda r: (r.active_from, r.id))
         return self._private_key(row)
 
-    def verification_keys(self, establishment_id: int) -> KeySet:
-        return KeySet([self._private_key(row) for row in self._published(establishment_id)])
+    def verification_keys(self, session: Session, establishment_id: int) -> KeySet:
+        return KeySet(
+            [self._private_key(row) for row in self._published(session, establishment_id)]
+        )
 
-    def _private_key(self, row: SigningKey) -> RSAKey | ECKey:
+    def _private_key(self, row: PublishedKey) -> RSAKey | ECKey:
         with self._lock:
             key = self._private.get(row.kid)
         if key is None:

@@ -1,60 +1,68 @@
 """Every way an SSO session ends goes through here (OpenID Connect Back-Channel Logout 1.0):
 sign-out, RP-initiated logout, a password change, a reset, an admin's action. The session
 ends, the tokens that live with it are revoked, and every module that took part in it and
-registered a `backchannel_logout_uri` is sent a signed logout token, in the background, with
-a short timeout, so that a module that is down never holds the user back.
+registered a `backchannel_logout_uri` gets a row in the outbox, in the same transaction: a
+session end that rolls back tells no one, one that commits is told even if this process
+stops. idp.oauth.backchannel sends them (§2.5), in the background, with a short timeout and
+retries, so that a module that is down never holds the user back.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from joserfc import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.clock import Clock
+from idp.db import Database
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
+from idp.oauth.backchannel import Notice, Sender
 from idp.oauth.keys import KeyRing
 from idp.settings import Settings
+from idp.store import outbox
 from idp.store import sessions as session_store
 from idp.store import tokens as token_store
 
-log = logging.getLogger(__name__)
+__all__ = ["EVENT", "Logout", "Notice"]
+
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-@dataclass(frozen=True)
-class Notice:
-    establishment_id: int
-    issuer: str
-    client_id: str
-    alg: str
-    uri: str
-    sub: str
-    sid: str
-
-
 class Logout:
-    def __init__(self, settings: Settings, keys: KeyRing, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        keys: KeyRing,
+        *,
+        database: Database,
+        clock: Clock,
+        timeout: float = 5.0,
+        poll_interval: float = 1.0,
+    ) -> None:
         self._settings = settings
         self._keys = keys
-        self._timeout = timeout
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backchannel")
-        self.pending: list[Future[None]] = []
+        self._database = database
+        # This process's sender: the server runs `sender.run()`; `notify` wakes it.
+        self.sender = Sender(
+            database,
+            clock,
+            sign=self.logout_token,
+            issuer=settings.issuer,
+            timeout=timeout,
+            poll_interval=poll_interval,
+        )
 
     # -- within a unit of work -------------------------------------------------------------
 
     def end_session(
         self, session: Session, establishment: Establishment, row: SsoSession, now: datetime
     ) -> list[Notice]:
-        """End one SSO session and what lives with it; returns the notices to send once the
-        transaction has committed."""
-        notices = self._notices(session, establishment, [row])
+        """End one SSO session and what lives with it, and queue its notices in the same
+        transaction (no commit here); returns them."""
+        notices = self._queue(session, establishment, [row], now)
         session_store.end(session, row, now)
         token_store.revoke_of_session(session, establishment, row.id, now)
         return notices
@@ -69,20 +77,21 @@ class Logout:
         keep: int | None = None,
     ) -> list[Notice]:
         """End all of a user's sessions (but `keep`) and revoke all of the user's tokens,
-        offline_access ones included: a password change, a reset, a deactivation."""
+        offline_access ones included: a password change, a reset, a deactivation. The
+        notices are queued in the same transaction; returns them."""
         rows = [
             r
             for r in session_store.live_of_user(session, establishment, user.id, now=now)
             if r.id != keep
         ]
-        notices = self._notices(session, establishment, rows)
+        notices = self._queue(session, establishment, rows, now)
         for row in rows:
             session_store.end(session, row, now)
         token_store.revoke_of_user(session, establishment, user.id, now)
         return notices
 
-    def _notices(
-        self, session: Session, establishment: Establishment, rows: list[SsoSession]
+    def _queue(
+        self, session: Session, establishment: Establishment, rows: list[SsoSession], now: datetime
     ) -> list[Notice]:
         if not rows:
             return []
@@ -104,72 +113,72 @@ class Logout:
             )
         ).all()
         issuer = self._settings.issuer(establishment.code)
-        return [
-            Notice(
-                establishment.id,
-                issuer,
-                c.client_id,
-                c.id_token_signed_response_alg,
-                c.backchannel_logout_uri,
-                row.user.sub,
-                row.sid,
-            )  # type: ignore[arg-type]
-            for row in rows
-            for c in clients
-            if _took_part(session, row.id, c.id)
-        ]
+        notices = []
+        for row in rows:
+            for client in clients:
+                if not _took_part(session, row.id, client.id):
+                    continue
+                queued = outbox.add(
+                    session,
+                    establishment,
+                    client,
+                    sub=row.user.sub,
+                    sid=row.sid,
+                    jti=secrets.token_hex(16),
+                    now=now,
+                )
+                notices.append(
+                    Notice(
+                        establishment.id,
+                        issuer,
+                        queued.client_id,
+                        queued.alg,
+                        queued.uri,
+                        queued.sub,
+                        queued.sid,
+                        queued.jti,
+                    )
+                )
+        return notices
 
     # -- after commit ----------------------------------------------------------------------
 
     def notify(self, notices: list[Notice], now: datetime) -> None:
-        for notice in notices:
-            token = self.logout_token(notice, now)
-            self.pending.append(self._pool.submit(self._post, notice, token))
+        """The notices are in the outbox (committed): have this process's sender send them
+        now rather than at its next poll. Never blocks."""
+        if notices:
+            self.sender.wake()
 
-    def logout_token(self, notice: Notice, now: datetime) -> str:
+    def logout_token(self, notice: Notice, now: datetime, session: Session | None = None) -> str:
+        """A signed logout token (§2.4), issued `now`, valid 2 minutes; its `jti` is the
+        notice's, so that every attempt to deliver one notice carries the same. Without a
+        `session`, the key is looked up in a short unit of work of its own (the sender signs
+        between its transactions; usually a cache hit, which touches no database)."""
         claims = {
             "iss": notice.issuer,
             "aud": notice.client_id,
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(minutes=2)).timestamp()),
-            "jti": secrets.token_hex(16),
+            "jti": notice.jti or secrets.token_hex(16),
             "sub": notice.sub,
             "sid": notice.sid,
             "events": {EVENT: {}},
         }
-        key = self._keys.signing_key(notice.establishment_id, notice.alg)
+        if session is None:
+            with self._database.session() as own:
+                key = self._keys.signing_key(own, notice.establishment_id, notice.alg)
+        else:
+            key = self._keys.signing_key(session, notice.establishment_id, notice.alg)
         header = {"alg": notice.alg, "kid": key.kid, "typ": "logout+jwt"}
         return jwt.encode(header, claims, key, algorithms=[notice.alg])
 
-    def _post(self, notice: Notice, token: str) -> None:
-        try:
-            response = httpx.post(
-                notice.uri,
-                data={"logout_token": token},
-                timeout=self._timeout,
-                headers={"Cache-Control": "no-store"},
-            )
-        except httpx.HTTPError as exc:
-            log.warning(
-                "back-channel logout to %s (%s) failed: %s",
-                notice.client_id,
-                notice.uri,
-                type(exc).__name__,
-            )
-            return
-        if response.status_code != 200:
-            log.warning(
-                "back-channel logout to %s answered %s", notice.client_id, response.status_code
-            )
-
-    def drain(self, timeout: float = 30) -> None:
-        """Wait for the notices under way (tests, shutdown)."""
-        pending, self.pending = self.pending, []
-        for future in pending:
-            future.result(timeout=timeout)
+    def drain(self) -> int:
+        """Deliver, in this thread, everything due now (tests; a CLI that wants its notices
+        out before it exits). Returns the attempts made."""
+        return self.sender.drain()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self.sender.close()
 
 
 def _took_part(session: Session, sso_session_id: int, client_pk: int) -> bool:

@@ -20,6 +20,7 @@ class Servers:
         )
         self._servers: dict[int, EstablishmentServer] = {}
         self._lock = threading.Lock()
+        rt.caches.register(self.clear)
 
     def get(self, establishment_id: int, code: str) -> EstablishmentServer:
         with self._lock:
@@ -28,3 +29,7 @@ class Servers:
                 server = EstablishmentServer(self._rt, establishment_id, code, self.lifetimes)
                 self._servers[establishment_id] = server
             return server
+
+    def clear(self) -> None:
+        with self._lock:
+            self._servers.clear()

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
+from sqlalchemy.orm import Session
 from starlette.datastructures import MultiDict
 from starlette.requests import Request
 
@@ -34,13 +35,22 @@ class Payload(OAuth2Payload):
 
 
 class OAuthRequest(OAuth2Request):
+    """Also carries the request's unit of work (`db`), which the server binds for its hooks."""
+
     def __init__(
-        self, method: str, uri: str, headers: Mapping[str, str], query: MultiDict, form: MultiDict
+        self,
+        method: str,
+        uri: str,
+        headers: Mapping[str, str],
+        query: MultiDict,
+        form: MultiDict,
+        db: Session,
     ) -> None:
         # Authlib refuses http URLs; we allow them on a loopback host only (development),
         # as the settings do for IDP_BASE_URL.
         if not is_loopback_host(urlsplit(uri).hostname):
             InsecureTransportError.check(uri)
+        self.db = db
         self.method = method
         self.uri = uri
         self.headers = headers
@@ -66,7 +76,7 @@ class OAuthRequest(OAuth2Request):
         return dict(self._form)
 
 
-async def from_starlette(request: Request, uri: str) -> OAuthRequest:
+async def from_starlette(request: Request, uri: str, db: Session) -> OAuthRequest:
     """Read everything Authlib needs, on the event loop; `uri` is the public URL."""
     form = MultiDict()
     if request.method == "POST":
@@ -74,9 +84,11 @@ async def from_starlette(request: Request, uri: str) -> OAuthRequest:
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = MultiDict((await request.form()).multi_items())  # type: ignore[arg-type]
     query = MultiDict(request.query_params.multi_items())
-    return OAuthRequest(request.method, uri, request.headers, query, form)
+    return OAuthRequest(request.method, uri, request.headers, query, form, db)
 
 
-def from_params(params: Mapping[str, str], uri: str, headers: Mapping[str, str]) -> OAuthRequest:
+def from_params(
+    params: Mapping[str, str], uri: str, headers: Mapping[str, str], db: Session
+) -> OAuthRequest:
     """A stored authorization request, replayed after sign-in."""
-    return OAuthRequest("GET", uri, headers, MultiDict(params), MultiDict())
+    return OAuthRequest("GET", uri, headers, MultiDict(params), MultiDict(), db)

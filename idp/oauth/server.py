@@ -6,9 +6,12 @@ through idp.store, always scoped to the establishment.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +31,7 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
+from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.claims import id_token_claims
@@ -70,6 +74,19 @@ class OAuthResponse:
         self.headers.append(("Location", value))
 
 
+# The unit of work of the request being served. Authlib calls some hooks without the request
+# (`query_client`, `validate_jti`, …); the entry points below bind it from the request adapter
+# (`OAuthRequest.db`) for the duration of the call, in the worker thread that runs it.
+_bound: ContextVar[Session] = ContextVar("oauth_unit_of_work")
+
+
+def _own_claims(signed: str) -> dict[str, Any]:
+    """The claims of a JWT this server has just signed (read back rather than kept in memory
+    between two Authlib hooks; nothing to verify, it never left this process)."""
+    payload = signed.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -83,8 +100,6 @@ class EstablishmentServer(AuthorizationServer):
         self.code = code
         self.issuer = rt.settings.issuer(code)
         self.lifetimes = lifetimes
-        self._pending_claims: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
         self.register_token_generator("default", AccessTokens(self))
         self.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(self)])
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
@@ -95,46 +110,81 @@ class EstablishmentServer(AuthorizationServer):
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
 
+    # -- the unit of work ------------------------------------------------------------------
+
+    @contextmanager
+    def _bind(self, request: Any) -> Iterator[None]:
+        token = _bound.set(request.db)
+        try:
+            yield
+        finally:
+            _bound.reset(token)
+
+    @property
+    def db(self) -> Session:
+        """The session of the request being served (LookupError outside an entry point)."""
+        return _bound.get()
+
+    def get_consent_grant(self, request=None, end_user=None):  # type: ignore[no-untyped-def]
+        with self._bind(request):
+            return super().get_consent_grant(request, end_user)
+
+    def create_authorization_response(self, request=None, grant_user=None, grant=None):  # type: ignore[no-untyped-def]
+        with self._bind(request):
+            return super().create_authorization_response(request, grant_user, grant)
+
+    def create_token_response(self, request=None):  # type: ignore[no-untyped-def]
+        with self._bind(request):
+            return super().create_token_response(request)
+
+    def create_endpoint_response(self, name, request=None):  # type: ignore[no-untyped-def]
+        with self._bind(request):
+            return super().create_endpoint_response(name, request)
+
+    def validate_endpoint_request(self, name, request=None):  # type: ignore[no-untyped-def]
+        with self._bind(request):
+            return super().validate_endpoint_request(name, request)
+
     # -- Authlib's storage hooks ---------------------------------------------------------
 
-    def establishment(self, session) -> Establishment:  # type: ignore[no-untyped-def]
+    def establishment(self, session: Session) -> Establishment:
         establishment = session.get(Establishment, self.establishment_id)
         assert establishment is not None
         return establishment
 
     def query_client(self, client_id: str) -> Client | None:
-        with self.rt.database.session() as session:
-            client = client_store.by_client_id(session, self.establishment(session), client_id)
-            return client if client is not None and client.enabled else None
+        session = self.db
+        client = client_store.by_client_id(session, self.establishment(session), client_id)
+        return client if client is not None and client.enabled else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        claims = self.take_claims(token["access_token"])
+        claims = _own_claims(token["access_token"])
         now = self.rt.clock.now()
         previous: Token | None = request.refresh_token
         code: AuthorizationCode | None = request.authorization_code
         user: User | None = request.user
         scope = token.get("scope", "")
         refresh = token.get("refresh_token")
-        with self.rt.database.session() as session:
-            token_store.add(
-                session,
-                self.establishment(session),
-                client_pk=request.client.id,
-                user_id=user.id if user else None,
-                sso_session_id=previous.sso_session_id
-                if previous
-                else (code.sso_session_id if code else None),
-                code_id=previous.code_id if previous else (code.id if code else None),
-                family=previous.family if previous else secrets.token_hex(16),
-                jti=claims["jti"],
-                scope=scope,
-                access_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
-                refresh_hash=secret_hash(refresh) if refresh else None,
-                refresh_expires_at=now + self.lifetimes.refresh_token if refresh else None,
-                offline="offline_access" in scope.split(),
-                auth_time=previous.auth_time if previous else (code.auth_time if code else None),
-                created_at=now,
-            )
+        session = self.db
+        token_store.add(
+            session,
+            self.establishment(session),
+            client_pk=request.client.id,
+            user_id=user.id if user else None,
+            sso_session_id=previous.sso_session_id
+            if previous
+            else (code.sso_session_id if code else None),
+            code_id=previous.code_id if previous else (code.id if code else None),
+            family=previous.family if previous else secrets.token_hex(16),
+            jti=claims["jti"],
+            scope=scope,
+            access_expires_at=datetime.fromtimestamp(claims["exp"], now.tzinfo),
+            refresh_hash=secret_hash(refresh) if refresh else None,
+            refresh_expires_at=now + self.lifetimes.refresh_token if refresh else None,
+            offline="offline_access" in scope.split(),
+            auth_time=previous.auth_time if previous else (code.auth_time if code else None),
+            created_at=now,
+        )
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         # Authlib's base raises; we have no signal subscribers.
@@ -150,16 +200,8 @@ class EstablishmentServer(AuthorizationServer):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def remember_claims(self, access_token: str, claims: dict[str, Any]) -> None:
-        with self._lock:
-            self._pending_claims[access_token] = claims
-
-    def take_claims(self, access_token: str) -> dict[str, Any]:
-        with self._lock:
-            return self._pending_claims.pop(access_token)
-
     def sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
-        key = self.keys.signing_key(self.establishment_id, alg)
+        key = self.keys.signing_key(self.db, self.establishment_id, alg)
         return jwt.encode({**header, "alg": alg, "kid": key.kid}, claims, key, algorithms=[alg])
 
 
@@ -206,9 +248,7 @@ class AccessTokens(JWTBearerTokenGenerator):
             "jti": secrets.token_hex(16),
             "scope": scope,
         }
-        token = self.server.sign({"typ": "at+jwt"}, claims, "RS256")
-        self.server.remember_claims(token, claims)
-        return token
+        return self.server.sign({"typ": "at+jwt"}, claims, "RS256")
 
 
 class Pkce(CodeChallenge):
@@ -252,55 +292,54 @@ class CodeGrant(AuthorizationCodeGrant):
         now = server.rt.clock.now()
         data = request.payload.data
         claims = data.get("claims")
-        with server.rt.database.session() as session:
-            codes.add(
-                session,
-                server.establishment(session),
-                code_hash=secret_hash(code),
-                client_pk=request.client.id,
-                user_id=request.user.id,
-                sso_session_id=request.sso_session_id,
-                redirect_uri=request.payload.redirect_uri,
-                scope=request.scope,
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                claims=json.loads(claims) if claims else None,
-                auth_time=request.auth_time,
-                created_at=now,
-                expires_at=now + server.lifetimes.code,
-            )
+        session = server.db
+        codes.add(
+            session,
+            server.establishment(session),
+            code_hash=secret_hash(code),
+            client_pk=request.client.id,
+            user_id=request.user.id,
+            sso_session_id=request.sso_session_id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            claims=json.loads(claims) if claims else None,
+            auth_time=request.auth_time,
+            created_at=now,
+            expires_at=now + server.lifetimes.code,
+        )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         server = self.oidc_server
         now = server.rt.clock.now()
-        with server.rt.database.session() as session:
-            establishment = server.establishment(session)
-            claim = codes.claim(session, establishment, secret_hash(code), client.id, now)
-            if claim.replayed and claim.code is not None:
-                # RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
-                revoked = token_store.revoke_from_code(session, establishment, claim.code.id, now)
-                audit.record(
-                    session,
-                    establishment,
-                    "token.code_replayed",
-                    at=now,
-                    subject=client.client_id,
-                    details={"revoked": revoked},
-                )
-                return None
-            if not claim.claimed or claim.code is None or claim.code.client_pk != client.id:
-                return None
-            return claim.code
+        session = server.db
+        establishment = server.establishment(session)
+        claim = codes.claim(session, establishment, secret_hash(code), client.id, now)
+        if claim.replayed and claim.code is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
+            revoked = token_store.revoke_from_code(session, establishment, claim.code.id, now)
+            audit.record(
+                session,
+                establishment,
+                "token.code_replayed",
+                at=now,
+                subject=client.client_id,
+                details={"revoked": revoked},
+            )
+            return None
+        if not claim.claimed or claim.code is None or claim.code.client_pk != client.id:
+            return None
+        return claim.code
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         # Already consumed by the conditional UPDATE in query_authorization_code.
         return None
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-        with self.oidc_server.rt.database.session() as session:
-            user = session.get(User, authorization_code.user_id)
-            return user if user is not None and user.active else None
+        user = self.oidc_server.db.get(User, authorization_code.user_id)
+        return user if user is not None and user.active else None
 
 
 class RefreshGrant(RefreshTokenGrant):
@@ -318,45 +357,44 @@ class RefreshGrant(RefreshTokenGrant):
         server = self.oidc_server
         now = server.rt.clock.now()
         theft = False
-        with server.rt.database.session() as session:
-            establishment = server.establishment(session)
-            token = token_store.by_refresh_hash(session, establishment, secret_hash(presented))
-            if token is None or token.client_pk != client.id:
-                # Another client's token: refused, and nothing revoked on its owner's behalf.
-                raise InvalidGrantError()
-            if token.revoked_at is not None:
-                raise InvalidGrantError()
-            if token.rotated_at is not None:
-                theft = True
-            elif token.refresh_expires_at is None or token.refresh_expires_at <= now:
-                raise InvalidGrantError()
-            elif not token.offline and not _session_alive(session, server, token, now):
-                raise InvalidGrantError("The session this token belongs to has ended.")
-            else:
-                # A refused scope must leave the token usable: check it before rotating.
-                self._validate_token_scope(token)
-                # Two uses at once are the same theft as a late reuse (no grace period).
-                theft = not token_store.mark_rotated(session, token, now)
-            if theft:
-                # RFC 9700 §4.14.2: a rotated refresh token used again was stolen: the whole
-                # family goes. Committed before the error is raised.
-                revoked = token_store.revoke_family(session, establishment, token.family, now)
-                audit.record(
-                    session,
-                    establishment,
-                    "token.refresh_reused",
-                    at=now,
-                    subject=client.client_id,
-                    details={"revoked": revoked},
-                )
+        session = server.db
+        establishment = server.establishment(session)
+        token = token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+        if token is None or token.client_pk != client.id:
+            # Another client's token: refused, and nothing revoked on its owner's behalf.
+            raise InvalidGrantError()
+        if token.revoked_at is not None:
+            raise InvalidGrantError()
+        if token.rotated_at is not None:
+            theft = True
+        elif token.refresh_expires_at is None or token.refresh_expires_at <= now:
+            raise InvalidGrantError()
+        elif not token.offline and not _session_alive(session, server, token, now):
+            raise InvalidGrantError("The session this token belongs to has ended.")
+        else:
+            # A refused scope must leave the token usable: check it before rotating.
+            self._validate_token_scope(token)
+            # Two uses at once are the same theft as a late reuse (no grace period).
+            theft = not token_store.mark_rotated(session, token, now)
+        if theft:
+            # RFC 9700 §4.14.2: a rotated refresh token used again was stolen: the whole
+            # family goes. The error is an answer, not a failure: the unit of work commits.
+            revoked = token_store.revoke_family(session, establishment, token.family, now)
+            audit.record(
+                session,
+                establishment,
+                "token.refresh_reused",
+                at=now,
+                subject=client.client_id,
+                details={"revoked": revoked},
+            )
         if theft:
             raise InvalidGrantError()
         return token
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
-        with self.oidc_server.rt.database.session() as session:
-            user = session.get(User, refresh_token.user_id)
-            return user if user is not None and user.active else None
+        user = self.oidc_server.db.get(User, refresh_token.user_id)
+        return user if user is not None and user.active else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         # Rotation was claimed in _validate_request_token; the old access token may live on
@@ -422,9 +460,8 @@ class OpenIDRefresh:
             requested = None
             if old.code_id is not None:
                 # Claims asked for the ID token at sign-in are asked for its renewals too.
-                with self.server.rt.database.session() as session:
-                    code = session.get(AuthorizationCode, old.code_id)
-                    requested = code.claims if code else None
+                code = self.server.db.get(AuthorizationCode, old.code_id)
+                requested = code.claims if code else None
             token["id_token"] = encode_id_token(
                 self.server,
                 grant.request.client,
@@ -462,10 +499,9 @@ def encode_id_token(
     if nonce:
         claims["nonce"] = nonce
     if sso_session_id is not None:
-        with server.rt.database.session() as session:
-            row = session.get(SsoSession, sso_session_id)
-            if row is not None:
-                claims["sid"] = row.sid
+        row = server.db.get(SsoSession, sso_session_id)
+        if row is not None:
+            claims["sid"] = row.sid
     if access_token := token.get("access_token"):
         claims["at_hash"] = create_half_hash(access_token, alg).decode()
     # Claims for the scopes belong in the ID token only when no access token lets the client

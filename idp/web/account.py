@@ -19,6 +19,7 @@ from idp.web.forms import (
 from idp.web.messages import EXPIRED
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 
 async def _signed_in_page(request: Request, template: str) -> Response:
@@ -73,7 +74,11 @@ async def logout(request: Request) -> Response:
         )
         return finish(request, response)
     await run_in_threadpool(
-        request.app.state.signin.end_session, establishment.id, token, client_of(request)
+        request.app.state.signin.end_session,
+        db(request),
+        establishment.id,
+        token,
+        client_of(request),
     )
     response = RedirectResponse(f"/{establishment.code}/login?logged_out=1", status_code=303)
     jar.delete(response, jar.session(establishment.code))

@@ -1,14 +1,15 @@
-"""Establishments as the web layer sees them: loaded on first use and cached for a short
-while, so that thousands of establishments cost no more than the ones in use and a busy
-login page does not query the establishments table on every request."""
+"""Establishments as the web layer sees them: loaded on first use and cached until one of
+them changes, so that thousands of establishments cost no more than the ones in use and a
+busy login page does not query the establishments table on every request."""
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
-from idp.db import Database
+from sqlalchemy.orm import Session
+
+from idp.caches import Caches
 from idp.store import establishments
 
 
@@ -22,32 +23,33 @@ class EstablishmentView:
 
 
 class Directory:
-    def __init__(self, database: Database, ttl: float = 30.0, size: int = 10_000) -> None:
-        self._database = database
-        self._ttl = ttl
-        self._size = size
-        self._entries: dict[str, tuple[float, EstablishmentView | None]] = {}
-        self._lock = threading.Lock()
+    """Establishments by code, as requests see them; kept fresh by `caches` (idp.caches)."""
 
-    def get(self, code: str) -> EstablishmentView | None:
-        """Blocking (may query): call from a worker thread."""
-        # Monotonic time, not the injectable clock: this is a cache, not a business rule.
-        now = time.monotonic()
+    def __init__(self, caches: Caches, size: int = 10_000) -> None:
+        self._caches = caches
+        self._size = size
+        self._entries: dict[str, EstablishmentView | None] = {}
+        self._lock = threading.Lock()
+        caches.register(self.clear)
+
+    def get(self, session: Session, code: str) -> EstablishmentView | None:
+        """Blocking (may query through the request's session): call from a worker thread.
+        Every establishment-scoped request comes through here first, so this is where the
+        process checks whether another one changed what is cached."""
+        self._caches.check(session)
         with self._lock:
-            cached = self._entries.get(code)
-        if cached and cached[0] > now:
-            return cached[1]
-        with self._database.session() as session:
-            row = establishments.by_code(session, code)
-            view = (
-                EstablishmentView(row.id, row.code, row.name, row.uai, row.enabled) if row else None
-            )
+            if code in self._entries:
+                return self._entries[code]
+            epoch = self._caches.epoch
+        row = establishments.by_code(session, code)
+        view = EstablishmentView(row.id, row.code, row.name, row.uai, row.enabled) if row else None
         with self._lock:
-            if len(self._entries) >= self._size:
-                self._entries.clear()
-            self._entries[code] = (now + self._ttl, view)
+            if self._caches.epoch == epoch:
+                if len(self._entries) >= self._size:
+                    self._entries.clear()
+                self._entries[code] = view
         return view
 
-    def forget(self, code: str) -> None:
+    def clear(self) -> None:
         with self._lock:
-            self._entries.pop(code, None)
+            self._entries.clear()

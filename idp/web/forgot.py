@@ -6,14 +6,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.db import release
 from idp.i18n import N_, Message
-from idp.recovery import Outcome, forgot
+from idp.recovery import Outcome, forgot, new_temporary
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, client_of, csrf_token, finish
 from idp.web.messages import EXPIRED, UNKNOWN_LOGIN
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 MESSAGES = {
     Outcome.STUDENT: Message(
@@ -94,7 +96,11 @@ async def submit(request: Request) -> Response:
             status_code=200 if check is CsrfCheck.EXPIRED else 403,
         )
     rt = request.app.state.runtime
-    result = await run_in_threadpool(forgot, rt, establishment.id, typed, client_of(request).ip)
+    await release(db(request))
+    temporary = await new_temporary(rt.hasher)
+    result = await run_in_threadpool(
+        forgot, rt, db(request), establishment.id, typed, client_of(request).ip, temporary
+    )
     hours = int(rt.settings.temporary_password_lifetime.total_seconds() // 3600)
     if result.outcome is Outcome.SENT:
         return _page(request, establishment, sent_to=result.masked_email, hours=hours)

@@ -14,6 +14,7 @@ from idp.security.csrf import Csrf, CsrfCheck
 from idp.security.signing import Expired, Invalid
 from idp.signin import Client
 from idp.web.client_ip import client_ip
+from idp.web.transactions import db
 
 
 def cookies(request: Request) -> Cookies:
@@ -105,5 +106,8 @@ def set_session_cookie(request: Request, response: Response, code: str, token: s
 async def current_session(request: Request, establishment_id: int, code: str):  # type: ignore[no-untyped-def]
     """The signed-in SSO session at this establishment, or None."""
     return await run_in_threadpool(
-        request.app.state.signin.current_session, establishment_id, session_token(request, code)
+        request.app.state.signin.current_session,
+        db(request),
+        establishment_id,
+        session_token(request, code),
     )

@@ -33,6 +33,7 @@ from idp.web.messages import (
 from idp.web.pages import resolve_open
 from idp.web.password import start_forced_change
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 KNOWN_DEVICES_MAX = 10
 # Failures a known browser may make on an account before it is throttled like any other.
@@ -114,7 +115,9 @@ async def submit(request: Request) -> Response:
     known = _known_devices(request, establishment.code)
     trusted = frozenset(entry for entry, strikes in known if strikes < DEVICE_STRIKES)
     client = Client(client.ip, client.user_agent, trusted)
-    attempt = await signin(request).authenticate(establishment.id, typed_login, password, client)
+    attempt = await signin(request).authenticate(
+        db(request), establishment.id, typed_login, password, client
+    )
 
     if attempt.result is Result.THROTTLED:
         return login_page(
@@ -159,9 +162,9 @@ async def submit(request: Request) -> Response:
     service = signin(request)
     old = session_token(request, establishment.code)
     if old:
-        await run_in_threadpool(service.end_session, establishment.id, old, client)
+        await run_in_threadpool(service.end_session, db(request), establishment.id, old, client)
     token, entry = await run_in_threadpool(
-        service.open_session, establishment.id, attempt.user_id, client
+        service.open_session, db(request), establishment.id, attempt.user_id, client
     )
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(request, response, establishment.code, token)

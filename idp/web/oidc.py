@@ -4,29 +4,28 @@ steps are interactions outside the protocol engine, resumed through a stored req
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.i18n import DEFAULT_LOCALE, negotiate
-from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
-from idp.oauth.access_tokens import verify_access_token, verify_id_token_hint
+from idp.models import AuthorizationCode, Client, Establishment, Token, User
+from idp.oauth.access_tokens import verify_access_token
+from idp.oauth.authorization import Ask, Interaction, Refused, decide, error_response
 from idp.oauth.claims import userinfo_claims
 from idp.oauth.metadata import metadata
 from idp.oauth.requests import OAuthRequest, from_params, from_starlette
 from idp.oauth.server import EstablishmentServer, OAuthResponse
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.tokens import new_secret, secret_hash
-from idp.store import audit, authorizations, tokens
+from idp.store import authorizations, tokens
 from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,
@@ -39,6 +38,7 @@ from idp.web.forms import (
 )
 from idp.web.pages import resolve, resolve_open
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -78,7 +78,7 @@ async def jwks(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     keys = request.app.state.runtime.keys
-    document = await run_in_threadpool(keys.jwks, establishment.id)
+    document = await run_in_threadpool(keys.jwks, db(request), establishment.id)
     max_age = int(keys.policy.jwks_cache.total_seconds())
     return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
 
@@ -91,7 +91,7 @@ async def authorize(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/authorize")
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/authorize", db(request))
     return await _authorize(request, establishment, server, oauth_request, not_before=None)
 
 
@@ -114,7 +114,9 @@ async def resume(request: Request) -> Response:
             no_store=True,
         )
     params, created_at = pending
-    oauth_request = from_params(params, f"{server.issuer}/oidc/authorize", request.headers)
+    oauth_request = from_params(
+        params, f"{server.issuer}/oidc/authorize", request.headers, db(request)
+    )
     return await _authorize(
         request,
         establishment,
@@ -127,14 +129,14 @@ async def resume(request: Request) -> Response:
 
 def _load_pending(request: Request, establishment: EstablishmentView, handle: str):  # type: ignore[no-untyped-def]
     rt = request.app.state.runtime
-    with rt.database.session() as session:
-        row = authorizations.pending(
-            session,
-            session.get(Establishment, establishment.id),
-            secret_hash(handle),
-            rt.clock.now(),
-        )
-        return (dict(row.params), row.created_at) if row else None
+    session = db(request)
+    row = authorizations.pending(
+        session,
+        session.get(Establishment, establishment.id),
+        secret_hash(handle),
+        rt.clock.now(),
+    )
+    return (dict(row.params), row.created_at) if row else None
 
 
 def _store_pending(
@@ -149,27 +151,22 @@ def _store_pending(
     rt = request.app.state.runtime
     handle = new_secret(24)
     now = since or rt.clock.now()
-    with rt.database.session() as session:
-        authorizations.add_pending(
-            session,
-            session.get(Establishment, establishment.id),
-            handle_hash=secret_hash(handle),
-            params=params,
-            now=now,
-            expires_at=rt.clock.now() + server.lifetimes.pending_request,
-        )
+    session = db(request)
+    authorizations.add_pending(
+        session,
+        session.get(Establishment, establishment.id),
+        handle_hash=secret_hash(handle),
+        params=params,
+        now=now,
+        expires_at=rt.clock.now() + server.lifetimes.pending_request,
+    )
     return handle
 
 
 def _error_redirect(
     request: Request, server: EstablishmentServer, oauth_request: OAuthRequest, error: OAuth2Error
 ) -> Response:
-    error.state = oauth_request.payload.data.get("state")
-    response = server.handle_error_response(oauth_request, error)
-    if response.location:
-        # RFC 9207: the issuer in every authorization response, errors included.
-        response.location = add_params_to_uri(response.location, [("iss", server.issuer)])
-    return _deliver(request, oauth_request, response)
+    return _deliver(request, oauth_request, error_response(server, oauth_request, error))
 
 
 async def _authorize(
@@ -183,14 +180,12 @@ async def _authorize(
 ) -> Response:
     rt = request.app.state.runtime
     session = await current_session(request, establishment.id, establishment.code)
-    user = session.user if session else None
-    try:
-        grant = await run_in_threadpool(server.get_consent_grant, oauth_request, user)
-    except OAuth2Error as error:
-        if error.redirect_uri and not oauth_request.payload.data.get("response_type"):
-            # A missing parameter is invalid_request (RFC 6749 §4.1.2.1), not an unsupported
-            # response type as Authlib says.
-            error = InvalidRequestError("Missing 'response_type'.", redirect_uri=error.redirect_uri)
+    ask = Ask(server, oauth_request, session, rt.clock.now(), not_before)
+    outcome = await run_in_threadpool(decide, ask)
+    data = oauth_request.payload.data
+
+    if isinstance(outcome, Refused):
+        error = outcome.error
         if error.redirect_uri:
             return _error_redirect(request, server, oauth_request, error)
         # Unknown client or unregistered redirect URI: never redirect (RFC 6749 §4.1.2.1).
@@ -204,51 +199,7 @@ async def _authorize(
             description=error.description,
             no_store=True,
         )
-
-    data = oauth_request.payload.data
-    redirect_uri = grant.redirect_uri
-    prompts = set((data.get("prompt") or "").split())
-    try:
-        max_age = int(data["max_age"]) if data.get("max_age") not in (None, "") else None
-        if max_age is not None and not 0 <= max_age <= 10**9:
-            raise ValueError
-    except ValueError:
-        return _error_redirect(
-            request,
-            server,
-            oauth_request,
-            InvalidRequestError("Invalid 'max_age'.", redirect_uri=redirect_uri),
-        )
-    try:
-        if data.get("claims"):
-            if len(data["claims"]) > 4096:
-                raise ValueError
-            claims = json.loads(data["claims"])
-            if not isinstance(claims, dict):
-                raise ValueError
-    except (ValueError, RecursionError):
-        error = InvalidRequestError("Invalid 'claims' parameter.", redirect_uri=redirect_uri)
-        return _error_redirect(request, server, oauth_request, error)
-
-    now = rt.clock.now()
-    hinted = None
-    if data.get("id_token_hint"):
-        hinted = await run_in_threadpool(verify_id_token_hint, server, data["id_token_hint"])
-        if hinted is None:
-            error = InvalidRequestError("Invalid 'id_token_hint'.", redirect_uri=redirect_uri)
-            return _error_redirect(request, server, oauth_request, error)
-    needs_login = (
-        session is None
-        # The module expects another user than the one signed in here.
-        or (hinted is not None and hinted["sub"] != session.user.sub)
-        or ("login" in prompts and (not_before is None or session.auth_time < not_before))
-        or (max_age is not None and (now - session.auth_time) > timedelta(seconds=max_age))
-    )
-    if needs_login:
-        if "none" in prompts:
-            return _error_redirect(
-                request, server, oauth_request, LoginRequiredError(redirect_uri=redirect_uri)
-            )
+    if isinstance(outcome, Interaction) and outcome.kind == "login":
         handle = await run_in_threadpool(_store_pending, request, establishment, server, data)
         query = {"next": f"/{establishment.code}/oidc/authorize/resume?request={handle}"}
         if data.get("login_hint"):
@@ -258,98 +209,38 @@ async def _authorize(
         return RedirectResponse(
             f"/{establishment.code}/login?{urlencode(query)}", status_code=303, headers=NO_STORE
         )
-
-    client: Client = grant.request.client
-    if client.third_party or "consent" in prompts:
-        consented = await run_in_threadpool(
-            _has_consent,
-            request,
-            establishment,
-            session,
-            client,
-            not_before,
-            grant.request.scope,
+    if isinstance(outcome, Interaction):
+        handle = await run_in_threadpool(
+            _store_pending, request, establishment, server, data, not_before
         )
-        if not consented or ("consent" in prompts and not_before is None):
-            if "none" in prompts:
-                return _error_redirect(
-                    request, server, oauth_request, ConsentRequiredError(redirect_uri=redirect_uri)
-                )
-            handle = await run_in_threadpool(
-                _store_pending, request, establishment, server, data, not_before
-            )
-            response = render(
-                request,
-                "consent.html",
-                establishment=establishment,
-                client=client,
-                scopes=grant.request.scope.split(),
-                handle=handle,
-                csrf_field=FIELD,
-                csrf_token=csrf_token(request),
-                user=user,
-                no_store=True,
-            )
-            return finish(request, response)
+        response = render(
+            request,
+            "consent.html",
+            establishment=establishment,
+            client=ask.client,
+            scopes=ask.grant.request.scope.split(),  # type: ignore[union-attr]
+            handle=handle,
+            csrf_field=FIELD,
+            csrf_token=csrf_token(request),
+            user=session.user if session else None,
+            no_store=True,
+        )
+        return finish(request, response)
 
-    oauth_request.user = user
-    oauth_request.sso_session_id = session.id
-    oauth_request.auth_time = session.auth_time
-    response = await run_in_threadpool(
-        server.create_authorization_response, oauth_request, user, grant
-    )
-    await run_in_threadpool(_record_sign_in_to, request, establishment, session, client)
-    if handle and response.location and "code=" in response.location:
+    if handle and outcome.response.location and "code=" in outcome.response.location:
         # Answered: the stored request cannot be replayed for another code.
         await run_in_threadpool(_drop_pending, request, establishment, handle)
-    return _deliver(request, oauth_request, response)
+    return _deliver(request, oauth_request, outcome.response)
 
 
 def _drop_pending(request: Request, establishment: EstablishmentView, handle: str) -> None:
     rt = request.app.state.runtime
-    with rt.database.session() as db:
-        row = authorizations.pending(
-            db, db.get(Establishment, establishment.id), secret_hash(handle), rt.clock.now()
-        )
-        if row is not None:
-            authorizations.delete_pending(db, row)
-
-
-def _has_consent(
-    request: Request,
-    establishment: EstablishmentView,
-    session: SsoSession,
-    client: Client,
-    not_before: Any,
-    scope: str = "",
-) -> bool:
-    rt = request.app.state.runtime
-    with rt.database.session() as db:
-        row = authorizations.consent(
-            db, db.get(Establishment, establishment.id), session.id, client.id
-        )
-        # After a consent page (not_before set), the approval must be that recent one; and
-        # it must cover every scope asked for now.
-        return (
-            row is not None
-            and (not_before is None or row.created_at >= not_before)
-            and set(scope.split()) <= set(row.scope.split())
-        )
-
-
-def _record_sign_in_to(
-    request: Request, establishment: EstablishmentView, session: SsoSession, client: Client
-) -> None:
-    rt = request.app.state.runtime
-    with rt.database.session() as db:
-        audit.record(
-            db,
-            db.get(Establishment, establishment.id),
-            "authorize.code_issued",
-            at=rt.clock.now(),
-            subject=session.user.login,
-            details={"client_id": client.client_id},
-        )
+    session = db(request)
+    row = authorizations.pending(
+        session, session.get(Establishment, establishment.id), secret_hash(handle), rt.clock.now()
+    )
+    if row is not None:
+        authorizations.delete_pending(session, row)
 
 
 def _deliver(request: Request, oauth_request: OAuthRequest, response: OAuthResponse) -> Response:
@@ -385,7 +276,9 @@ async def consent_decision(request: Request) -> Response:
             no_store=True,
         )
     params, _ = pending
-    oauth_request = from_params(params, f"{server.issuer}/oidc/authorize", request.headers)
+    oauth_request = from_params(
+        params, f"{server.issuer}/oidc/authorize", request.headers, db(request)
+    )
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return RedirectResponse(
             f"/{establishment.code}/oidc/authorize/resume?request={handle}", status_code=303
@@ -401,15 +294,15 @@ async def consent_decision(request: Request) -> Response:
     rt = request.app.state.runtime
 
     def approve() -> None:
-        with rt.database.session() as db:
-            authorizations.add_consent(
-                db,
-                db.get(Establishment, establishment.id),
-                sso_session_id=session.id,
-                client_pk=grant.request.client.id,
-                scope=grant.request.scope,
-                now=rt.clock.now(),
-            )
+        work = db(request)
+        authorizations.add_consent(
+            work,
+            work.get(Establishment, establishment.id),
+            sso_session_id=session.id,
+            client_pk=grant.request.client.id,
+            scope=grant.request.scope,
+            now=rt.clock.now(),
+        )
 
     await run_in_threadpool(approve)
     return RedirectResponse(
@@ -442,7 +335,7 @@ async def token(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/token")
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/token", db(request))
     try:
         response = await run_in_threadpool(server.create_token_response, oauth_request)
     except UnicodeDecodeError:
@@ -477,28 +370,28 @@ async def userinfo(request: Request) -> Response:
             headers={**NO_STORE, "WWW-Authenticate": "Bearer"},
         )
     server = _server(request, establishment)
-    result = await run_in_threadpool(_userinfo, server, presented)
+    result = await run_in_threadpool(_userinfo, server, db(request), presented)
     if isinstance(result, str):
         return _bearer_error(result)
     return JSONResponse(result, headers=NO_STORE)
 
 
-def _userinfo(server: EstablishmentServer, presented: str) -> dict[str, Any] | str:
-    claims = verify_access_token(server, presented)
+def _userinfo(
+    server: EstablishmentServer, session: Session, presented: str
+) -> dict[str, Any] | str:
+    claims = verify_access_token(server, session, presented)
     if isinstance(claims, str):
         return claims
-    rt = server.rt
-    with rt.database.session() as session:
-        establishment = session.get(Establishment, server.establishment_id)
-        row: Token | None = tokens.by_jti(session, establishment, claims["jti"])
-        if row is None or row.revoked_at is not None or row.user_id is None:
-            return "The access token is revoked or unknown."
-        user = session.get(User, row.user_id)
-        client = session.get(Client, row.client_pk)
-        if user is None or not user.active or client is None or not client.enabled:
-            return "The access token is revoked or unknown."
-        code = session.get(AuthorizationCode, row.code_id) if row.code_id else None
-        return userinfo_claims(user, establishment, row.scope, code.claims if code else None)
+    establishment = session.get(Establishment, server.establishment_id)
+    row: Token | None = tokens.by_jti(session, establishment, claims["jti"])
+    if row is None or row.revoked_at is not None or row.user_id is None:
+        return "The access token is revoked or unknown."
+    user = session.get(User, row.user_id)
+    client = session.get(Client, row.client_pk)
+    if user is None or not user.active or client is None or not client.enabled:
+        return "The access token is revoked or unknown."
+    code = session.get(AuthorizationCode, row.code_id) if row.code_id else None
+    return userinfo_claims(user, establishment, row.scope, code.claims if code else None)
 
 
 # -- revocation, introspection ---------------------------------------------------------------
@@ -509,7 +402,7 @@ async def _endpoint(request: Request, name: str, path: str) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/{path}")
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/{path}", db(request))
     try:
         response = await run_in_threadpool(server.create_endpoint_response, name, oauth_request)
     except UnicodeDecodeError:
@@ -544,7 +437,7 @@ async def end_session(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/logout")
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/logout", db(request))
     try:
         validated = await run_in_threadpool(
             server.validate_endpoint_request, "end_session", oauth_request
@@ -576,6 +469,7 @@ async def end_session(request: Request) -> Response:
     if session is not None:
         await run_in_threadpool(
             request.app.state.signin.end_session,
+            db(request),
             establishment.id,
             session_token(request, establishment.code),
             client_of(request),

@@ -11,6 +11,7 @@ from idp.accounts import establishment_codes
 from idp.errors import InvalidInput
 from idp.web.directory import EstablishmentView
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 
 async def home(request: Request) -> Response:
@@ -37,7 +38,7 @@ async def resolve(request: Request) -> EstablishmentView | Response:
         establishment_codes.validate(code)
     except InvalidInput:
         raise HTTPException(404) from None
-    view = await run_in_threadpool(request.app.state.directory.get, code)
+    view = await run_in_threadpool(request.app.state.directory.get, db(request), code)
     if view is None:
         raise HTTPException(404)
     return view

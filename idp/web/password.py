@@ -31,6 +31,7 @@ from idp.web.forms import (
 from idp.web.messages import EXPIRED, WRONG_CURRENT, too_many
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 TICKET_SECONDS = 15 * 60
 
@@ -44,7 +45,7 @@ async def start_forced_change(
     temporary: bool = False,
 ) -> Response:
     service = request.app.state.signin
-    found = await run_in_threadpool(service.owner, user_id)
+    found = await run_in_threadpool(service.owner, db(request), user_id)
     assert found is not None
     _, fingerprint = found
     ticket = request.app.state.ticket_signer.sign(
@@ -99,7 +100,7 @@ async def show(request: Request) -> Response:
         return establishment
     ticket = _ticket(request, establishment)
     if ticket is not None:
-        found = await run_in_threadpool(request.app.state.signin.owner, ticket["u"])
+        found = await run_in_threadpool(request.app.state.signin.owner, db(request), ticket["u"])
         if found is not None:
             return _page(request, establishment, forced=True, login=found[0].login)
     session = await current_session(request, establishment.id, establishment.code)
@@ -127,7 +128,7 @@ async def submit(request: Request) -> Response:
     if ticket is None and session is None:
         return RedirectResponse(f"/{establishment.code}/login", status_code=303)
     user_id: int = ticket["u"] if ticket else session.user_id  # type: ignore[union-attr]
-    found = await run_in_threadpool(service.owner, user_id)
+    found = await run_in_threadpool(service.owner, db(request), user_id)
     if found is None:
         return RedirectResponse(f"/{establishment.code}/login", status_code=303)
     login = found[0].login
@@ -144,7 +145,9 @@ async def submit(request: Request) -> Response:
             status_code=200 if check is CsrfCheck.EXPIRED else 403,
         )
     if not forced:
-        attempt = await service.verify_current(establishment.id, user_id, current, client)
+        attempt = await service.verify_current(
+            db(request), establishment.id, user_id, current, client
+        )
         if attempt.result is Result.THROTTLED:
             return _page(
                 request,
@@ -158,7 +161,7 @@ async def submit(request: Request) -> Response:
             return _page(request, establishment, forced=False, login=login, error=WRONG_CURRENT)
 
     refusal = await service.check_new_password(
-        user_id, new, confirmation, None if forced else current
+        db(request), user_id, new, confirmation, None if forced else current
     )
     if refusal is not None:
         return _page(request, establishment, forced=forced, login=login, error=refusal.message)
@@ -166,6 +169,7 @@ async def submit(request: Request) -> Response:
     if forced:
         assert ticket is not None
         changed = await service.change_password(
+            db(request),
             establishment.id,
             user_id,
             new,
@@ -189,5 +193,7 @@ async def submit(request: Request) -> Response:
         return finish(request, response)
 
     token = session_token(request, establishment.code)
-    await service.change_password(establishment.id, user_id, new, client, keep_session=token)
+    await service.change_password(
+        db(request), establishment.id, user_id, new, client, keep_session=token
+    )
     return _page(request, establishment, forced=False, login=login, done=True)

@@ -21,6 +21,7 @@ from idp.web.forms import check_csrf, csrf_token, current_session, finish
 from idp.web.messages import EXPIRED
 from idp.web.pages import resolve_open
 from idp.web.rendering import render
+from idp.web.transactions import db
 
 PAGE = 50
 ALLOWED = (Role.TEACHER, Role.ADMIN)
@@ -58,21 +59,20 @@ async def page(
         number = min(max(1, int(request.query_params.get("page", "1"))), 100_000)
     except ValueError:
         number = 1
-    rt = request.app.state.runtime
 
     def load():  # type: ignore[no-untyped-def]
-        with rt.database.session() as db:
-            found, total = users.search(
-                db,
-                db.get(Establishment, establishment.id),
-                roles=[Role.STUDENT],
-                query=query,
-                offset=(number - 1) * PAGE,
-                limit=PAGE,
-            )
-            return [
-                (u.login, u.first_name, u.last_name, u.group_names, u.password_state) for u in found
-            ], total
+        work = db(request)
+        found, total = users.search(
+            work,
+            work.get(Establishment, establishment.id),
+            roles=[Role.STUDENT],
+            query=query,
+            offset=(number - 1) * PAGE,
+            limit=PAGE,
+        )
+        return [
+            (u.login, u.first_name, u.last_name, u.group_names, u.password_state) for u in found
+        ], total
 
     rows, total = await run_in_threadpool(load)
     response = render(
@@ -108,9 +108,9 @@ async def reset(request: Request) -> Response:
     rt = request.app.state.runtime
 
     def target_role():  # type: ignore[no-untyped-def]
-        with rt.database.session() as db:
-            user = users.by_login(db, db.get(Establishment, establishment.id), login)
-            return user.role if user else None
+        work = db(request)
+        user = users.by_login(work, work.get(Establishment, establishment.id), login)
+        return user.role if user else None
 
     if await run_in_threadpool(target_role) is not Role.STUDENT:
         # Only students of this establishment: another teacher or the admin is refused.
@@ -125,7 +125,9 @@ async def reset(request: Request) -> Response:
             ),
         )
     await run_in_threadpool(
-        lambda: provisioning.reset_password(rt, establishment.code, login, actor=session.user.login)
+        lambda: provisioning.reset_password(
+            rt, db(request), establishment.code, login, actor=session.user.login
+        )
     )
     return await page(
         request,

@@ -45,16 +45,16 @@ def provider(settings, clock) -> Iterator[Provider]:  # type: ignore[no-untyped-
 
 @pytest.fixture
 def school_a(provider) -> str:  # type: ignore[no-untyped-def]
-    provisioning.create_establishment(
-        provider.rt,
+    provider.rt.run(
+        provisioning.create_establishment,
         code="lp-a",
         name="Lycée professionnel A",
         uai_code="0750655E",
         email="secretariat@lp-a.example",
         send_welcome=False,
     )
-    provisioning.add_user(
-        provider.rt,
+    provider.rt.run(
+        provisioning.add_user,
         "lp-a",
         first_name="Léa",
         last_name="Martin",
@@ -63,36 +63,36 @@ def school_a(provider) -> str:  # type: ignore[no-untyped-def]
         email="lea@lp-a.example",
         groups=["CAP-MELEC-1"],
     )
-    provisioning.set_password(provider.rt, "lp-a", "lea.martin", PASSWORD, temporary=False)
+    provider.rt.run(provisioning.set_password, "lp-a", "lea.martin", PASSWORD, temporary=False)
     return "lp-a"
 
 
 @pytest.fixture
 def school_b(provider) -> str:  # type: ignore[no-untyped-def]
-    provisioning.create_establishment(
-        provider.rt,
+    provider.rt.run(
+        provisioning.create_establishment,
         code="lp-b",
         name="Lycée professionnel B",
         uai_code="0999999F",
         email="secretariat@lp-b.example",
         send_welcome=False,
     )
-    provisioning.add_user(
-        provider.rt,
+    provider.rt.run(
+        provisioning.add_user,
         "lp-b",
         first_name="Hugo",
         last_name="Bernard",
         birth_date=date(2008, 11, 2),
         role=Role.STUDENT,
     )
-    provisioning.set_password(provider.rt, "lp-b", "hugo.bernard", PASSWORD, temporary=False)
+    provider.rt.run(provisioning.set_password, "lp-b", "hugo.bernard", PASSWORD, temporary=False)
     return "lp-b"
 
 
 @pytest.fixture
 def module(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
-    created = provisioning.add_client(
-        provider.rt,
+    created = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="C Pro STI",
         redirect_uris_=[REDIRECT],

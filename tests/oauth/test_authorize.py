@@ -61,8 +61,12 @@ def assert_error_redirect(
 
 @pytest.fixture
 def public_app(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
-    created = provisioning.add_client(
-        provider.rt, school_a, name="Appli mobile", redirect_uris_=[REDIRECT], public=True
+    created = provider.rt.run(
+        provisioning.add_client,
+        school_a,
+        name="Appli mobile",
+        redirect_uris_=[REDIRECT],
+        public=True,
     )
     assert created.secret is None
     return Registered(created.client.client_id, None)
@@ -70,8 +74,8 @@ def public_app(provider, school_a) -> Registered:  # type: ignore[no-untyped-def
 
 @pytest.fixture
 def partner(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
-    created = provisioning.add_client(
-        provider.rt,
+    created = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="Éditeur partenaire",
         redirect_uris_=[REDIRECT],

@@ -26,7 +26,10 @@ def relying_party():  # type: ignore[no-untyped-def]
 
     def make(module, scope):  # type: ignore[no-untyped-def]
         client = OAuth2Client(
-            module.client_id, module.client_secret, scope=scope, redirect_uri=REDIRECT,
+            module.client_id,
+            module.client_secret,
+            scope=scope,
+            redirect_uri=REDIRECT,
             code_challenge_method="S256",
         )
         made.append(client)
@@ -37,7 +40,9 @@ def relying_party():  # type: ignore[no-untyped-def]
         client.close()
 
 
-def test_a_module_signs_a_user_in_with_authlib(provider, school_a, module, browser, clock, relying_party):
+def test_a_module_signs_a_user_in_with_authlib(
+    provider, school_a, module, browser, clock, relying_party
+):
     meta = discover(provider, school_a)
     rp = relying_party(module, "openid profile email cpro")
     verifier = "v" * 30 + "-verifier-" + "x" * 20
@@ -49,7 +54,8 @@ def test_a_module_signs_a_user_in_with_authlib(provider, school_a, module, brows
     assert params["state"] == state
     assert params["iss"] == provider.issuer(school_a)  # RFC 9207
     token = rp.fetch_token(
-        meta["token_endpoint"], authorization_response=callback.headers["location"],
+        meta["token_endpoint"],
+        authorization_response=callback.headers["location"],
         code_verifier=verifier,
     )
     assert token["token_type"] == "Bearer"
@@ -93,14 +99,19 @@ def test_a_module_signs_a_user_in_with_authlib(provider, school_a, module, brows
 
 
 @pytest.mark.parametrize("scope", ["openid", "openid email"])
-def test_userinfo_gives_only_what_the_scope_allows(provider, school_a, module, browser, scope, relying_party):
+def test_userinfo_gives_only_what_the_scope_allows(
+    provider, school_a, module, browser, scope, relying_party
+):
     meta = discover(provider, school_a)
     rp = relying_party(module, scope)
     verifier = "w" * 50
     url, _ = rp.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
     callback = browser.go(url, login="lea.martin")
-    rp.fetch_token(meta["token_endpoint"], authorization_response=callback.headers["location"],
-                   code_verifier=verifier)
+    rp.fetch_token(
+        meta["token_endpoint"],
+        authorization_response=callback.headers["location"],
+        code_verifier=verifier,
+    )
     info = rp.get(meta["userinfo_endpoint"]).json()
     expected = {"sub"} | ({"email", "email_verified"} if "email" in scope else set())
     assert set(info) == expected

@@ -17,8 +17,8 @@ STATE = "st-consent-7"
 
 @pytest.fixture
 def partner(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
-    created = provisioning.add_client(
-        provider.rt,
+    created = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="Éditeur partenaire",
         redirect_uris_=[REDIRECT],

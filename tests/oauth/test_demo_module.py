@@ -59,7 +59,9 @@ def test_a_token_for_another_module_is_refused(
     provider, school_a, module, browser, clock, module_app
 ):
     clock.set(datetime.now(UTC))
-    other = provisioning.add_client(provider.rt, school_a, name="Autre", redirect_uris_=[REDIRECT])
+    other = provider.rt.run(
+        provisioning.add_client, school_a, name="Autre", redirect_uris_=[REDIRECT]
+    )
     token = access_token(
         provider, school_a, Registered(other.client.client_id, other.secret), browser
     )

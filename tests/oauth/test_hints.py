@@ -63,15 +63,15 @@ def test_a_hint_for_the_signed_in_user_is_answered_silently(provider, school_a, 
 
 
 def test_a_hint_for_another_user_needs_a_sign_in(provider, school_a, module, browser):
-    provisioning.add_user(
-        provider.rt,
+    provider.rt.run(
+        provisioning.add_user,
         school_a,
         first_name="Hugo",
         last_name="Bernard",
         birth_date=date(2008, 11, 2),
         role=Role.STUDENT,
     )
-    provisioning.set_password(provider.rt, school_a, "hugo.bernard", PASSWORD, temporary=False)
+    provider.rt.run(provisioning.set_password, school_a, "hugo.bernard", PASSWORD, temporary=False)
     hugo_hint = id_token_of(provider, school_a, module, browser, "hugo.bernard")
     browser.http.cookies.clear()
     id_token_of(provider, school_a, module, browser, "lea.martin")  # Léa is signed in now

@@ -62,8 +62,8 @@ def redeem(
 
 @pytest.fixture
 def module_b(provider, school_b) -> Registered:  # type: ignore[no-untyped-def]
-    created = provisioning.add_client(
-        provider.rt, school_b, name="C Pro STI (B)", redirect_uris_=[REDIRECT]
+    created = provider.rt.run(
+        provisioning.add_client, school_b, name="C Pro STI (B)", redirect_uris_=[REDIRECT]
     )
     return Registered(created.client.client_id, created.secret)
 

@@ -94,8 +94,12 @@ def test_key_rotation_keeps_old_tokens_verifiable(
 
 
 def test_es256_id_tokens(provider, school_a, browser):
-    created = provisioning.add_client(
-        provider.rt, school_a, name="EC", redirect_uris_=[REDIRECT], id_token_alg="ES256"
+    created = provider.rt.run(
+        provisioning.add_client,
+        school_a,
+        name="EC",
+        redirect_uris_=[REDIRECT],
+        id_token_alg="ES256",
     )
     code, verifier = code_for(provider, browser, school_a, created.client.client_id)
     token = redeem(
@@ -121,8 +125,8 @@ def _assertion(key, client_id, audience, jti=None):  # type: ignore[no-untyped-d
 
 def test_private_key_jwt(provider, school_a, browser):
     key = ECKey.generate_key("P-256", parameters={"kid": "module-key-1"}, private=True)
-    created = provisioning.add_client(
-        provider.rt,
+    created = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="PKJ",
         redirect_uris_=[REDIRECT],

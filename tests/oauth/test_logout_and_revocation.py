@@ -2,50 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from sqlalchemy import select
 
 from helpers import csrf_from
 from idp import provisioning
-from oauth_support import REDIRECT, callback_params, free_port, pkce
-
-
-class Receiver:
-    """A module's back-channel logout endpoint: a real server that records what it gets."""
-
-    def __init__(self) -> None:
-        self.tokens: list[str] = []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/backchannel"
-
-        async def receive(request):  # type: ignore[no-untyped-def]
-            form = await request.form()
-            self.tokens.append(str(form["logout_token"]))
-            return PlainTextResponse("", headers={"Cache-Control": "no-store"})
-
-        app = Starlette(routes=[Route("/backchannel", receive, methods=["POST"])])
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+from idp.models import BackchannelNotice
+from oauth_support import REDIRECT, Receiver, callback_params, free_port, pkce
 
 
 @pytest.fixture
@@ -58,16 +26,16 @@ def receiver():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def modules(provider, school_a, receiver):  # type: ignore[no-untyped-def]
     """Two modules of lp-a with back-channel logout; the second one without."""
-    a = provisioning.add_client(
-        provider.rt,
+    a = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="C Pro STI",
         redirect_uris_=[REDIRECT],
         post_logout_redirect_uris=["https://sti.cpro.example/bye"],
         backchannel_logout_uri=receiver.url,
     )
-    b = provisioning.add_client(
-        provider.rt,
+    b = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="Passeport",
         redirect_uris_=["https://passeport.cpro.example/cb"],
@@ -160,8 +128,8 @@ def test_rp_initiated_logout_with_a_hint_ends_everything(
     )
     assert again.status_code == 303 and "/login?" in again.headers["location"]
 
-    provider.rt.logout.drain()
-    [logout_token] = receiver.tokens  # module b registered no back-channel URI
+    assert provider.rt.logout.drain() == 1  # module b registered no back-channel URI
+    [logout_token] = receiver.tokens
     decoded = jwt.decode(logout_token, jwks(provider, school_a))
     assert decoded.header["typ"] == "logout+jwt"
     claims = decoded.claims
@@ -243,10 +211,14 @@ def test_a_password_change_revokes_offline_tokens_and_tells_modules(
     a, _ = modules
     token = sign_in_module(provider, browser, school_a, a, REDIRECT)
     assert "refresh_token" in token
-    provisioning.set_password(
-        provider.rt, school_a, "lea.martin", "une toute autre phrase secrète", temporary=False
+    provider.rt.run(
+        provisioning.set_password,
+        school_a,
+        "lea.martin",
+        "une toute autre phrase secrète",
+        temporary=False,
     )
-    provider.rt.logout.drain()
+    assert provider.rt.logout.drain() == 1
     assert len(receiver.tokens) == 1
     with httpx.Client() as http:
         refreshed = http.post(
@@ -257,9 +229,11 @@ def test_a_password_change_revokes_offline_tokens_and_tells_modules(
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
-def test_a_module_that_is_down_does_not_hold_the_user_back(provider, school_a, browser, receiver):
-    down = provisioning.add_client(
-        provider.rt,
+def test_a_module_that_is_down_does_not_hold_the_user_back(
+    provider, school_a, browser, receiver, clock
+):
+    down = provider.rt.run(
+        provisioning.add_client,
         school_a,
         name="Down",
         redirect_uris_=[REDIRECT],
@@ -271,7 +245,12 @@ def test_a_module_that_is_down_does_not_hold_the_user_back(provider, school_a, b
         f"{provider.issuer(school_a)}/logout", data={"csrf_token": csrf_from(page.text)}
     )
     assert response.status_code == 303
-    provider.rt.logout.drain()  # the failure is logged, nothing raised
+    # Nothing raised: the failure is recorded, and the notice waits for its next attempt.
+    assert provider.rt.logout.drain() == 1
+    with provider.rt.database.session() as session:
+        [row] = session.scalars(select(BackchannelNotice)).all()
+    assert row.attempts == 1 and row.last_error == "ConnectError"
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=1)
 
 
 def test_revocation(provider, school_a, modules, browser):
@@ -309,8 +288,8 @@ def test_revocation(provider, school_a, modules, browser):
 def test_introspection(provider, school_a, school_b, modules, browser):
     a, b = modules
     token = sign_in_module(provider, browser, school_a, a, REDIRECT)
-    other_school = provisioning.add_client(
-        provider.rt, school_b, name="B", redirect_uris_=[REDIRECT]
+    other_school = provider.rt.run(
+        provisioning.add_client, school_b, name="B", redirect_uris_=[REDIRECT]
     )
     with httpx.Client() as http:
         answer = http.post(

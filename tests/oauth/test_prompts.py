@@ -72,8 +72,8 @@ def ts(moment: datetime) -> int:
 
 
 def test_single_sign_on_gives_codes_without_any_form(provider, school_a, module, browser, clock):
-    other = provisioning.add_client(
-        provider.rt, school_a, name="C Pro Vente", redirect_uris_=[REDIRECT]
+    other = provider.rt.run(
+        provisioning.add_client, school_a, name="C Pro Vente", redirect_uris_=[REDIRECT]
     )
     other_client = Registered(other.client.client_id, other.secret)
     signed_in_at = ts(clock.now())

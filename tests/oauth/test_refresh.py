@@ -128,8 +128,8 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(
 
 
 def test_a_refresh_token_is_bound_to_its_client(provider, school_a, module, browser, relying_party):
-    other = provisioning.add_client(
-        provider.rt, "lp-a", name="C Pro Vente", redirect_uris_=[REDIRECT]
+    other = provider.rt.run(
+        provisioning.add_client, "lp-a", name="C Pro Vente", redirect_uris_=[REDIRECT]
     )
     other_client = Registered(other.client.client_id, other.secret)
     tokens = sign_in_tokens(provider, browser, relying_party(module))

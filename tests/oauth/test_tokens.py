@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from idp import provisioning
 from idp.models import Client
+from idp.store import tokens as token_store
 from oauth_support import REDIRECT, Browser, Provider, Registered, pkce
 
 STATE = "st-tokens-3"
@@ -116,7 +117,7 @@ def assert_invalid_token(response: httpx.Response) -> None:
 
 def add_client(provider: Provider, name: str, **options: Any) -> Registered:
     options.setdefault("redirect_uris_", [REDIRECT])
-    created = provisioning.add_client(provider.rt, "lp-a", name=name, **options)
+    created = provider.rt.run(provisioning.add_client, "lp-a", name=name, **options)
     return Registered(created.client.client_id, created.secret)
 
 
@@ -145,6 +146,31 @@ def test_a_code_is_used_once_and_its_replay_revokes_its_tokens(provider, school_
     assert "access_token" not in second.json()
     # RFC 6749 §4.1.2: the tokens issued from the code are revoked.
     assert_invalid_token(userinfo(provider, access_token))
+
+
+def test_a_code_and_its_tokens_commit_together(provider, school_a, module, browser, monkeypatch):
+    """A failure while the tokens are saved leaves the code unused: one unit of work."""
+    code, verifier = authorize(browser, provider, module.client_id)
+    real = token_store.add
+
+    def fail_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(token_store, "add", real)
+        raise RuntimeError("the database went away while the tokens were saved")
+
+    monkeypatch.setattr(token_store, "add", fail_once)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+    }
+    failed = httpx.post(
+        endpoint(provider, "token"), data=data, auth=(module.client_id, module.client_secret)
+    )
+    assert failed.status_code == 500
+    retried = redeem(provider, module, code, verifier)
+    assert retried.status_code == 200, retried.text
+    assert userinfo(provider, retried.json()["access_token"]).status_code == 200
 
 
 def test_a_code_is_bound_to_its_client(provider, school_a, module, other_module, browser):

@@ -136,7 +136,7 @@ def test_an_unknown_access_token_is_refused(provider, school_a, module, browser)
         establishment_id = session.scalars(
             select(Establishment.id).where(Establishment.code == "lp-a")
         ).one()
-    key = provider.rt.keys.signing_key(establishment_id, "RS256")
+        key = provider.rt.keys.signing_key(session, establishment_id, "RS256")
     never_issued = jwt.encode(
         {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"},
         {**claims, "jti": secrets.token_hex(16)},

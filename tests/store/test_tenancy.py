@@ -11,8 +11,8 @@ from idp.store import audit, clients, establishments, users
 
 
 def _setup(rt, school, other_school):  # type: ignore[no-untyped-def]
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -20,8 +20,8 @@ def _setup(rt, school, other_school):  # type: ignore[no-untyped-def]
         role=Role.STUDENT,
         groups=["CAP1"],
     )
-    created = provisioning.add_client(
-        rt, school, name="C Pro STI", redirect_uris_=["https://sti.example/cb"]
+    created = rt.run(
+        provisioning.add_client, school, name="C Pro STI", redirect_uris_=["https://sti.example/cb"]
     )
     with rt.database.session() as session:
         a = establishments.by_code(session, school)
@@ -42,8 +42,8 @@ def test_users_are_scoped(rt, school, other_school):
 
 def test_same_login_may_exist_in_two_establishments(rt, school, other_school):
     _setup(rt, school, other_school)
-    again = provisioning.add_user(
-        rt,
+    again = rt.run(
+        provisioning.add_user,
         other_school,
         first_name="Léa",
         last_name="Martin",

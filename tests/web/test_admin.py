@@ -21,15 +21,15 @@ TEACHER_PASSWORD = "la mer est calme ce matin"
 
 @pytest.fixture
 def admin_client(client, rt, school):  # type: ignore[no-untyped-def]
-    provisioning.set_password(rt, school, "0750655e", ADMIN_PASSWORD, temporary=False)
+    rt.run(provisioning.set_password, school, "0750655e", ADMIN_PASSWORD, temporary=False)
     assert sign_in(client, school, "0750655E", ADMIN_PASSWORD).status_code == 303
     return client
 
 
 @pytest.fixture
 def people(rt, school):  # type: ignore[no-untyped-def]
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -37,8 +37,8 @@ def people(rt, school):  # type: ignore[no-untyped-def]
         role=Role.STUDENT,
         groups=["CAP1"],
     )
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Paul",
         last_name="Durand",
@@ -46,7 +46,7 @@ def people(rt, school):  # type: ignore[no-untyped-def]
         role=Role.TEACHER,
         email="paul@lp-a.example",
     )
-    provisioning.set_password(rt, school, "paul.durand", TEACHER_PASSWORD, temporary=False)
+    rt.run(provisioning.set_password, school, "paul.durand", TEACHER_PASSWORD, temporary=False)
 
 
 def token(client, school):  # type: ignore[no-untyped-def]
@@ -83,7 +83,7 @@ def test_a_teacher_gets_403_not_a_redirect(client, school, people, path):
 
 
 def test_the_admin_of_another_establishment_is_a_stranger(client, rt, school, other_school, people):
-    provisioning.set_password(rt, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
+    rt.run(provisioning.set_password, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
     sign_in(client, other_school, "0999999f", ADMIN_PASSWORD)
     assert client.get(f"/{other_school}/admin").status_code == 200
     response = client.get(f"/{school}/admin/users/lea.martin")
@@ -101,7 +101,7 @@ def test_the_admin_of_another_establishment_is_a_stranger(client, rt, school, ot
 
 
 def test_after_sign_in_the_admin_lands_back_in_the_console(client, rt, school):
-    provisioning.set_password(rt, school, "0750655e", ADMIN_PASSWORD, temporary=False)
+    rt.run(provisioning.set_password, school, "0750655e", ADMIN_PASSWORD, temporary=False)
     first = client.get(f"/{school}/admin/users?q=x")
     login_url = first.headers["location"]
     page = client.get(login_url)
@@ -131,8 +131,8 @@ def test_dashboard_counts_and_address(admin_client, school, people):
 
 def test_user_list_search_filters_and_pages(admin_client, rt, school, people):
     for i in range(60):
-        provisioning.add_user(
-            rt,
+        rt.run(
+            provisioning.add_user,
             school,
             first_name=f"E{i:02d}",
             last_name="Classe",
@@ -271,8 +271,12 @@ def test_deactivation_ends_sessions(app, admin_client, rt, school, people):
 
 def test_reset_and_unblock(admin_client, client, rt, school, people):
     csrf = token(admin_client, school)
-    provisioning.set_password(
-        rt, school, "lea.martin", "des nuages blancs dans le ciel", temporary=False
+    rt.run(
+        provisioning.set_password,
+        school,
+        "lea.martin",
+        "des nuages blancs dans le ciel",
+        temporary=False,
     )
     page = admin_client.post(f"/{school}/admin/users/lea.martin/reset", data={"csrf_token": csrf})
     assert "de nouveau la date de naissance" in unescape(page.text)
@@ -362,7 +366,7 @@ def test_an_import_handle_is_this_establishments(admin_client, client, rt, schoo
     )
     handle = re.search(r'name="handle" value="([^"]+)"', preview.text).group(1)
     admin_client.cookies.clear()
-    provisioning.set_password(rt, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
+    rt.run(provisioning.set_password, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
     sign_in(admin_client, other_school, "0999999f", ADMIN_PASSWORD)
     stolen = admin_client.post(
         f"/{other_school}/admin/import/confirm",
@@ -446,8 +450,8 @@ def test_client_uris_are_validated(admin_client, school):
 
 
 def test_another_establishments_client_is_unknown_here(admin_client, rt, school, other_school):
-    created = provisioning.add_client(
-        rt, other_school, name="B", redirect_uris_=["https://b.example/cb"]
+    created = rt.run(
+        provisioning.add_client, other_school, name="B", redirect_uris_=["https://b.example/cb"]
     )
     assert (
         admin_client.get(f"/{school}/admin/clients/{created.client.client_id}").status_code == 404

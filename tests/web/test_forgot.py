@@ -40,8 +40,8 @@ def smtp(smtp_server, rt, settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def paul(rt, school) -> str:
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Paul",
         last_name="Durand",
@@ -49,7 +49,7 @@ def paul(rt, school) -> str:
         role=Role.TEACHER,
         email="paul.durand@lp-a.example",
     )
-    provisioning.set_password(rt, school, "paul.durand", PERSONAL, temporary=False)
+    rt.run(provisioning.set_password, school, "paul.durand", PERSONAL, temporary=False)
     return "paul.durand"
 
 
@@ -146,8 +146,8 @@ def test_twenty_requests_an_hour_per_address(client, school, rt, smtp):
 
 
 def test_student_branch(client, school, rt, smtp):
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -162,8 +162,8 @@ def test_student_branch(client, school, rt, smtp):
 
 
 def test_no_email_branch(client, school, rt, smtp):
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Nadia",
         last_name="Petit",
@@ -232,8 +232,8 @@ def test_mail_failure_leaves_nothing_active(
 
 @pytest.fixture
 def lea(rt, school) -> str:
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -241,8 +241,12 @@ def lea(rt, school) -> str:
         role=Role.STUDENT,
         groups=["CAP1"],
     )
-    provisioning.set_password(
-        rt, school, "lea.martin", "des nuages blancs dans le ciel", temporary=False
+    rt.run(
+        provisioning.set_password,
+        school,
+        "lea.martin",
+        "des nuages blancs dans le ciel",
+        temporary=False,
     )
     return "lea.martin"
 
@@ -268,8 +272,8 @@ def test_a_teacher_resets_a_student(client, school, paul, lea, rt):
 
 
 def test_a_teacher_cannot_reset_a_teacher_or_the_admin(client, school, paul, rt):
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Anne",
         last_name="Autre",

@@ -20,8 +20,8 @@ NEW = "mon vélo rouge grimpe la colline"
 
 @pytest.fixture
 def lea(rt, school) -> str:
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -33,8 +33,8 @@ def lea(rt, school) -> str:
 
 @pytest.fixture
 def paul(rt, school) -> str:
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Paul",
         last_name="Durand",
@@ -45,7 +45,7 @@ def paul(rt, school) -> str:
 
 
 def personal(rt, school, login, password=NEW):  # type: ignore[no-untyped-def]
-    provisioning.set_password(rt, school, login, password, temporary=False)
+    rt.run(provisioning.set_password, school, login, password, temporary=False)
 
 
 def live_sessions(rt) -> list[SsoSession]:  # type: ignore[no-untyped-def]
@@ -147,7 +147,7 @@ def test_student_initial_password_is_jjmmaaaa_only(client, school, lea):
 
 
 def test_admin_generated_password_forces_a_change(client, school, rt):
-    provisioning.set_password(rt, school, "0750655e", "Xk7p-Qm3z-Hd9w", temporary=True)
+    rt.run(provisioning.set_password, school, "0750655e", "Xk7p-Qm3z-Hd9w", temporary=True)
     response = sign_in(client, school, "0750655E", "Xk7p-Qm3z-Hd9w")
     assert response.headers["location"] == f"/{school}/password/change"
     # Choosing the same password again is refused.

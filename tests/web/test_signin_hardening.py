@@ -24,16 +24,27 @@ NEW = "mon vélo rouge grimpe la colline"
 
 @pytest.fixture
 def lea(rt, school) -> str:
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
         birth_date=date(2009, 3, 14),
         role=Role.STUDENT,
     )
-    provisioning.set_password(rt, school, "lea.martin", NEW, temporary=False)
+    rt.run(provisioning.set_password, school, "lea.martin", NEW, temporary=False)
     return "lea.martin"
+
+
+async def attempt(rt, service, *args):  # type: ignore[no-untyped-def]
+    """One sign-in attempt in a unit of work of its own, as a request would make it."""
+    uow = rt.database.unit_of_work()
+    try:
+        result = await service.authenticate(uow.session, *args)
+        uow.commit()
+        return result
+    finally:
+        uow.close()
 
 
 def establishment_id(rt, code):  # type: ignore[no-untyped-def]
@@ -44,8 +55,8 @@ def establishment_id(rt, code):  # type: ignore[no-untyped-def]
 def test_parallel_sign_ins_do_not_fail(rt, school):
     """SQLite in WAL mode: 25 students mistyping at the same moment all get an answer."""
     for i in range(25):
-        provisioning.add_user(
-            rt,
+        rt.run(
+            provisioning.add_user,
             school,
             first_name=f"Eleve{i}",
             last_name="Simultane",
@@ -58,8 +69,8 @@ def test_parallel_sign_ins_do_not_fail(rt, school):
     async def everyone():  # type: ignore[no-untyped-def]
         return await asyncio.gather(
             *(
-                service.authenticate(
-                    eid, f"eleve{i}.simultane", "31121999", Client(f"198.51.100.{i}")
+                attempt(
+                    rt, service, eid, f"eleve{i}.simultane", "31121999", Client(f"198.51.100.{i}")
                 )
                 for i in range(25)
             )
@@ -80,7 +91,7 @@ def test_parallel_guesses_cannot_slip_past_the_delay(rt, school, lea, clock):
     attacker = Client("203.0.113.66")
 
     async def guess(password: str):  # type: ignore[no-untyped-def]
-        return await service.authenticate(eid, "lea.martin", password, attacker)
+        return await attempt(rt, service, eid, "lea.martin", password, attacker)
 
     for i in range(6):
         assert asyncio.run(guess(f"0{i}012009")).result is Result.BAD_PASSWORD
@@ -132,15 +143,15 @@ def test_ipv6_addresses_count_per_64(rt, school, lea):
     service = SignIn(rt)
     eid = establishment_id(rt, school)
     for i in range(3):
-        asyncio.run(service.authenticate(eid, "nobody", "x", Client(f"2001:db8:1:2::{i + 1}")))
+        asyncio.run(attempt(rt, service, eid, "nobody", "x", Client(f"2001:db8:1:2::{i + 1}")))
     with rt.database.session() as session:
         row = session.get(Throttle, "ip:2001:db8:1:2::/64")
     assert row is not None and row.failures == 3
 
 
 def test_cookie_names_cannot_collide_across_establishments(client, rt, lea, school):
-    provisioning.create_establishment(
-        rt,
+    rt.run(
+        provisioning.create_establishment,
         code="pre",
         name="Lycée Pré",
         uai_code="0999999F",
@@ -183,8 +194,12 @@ def test_a_password_change_voids_known_browsers(app, client, school, lea, rt):
         app, base_url="http://127.0.0.1:8000", follow_redirects=False, client=("198.51.100.20", 1)
     ) as old_pc:
         sign_in(old_pc, school, "lea.martin", NEW)
-        provisioning.set_password(
-            rt, school, "lea.martin", "une autre phrase assez longue", temporary=False
+        rt.run(
+            provisioning.set_password,
+            school,
+            "lea.martin",
+            "une autre phrase assez longue",
+            temporary=False,
         )
         for _ in range(8):
             sign_in(client, school, "lea.martin", "01012000")

@@ -24,15 +24,15 @@ TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) secondes?\.")
 
 @pytest.fixture
 def lea(rt, school) -> str:
-    provisioning.add_user(
-        rt,
+    rt.run(
+        provisioning.add_user,
         school,
         first_name="Léa",
         last_name="Martin",
         birth_date=date(2009, 3, 14),
         role=Role.STUDENT,
     )
-    provisioning.set_password(rt, school, "lea.martin", NEW, temporary=False)
+    rt.run(provisioning.set_password, school, "lea.martin", NEW, temporary=False)
     return "lea.martin"
 
 
@@ -133,8 +133,8 @@ def test_a_whole_class_behind_one_address_is_not_slowed(app, rt, school):
     logins = []
     for i in range(30):
         logins.append(
-            provisioning.add_user(
-                rt,
+            rt.run(
+                provisioning.add_user,
                 school,
                 first_name=f"Eleve{i}",
                 last_name="Classe",
@@ -153,8 +153,8 @@ def test_a_whole_class_behind_one_address_is_not_slowed(app, rt, school):
 
 def test_one_address_guessing_across_accounts_is_slowed(app, rt, school):
     logins = [
-        provisioning.add_user(
-            rt,
+        rt.run(
+            provisioning.add_user,
             school,
             first_name=f"Cible{i}",
             last_name="X",

@@ -21,6 +21,7 @@ from idp.models import AuditEvent, AuthorizationCode, Client, Establishment, Sso
 from idp.store.tenancy import owned
 from idp.web.admin.guard import admin, page, posted
 from idp.web.messages import EXPIRED
+from idp.web.transactions import db
 
 PARIS = ZoneInfo("Europe/Paris")
 PAGE = 100
@@ -36,39 +37,39 @@ async def sessions_page(
 
     def load():  # type: ignore[no-untyped-def]
         now = rt.clock.now()
-        with rt.database.session() as session:
-            establishment = session.get(Establishment, who.establishment.id)
-            rows = session.scalars(
-                owned(
-                    SsoSession,
-                    establishment,
-                    SsoSession.ended_at.is_(None),
-                    SsoSession.expires_at > now,
-                    SsoSession.last_seen_at > now - rt.settings.session_idle,
-                )
-                .order_by(SsoSession.last_seen_at.desc())
-                .limit(500)
+        session = db(request)
+        establishment = session.get(Establishment, who.establishment.id)
+        rows = session.scalars(
+            owned(
+                SsoSession,
+                establishment,
+                SsoSession.ended_at.is_(None),
+                SsoSession.expires_at > now,
+                SsoSession.last_seen_at > now - rt.settings.session_idle,
+            )
+            .order_by(SsoSession.last_seen_at.desc())
+            .limit(500)
+        ).all()
+        result = []
+        for row in rows:
+            modules = session.scalars(
+                select(Client.name)
+                .join(AuthorizationCode, AuthorizationCode.client_pk == Client.id)
+                .where(AuthorizationCode.sso_session_id == row.id)
+                .distinct()
             ).all()
-            result = []
-            for row in rows:
-                modules = session.scalars(
-                    select(Client.name)
-                    .join(AuthorizationCode, AuthorizationCode.client_pk == Client.id)
-                    .where(AuthorizationCode.sso_session_id == row.id)
-                    .distinct()
-                ).all()
-                result.append(
-                    {
-                        "id": row.id,
-                        "login": row.user.login,
-                        "name": f"{row.user.first_name} {row.user.last_name}",
-                        "created_at": row.created_at,
-                        "last_seen_at": row.last_seen_at,
-                        "ip": row.ip,
-                        "modules": list(modules),
-                    }
-                )
-            return result
+            result.append(
+                {
+                    "id": row.id,
+                    "login": row.user.login,
+                    "name": f"{row.user.first_name} {row.user.last_name}",
+                    "created_at": row.created_at,
+                    "last_seen_at": row.last_seen_at,
+                    "ip": row.ip,
+                    "modules": list(modules),
+                }
+            )
+        return result
 
     return page(
         request,
@@ -94,7 +95,12 @@ async def end(request: Request) -> Response:
         login = str(form["login"]) if form.get("login") else None
         count = await run_in_threadpool(
             lambda: provisioning.end_sessions(
-                rt, who.establishment.code, actor=who.login, session_id=session_id, login=login
+                rt,
+                db(request),
+                who.establishment.code,
+                actor=who.login,
+                session_id=session_id,
+                login=login,
             )
         )
     except (IdpError, ValueError):
@@ -149,12 +155,11 @@ async def audit_page(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     f = _audit_filters(request)
-    rt = request.app.state.runtime
 
     def load():  # type: ignore[no-untyped-def]
-        with rt.database.session() as session:
-            query = _audit_query(session.get(Establishment, who.establishment.id), f)
-            return list(session.scalars(query.offset((f["page"] - 1) * PAGE).limit(PAGE + 1)))
+        session = db(request)
+        query = _audit_query(session.get(Establishment, who.establishment.id), f)
+        return list(session.scalars(query.offset((f["page"] - 1) * PAGE).limit(PAGE + 1)))
 
     events = await run_in_threadpool(load)
     return page(
@@ -172,25 +177,24 @@ async def audit_csv(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     f = _audit_filters(request)
-    rt = request.app.state.runtime
 
     def export() -> str:
         out = io.StringIO()
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
         writer.writerow(["date", "type", "acteur", "objet", "adresse IP", "détails"])
-        with rt.database.session() as session:
-            query = _audit_query(session.get(Establishment, who.establishment.id), f).limit(100_000)
-            for e in session.scalars(query):
-                writer.writerow(
-                    [
-                        e.at.astimezone(PARIS).isoformat(timespec="seconds"),
-                        e.type,
-                        e.actor or "",
-                        e.subject or "",
-                        e.ip or "",
-                        " ".join(f"{k}={v}" for k, v in sorted(e.details.items())),
-                    ]
-                )
+        session = db(request)
+        query = _audit_query(session.get(Establishment, who.establishment.id), f).limit(100_000)
+        for e in session.scalars(query):
+            writer.writerow(
+                [
+                    e.at.astimezone(PARIS).isoformat(timespec="seconds"),
+                    e.type,
+                    e.actor or "",
+                    e.subject or "",
+                    e.ip or "",
+                    " ".join(f"{k}={v}" for k, v in sorted(e.details.items())),
+                ]
+            )
         return out.getvalue()
 
     text = await run_in_threadpool(export)

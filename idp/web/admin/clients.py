@@ -18,6 +18,7 @@ from idp.security.encryption import DecryptionError
 from idp.store import clients
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
+from idp.web.transactions import db
 
 
 def _lines(value: Any) -> list[str]:
@@ -53,11 +54,11 @@ async def index(request: Request) -> Response:
     rt = request.app.state.runtime
 
     def load():  # type: ignore[no-untyped-def]
-        with rt.database.session() as session:
-            return [
-                _view(c)
-                for c in clients.all_of(session, session.get(Establishment, who.establishment.id))
-            ]
+        session = db(request)
+        return [
+            _view(c)
+            for c in clients.all_of(session, session.get(Establishment, who.establishment.id))
+        ]
 
     return page(
         request, who, "admin/clients.html", rows=await run_in_threadpool(load), **_context(rt, who)
@@ -95,6 +96,7 @@ async def create(request: Request) -> Response:
         created = await run_in_threadpool(
             lambda: provisioning.add_client(
                 rt,
+                db(request),
                 who.establishment.code,
                 name=str(form.get("name", "")),
                 redirect_uris_=_lines(form.get("redirect_uris")),
@@ -120,12 +122,11 @@ async def create(request: Request) -> Response:
     return _reveal(request, who, created.client.client_id, created.secret, "created")
 
 
-def _load(rt, who: Admin, client_id: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
-    with rt.database.session() as session:
-        client = clients.by_client_id(
-            session, session.get(Establishment, who.establishment.id), client_id
-        )
-        return _view(client) if client else None
+def _load(session, rt, who: Admin, client_id: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    client = clients.by_client_id(
+        session, session.get(Establishment, who.establishment.id), client_id
+    )
+    return _view(client) if client else None
 
 
 REVEAL_SECONDS = 120
@@ -183,7 +184,7 @@ async def show(
         return who
     rt = request.app.state.runtime
     client_id = request.path_params["client_id"]
-    client = await run_in_threadpool(_load, rt, who, client_id)
+    client = await run_in_threadpool(_load, db(request), rt, who, client_id)
     if client is None:
         return page(request, who, "admin/not_found.html", status_code=404)
     secret = _take_secret(request, client_id)
@@ -213,7 +214,7 @@ async def edit(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     rt = request.app.state.runtime
-    client = await run_in_threadpool(_load, rt, who, request.path_params["client_id"])
+    client = await run_in_threadpool(_load, db(request), rt, who, request.path_params["client_id"])
     if client is None:
         return page(request, who, "admin/not_found.html", status_code=404)
     values = {
@@ -239,6 +240,7 @@ async def update(request: Request) -> Response:
         await run_in_threadpool(
             lambda: provisioning.update_client(
                 rt,
+                db(request),
                 who.establishment.code,
                 client_id,
                 name=str(form.get("name", "")),
@@ -252,7 +254,7 @@ async def update(request: Request) -> Response:
             )
         )
     except IdpError as exc:
-        client = await run_in_threadpool(_load, rt, who, client_id)
+        client = await run_in_threadpool(_load, db(request), rt, who, client_id)
         return page(
             request,
             who,
@@ -277,13 +279,15 @@ async def action(request: Request) -> Response:
     try:
         if name == "rotate-secret":
             secret = await run_in_threadpool(
-                lambda: provisioning.rotate_client_secret(rt, code, client_id, actor=who.login)
+                lambda: provisioning.rotate_client_secret(
+                    rt, db(request), code, client_id, actor=who.login
+                )
             )
             return _reveal(request, who, client_id, secret, "rotated")
         if name in ("enable", "disable"):
             await run_in_threadpool(
                 lambda: provisioning.set_client_enabled(
-                    rt, code, client_id, name == "enable", actor=who.login
+                    rt, db(request), code, client_id, name == "enable", actor=who.login
                 )
             )
             return await show(
@@ -302,7 +306,9 @@ async def action(request: Request) -> Response:
                     error=Message(N_("Cochez la case pour confirmer la suppression.")),
                 )
             await run_in_threadpool(
-                lambda: provisioning.delete_client(rt, code, client_id, actor=who.login)
+                lambda: provisioning.delete_client(
+                    rt, db(request), code, client_id, actor=who.login
+                )
             )
             return RedirectResponse(
                 f"/{code}/admin/clients?deleted={quote(client_id)}", status_code=303

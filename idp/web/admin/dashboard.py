@@ -12,6 +12,7 @@ from starlette.responses import Response
 from idp.models import Establishment
 from idp.store import audit, users
 from idp.web.admin.guard import admin, page
+from idp.web.transactions import db
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -26,13 +27,13 @@ async def dashboard(request: Request) -> Response:
         now = rt.clock.now()
         # "Today" is the school's day, in French time.
         midnight = datetime.combine(now.astimezone(PARIS).date(), time(), PARIS)
-        with rt.database.session() as session:
-            establishment = session.get(Establishment, who.establishment.id)
-            return (
-                users.counts(session, establishment),
-                audit.count_since(session, establishment, ["login.success"], midnight),
-                audit.count_since(session, establishment, ["login.failure"], midnight),
-            )
+        session = db(request)
+        establishment = session.get(Establishment, who.establishment.id)
+        return (
+            users.counts(session, establishment),
+            audit.count_since(session, establishment, ["login.success"], midnight),
+            audit.count_since(session, establishment, ["login.failure"], midnight),
+        )
 
     counts, sign_ins, failures = await run_in_threadpool(load)
     roles = ("student", "teacher", "staff")

@@ -21,6 +21,7 @@ from idp.security.tokens import new_secret, secret_hash
 from idp.store.tenancy import owned
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
+from idp.web.transactions import db
 
 KEEP = timedelta(hours=1)
 
@@ -32,34 +33,32 @@ async def upload_page(request: Request) -> Response:
     return page(request, who, "admin/import.html", step="upload", role="student")
 
 
-def _store(rt, who: Admin, data: bytes, role: str) -> str:  # type: ignore[no-untyped-def]
+def _store(session, rt, who: Admin, data: bytes, role: str) -> str:  # type: ignore[no-untyped-def]
     handle = new_secret(24)
     now = rt.clock.now()
-    with rt.database.session() as session:
-        session.add(
-            PendingImport(
-                establishment_id=who.establishment.id,
-                handle_hash=secret_hash(handle),
-                data=data,
-                role=role,
-                created_at=now,
-                expires_at=now + KEEP,
-            )
+    session.add(
+        PendingImport(
+            establishment_id=who.establishment.id,
+            handle_hash=secret_hash(handle),
+            data=data,
+            role=role,
+            created_at=now,
+            expires_at=now + KEEP,
         )
+    )
     return handle
 
 
-def _load(rt, who: Admin, handle: str) -> PendingImport | None:  # type: ignore[no-untyped-def]
-    with rt.database.session() as session:
-        establishment = session.get(Establishment, who.establishment.id)
-        return session.scalar(
-            owned(
-                PendingImport,
-                establishment,
-                PendingImport.handle_hash == secret_hash(handle),
-                PendingImport.expires_at > rt.clock.now(),
-            )
+def _load(session, rt, who: Admin, handle: str) -> PendingImport | None:  # type: ignore[no-untyped-def]
+    establishment = session.get(Establishment, who.establishment.id)
+    return session.scalar(
+        owned(
+            PendingImport,
+            establishment,
+            PendingImport.handle_hash == secret_hash(handle),
+            PendingImport.expires_at > rt.clock.now(),
         )
+    )
 
 
 async def preview(request: Request) -> Response:
@@ -87,7 +86,7 @@ async def preview(request: Request) -> Response:
     try:
         parsed = imports.parse(data, default_role=Role(role), today=rt.clock.now().date())
         to_create, to_update = await run_in_threadpool(
-            provisioning.plan_import, rt, who.establishment.code, parsed
+            provisioning.plan_import, rt, db(request), who.establishment.code, parsed
         )
     except IdpError as exc:
         return page(
@@ -99,7 +98,7 @@ async def preview(request: Request) -> Response:
             status_code=400,
             error=Message(exc.message),
         )
-    handle = await run_in_threadpool(_store, rt, who, data, role)
+    handle = await run_in_threadpool(_store, db(request), rt, who, data, role)
     return page(
         request,
         who,
@@ -120,7 +119,7 @@ async def confirm(request: Request) -> Response:
         return who
     rt = request.app.state.runtime
     handle = str(form.get("handle", ""))
-    pending = await run_in_threadpool(_load, rt, who, handle)
+    pending = await run_in_threadpool(_load, db(request), rt, who, handle)
     if pending is None:
         return page(
             request,
@@ -143,6 +142,7 @@ async def confirm(request: Request) -> Response:
     report = await run_in_threadpool(
         lambda: provisioning.import_users(
             rt,
+            db(request),
             who.establishment.code,
             parsed,
             skip_invalid=skip,
@@ -166,7 +166,7 @@ async def confirm(request: Request) -> Response:
             ),
         )
     await run_in_threadpool(
-        _save_created, rt, who, handle, provisioning.created_csv(report.created)
+        _save_created, db(request), rt, who, handle, provisioning.created_csv(report.created)
     )
     return page(
         request,
@@ -179,15 +179,14 @@ async def confirm(request: Request) -> Response:
     )
 
 
-def _save_created(rt, who: Admin, handle: str, text: str) -> None:  # type: ignore[no-untyped-def]
-    with rt.database.session() as session:
-        establishment = session.get(Establishment, who.establishment.id)
-        row = session.scalar(
-            owned(PendingImport, establishment, PendingImport.handle_hash == secret_hash(handle))
-        )
-        if row is not None:
-            row.created_csv = text
-            row.data = b""  # the file is no longer needed
+def _save_created(session, rt, who: Admin, handle: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    establishment = session.get(Establishment, who.establishment.id)
+    row = session.scalar(
+        owned(PendingImport, establishment, PendingImport.handle_hash == secret_hash(handle))
+    )
+    if row is not None:
+        row.created_csv = text
+        row.data = b""  # the file is no longer needed
 
 
 async def download(request: Request) -> Response:
@@ -195,7 +194,9 @@ async def download(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     rt = request.app.state.runtime
-    pending = await run_in_threadpool(_load, rt, who, request.query_params.get("h", ""))
+    pending = await run_in_threadpool(
+        _load, db(request), rt, who, request.query_params.get("h", "")
+    )
     if pending is None or pending.created_csv is None:
         return page(request, who, "admin/not_found.html", status_code=404)
     headers: dict[str, Any] = {

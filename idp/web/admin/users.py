@@ -12,14 +12,16 @@ from starlette.responses import RedirectResponse, Response
 
 from idp import provisioning
 from idp.accounts.roles import PERSON_ROLES, Role
+from idp.db import release
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Establishment, User
-from idp.recovery import Outcome, send_temporary_password
+from idp.recovery import Outcome, new_temporary, send_temporary_password
 from idp.store import sessions, throttles, users
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.client_ip import client_ip
 from idp.web.messages import EXPIRED
+from idp.web.transactions import db
 
 PAGE = 50
 ROLES = [r.value for r in (*PERSON_ROLES, Role.ADMIN)]
@@ -48,21 +50,20 @@ async def index(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     f = _filters(request)
-    rt = request.app.state.runtime
 
     def load():  # type: ignore[no-untyped-def]
-        with rt.database.session() as session:
-            found, total = users.search(
-                session,
-                session.get(Establishment, who.establishment.id),
-                roles=[Role(f["role"])] if f["role"] else list(Role),
-                query=f["q"],
-                active={"yes": True, "no": False}.get(f["active"]),
-                state=f["state"] or None,
-                offset=(f["page"] - 1) * PAGE,
-                limit=PAGE,
-            )
-            return [_row(u) for u in found], total
+        session = db(request)
+        found, total = users.search(
+            session,
+            session.get(Establishment, who.establishment.id),
+            roles=[Role(f["role"])] if f["role"] else list(Role),
+            query=f["q"],
+            active={"yes": True, "no": False}.get(f["active"]),
+            state=f["state"] or None,
+            offset=(f["page"] - 1) * PAGE,
+            limit=PAGE,
+        )
+        return [_row(u) for u in found], total
 
     rows, total = await run_in_threadpool(load)
     return page(
@@ -106,7 +107,9 @@ async def create(request: Request) -> Response:
     try:
         values = _person(form)
         created = await run_in_threadpool(
-            lambda: provisioning.add_user(rt, who.establishment.code, actor=who.login, **values)
+            lambda: provisioning.add_user(
+                rt, db(request), who.establishment.code, actor=who.login, **values
+            )
         )
     except IdpError as exc:
         return page(
@@ -144,30 +147,29 @@ def _person(form: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _detail(rt, who: Admin, login: str):  # type: ignore[no-untyped-def]
+def _detail(session, rt, who: Admin, login: str):  # type: ignore[no-untyped-def]
     now = rt.clock.now()
-    with rt.database.session() as session:
-        establishment = session.get(Establishment, who.establishment.id)
-        user = users.by_login(session, establishment, login)
-        if user is None:
-            return None
-        throttle = throttles.get(session, throttles.account_scope(user.id))
-        live = sessions.live_of_user(session, establishment, user.id, now=now)
-        return {
-            **_row(user),
-            "birth_date": user.birth_date,
-            "email": user.email,
-            "email_verified": user.email_verified,
-            "created_at": user.created_at,
-            "failures": throttle.failures if throttle else 0,
-            "blocked_until": throttle.blocked_until
-            if throttle and throttle.blocked_until and throttle.blocked_until > now
-            else None,
-            "sessions": len(live),
-            "temporary_pending": user.temp_password_hash is not None
-            and user.temp_password_expires_at is not None
-            and user.temp_password_expires_at > now,
-        }
+    establishment = session.get(Establishment, who.establishment.id)
+    user = users.by_login(session, establishment, login)
+    if user is None:
+        return None
+    throttle = throttles.get(session, throttles.account_scope(user.id))
+    live = sessions.live_of_user(session, establishment, user.id, now=now)
+    return {
+        **_row(user),
+        "birth_date": user.birth_date,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "created_at": user.created_at,
+        "failures": throttle.failures if throttle else 0,
+        "blocked_until": throttle.blocked_until
+        if throttle and throttle.blocked_until and throttle.blocked_until > now
+        else None,
+        "sessions": len(live),
+        "temporary_pending": user.temp_password_hash is not None
+        and user.temp_password_expires_at is not None
+        and user.temp_password_expires_at > now,
+    }
 
 
 async def show(
@@ -181,7 +183,7 @@ async def show(
     if isinstance(who, Response):
         return who
     rt = request.app.state.runtime
-    user = await run_in_threadpool(_detail, rt, who, request.path_params["login"])
+    user = await run_in_threadpool(_detail, db(request), rt, who, request.path_params["login"])
     if user is None:
         return page(request, who, "admin/not_found.html", status_code=404)
     if notice is None and request.query_params.get("created") == "1":
@@ -208,7 +210,7 @@ async def edit(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     rt = request.app.state.runtime
-    user = await run_in_threadpool(_detail, rt, who, request.path_params["login"])
+    user = await run_in_threadpool(_detail, db(request), rt, who, request.path_params["login"])
     if user is None or user["role"] == "admin":
         return page(request, who, "admin/not_found.html", status_code=404)
     values = {
@@ -233,7 +235,7 @@ async def update(request: Request) -> Response:
         values = _person(form)
         await run_in_threadpool(
             lambda: provisioning.update_user(
-                rt, who.establishment.code, login, actor=who.login, **values
+                rt, db(request), who.establishment.code, login, actor=who.login, **values
             )
         )
     except IdpError as exc:
@@ -264,7 +266,7 @@ async def action(request: Request) -> Response:
         if name in ("activate", "deactivate"):
             await run_in_threadpool(
                 lambda: provisioning.set_active(
-                    rt, code, login, name == "activate", actor=who.login
+                    rt, db(request), code, login, name == "activate", actor=who.login
                 )
             )
             return await show(
@@ -277,7 +279,7 @@ async def action(request: Request) -> Response:
             )
         if name == "reset":
             reset = await run_in_threadpool(
-                lambda: provisioning.reset_password(rt, code, login, actor=who.login)
+                lambda: provisioning.reset_password(rt, db(request), code, login, actor=who.login)
             )
             if reset.mailed_to:
                 return await show(
@@ -300,7 +302,7 @@ async def action(request: Request) -> Response:
             return await _send_temporary(request, who, login)
         if name == "unblock":
             await run_in_threadpool(
-                lambda: provisioning.clear_throttling(rt, code, login, actor=who.login)
+                lambda: provisioning.clear_throttling(rt, db(request), code, login, actor=who.login)
             )
             return await show(
                 request, notice=Message(N_("Le compteur d'échecs de connexion est remis à zéro."))
@@ -313,7 +315,7 @@ async def action(request: Request) -> Response:
                     error=Message(N_("Pour supprimer, recopiez l'identifiant du compte.")),
                 )
             await run_in_threadpool(
-                lambda: provisioning.delete_user(rt, code, login, actor=who.login)
+                lambda: provisioning.delete_user(rt, db(request), code, login, actor=who.login)
             )
             return RedirectResponse(f"/{code}/admin/users?deleted={quote(login)}", status_code=303)
     except IdpError as exc:
@@ -325,9 +327,9 @@ async def _send_temporary(request: Request, who: Admin, login: str) -> Response:
     rt = request.app.state.runtime
 
     def target():  # type: ignore[no-untyped-def]
-        with rt.database.session() as session:
-            user = users.by_login(session, session.get(Establishment, who.establishment.id), login)
-            return (user.id, user.role, user.email) if user else None
+        session = db(request)
+        user = users.by_login(session, session.get(Establishment, who.establishment.id), login)
+        return (user.id, user.role, user.email) if user else None
 
     found = await run_in_threadpool(target)
     if found is None or found[1] not in (Role.TEACHER, Role.STAFF) or not found[2]:
@@ -342,8 +344,12 @@ async def _send_temporary(request: Request, who: Admin, login: str) -> Response:
             ),
         )
     ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    await release(db(request))
+    temporary = await new_temporary(rt.hasher)
     result = await run_in_threadpool(
-        lambda: send_temporary_password(rt, who.establishment.id, found[0], ip=ip, actor=who.login)
+        lambda: send_temporary_password(
+            rt, db(request), who.establishment.id, found[0], temporary, ip=ip, actor=who.login
+        )
     )
     if result.outcome is Outcome.SENT:
         return await show(
