@@ -22,6 +22,9 @@ from idp.security.encryption import Cipher
 from idp.store import keys as key_store
 
 ALGORITHMS = ("RS256", "ES256")
+# Establishments whose keys one process keeps at most (beyond, it starts again: a bound, not
+# an eviction policy; thousands of establishments fit).
+_MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,8 @@ class KeyRing:
                     horizon = moment
         with self._lock:
             if self._caches.epoch == epoch:
+                if len(self._cache) >= _MAX_CACHED:
+                    self._cache.clear()
                 self._cache[establishment_id] = (horizon, rows)
         return rows
 
@@ -166,6 +171,7 @@ class KeyRing:
         """Drop the cache (the keys changed, here or in another process)."""
         with self._lock:
             self._cache.clear()
+            self._private.clear()
 
     def jwks(self, session: Session, establishment_id: int) -> dict:  # type: ignore[type-arg]
         """The public keys to publish (blocking: call from a worker thread)."""
@@ -202,5 +208,7 @@ class KeyRing:
             loader = RSAKey if row.alg == "RS256" else ECKey
             key = loader.import_key(pem, parameters=parameters)
             with self._lock:
+                if len(self._private) >= 2 * _MAX_CACHED:
+                    self._private.clear()
                 self._private[row.kid] = key
         return key
