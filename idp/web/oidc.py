@@ -9,23 +9,28 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
-from sqlalchemy.orm import Session
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    MissingAuthorizationError,
+    OAuth2Error,
+    UnsupportedTokenTypeError,
+)
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.i18n import DEFAULT_LOCALE, negotiate
-from idp.models import AuthorizationCode, Client, Establishment, Token, User
-from idp.oauth.access_tokens import verify_access_token
+from idp.models import Establishment
 from idp.oauth.authorization import Ask, Interaction, Refused, decide, error_response
+from idp.oauth.bearer import bearer_of
 from idp.oauth.claims import userinfo_claims
 from idp.oauth.metadata import metadata
 from idp.oauth.requests import OAuthRequest, from_params, from_starlette
 from idp.oauth.server import EstablishmentServer, OAuthResponse
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.tokens import new_secret, secret_hash
-from idp.store import authorizations, tokens
+from idp.store import authorizations
 from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,
@@ -358,40 +363,25 @@ async def userinfo(request: Request) -> Response:
     establishment = await _api_establishment(request, "invalid_token")
     if isinstance(establishment, Response):
         return establishment
-    authorization = request.headers.get("authorization", "")
-    presented = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
-    if presented is None and request.method == "POST":
-        form = await request.form()
-        presented = str(form.get("access_token", "")) or None
-    if not presented:
+    server = _server(request, establishment)
+    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/userinfo", db(request))
+    try:
+        claims = await run_in_threadpool(_userinfo, server, oauth_request)
+    except (MissingAuthorizationError, UnsupportedTokenTypeError):
+        # RFC 6750 §3.1: no credentials at all, so a bare challenge with no error code.
         return JSONResponse(
             {"error": "invalid_request"},
             status_code=401,
             headers={**NO_STORE, "WWW-Authenticate": "Bearer"},
         )
-    server = _server(request, establishment)
-    result = await run_in_threadpool(_userinfo, server, db(request), presented)
-    if isinstance(result, str):
-        return _bearer_error(result)
-    return JSONResponse(result, headers=NO_STORE)
+    except InvalidTokenError as error:
+        return _bearer_error(error.description)
+    return JSONResponse(claims, headers=NO_STORE)
 
 
-def _userinfo(
-    server: EstablishmentServer, session: Session, presented: str
-) -> dict[str, Any] | str:
-    claims = verify_access_token(server, session, presented)
-    if isinstance(claims, str):
-        return claims
-    establishment = session.get(Establishment, server.establishment_id)
-    row: Token | None = tokens.by_jti(session, establishment, claims["jti"])
-    if row is None or row.revoked_at is not None or row.user_id is None:
-        return "The access token is revoked or unknown."
-    user = session.get(User, row.user_id)
-    client = session.get(Client, row.client_pk)
-    if user is None or not user.active or client is None or not client.enabled:
-        return "The access token is revoked or unknown."
-    code = session.get(AuthorizationCode, row.code_id) if row.code_id else None
-    return userinfo_claims(user, establishment, row.scope, code.claims if code else None)
+def _userinfo(server: EstablishmentServer, oauth_request: OAuthRequest) -> dict[str, Any]:
+    found = bearer_of(server, oauth_request)
+    return userinfo_claims(found.user, found.establishment, found.row.scope, found.requested)
 
 
 # -- revocation, introspection ---------------------------------------------------------------
