@@ -21,8 +21,8 @@ from idp.security.cookies import Cookies
 from idp.security.csrf import Csrf
 from idp.security.encryption import Cipher
 from idp.security.signing import Signer
+from idp.services.signin import SignIn
 from idp.settings import Settings
-from idp.signin import SignIn
 from idp.web import errors
 from idp.web.middleware import SecurityHeaders
 from idp.web.routes import routes

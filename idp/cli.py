@@ -17,14 +17,15 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from idp import __version__, demo, provisioning, schema
-from idp.accounts import imports
+from idp import __version__, demo, schema
+from idp.accounts.imports import parse
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
 from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
+from idp.services import accounts, clients, establishments, imports
 from idp.settings import Settings
-from idp.store import establishments
+from idp.store import establishments as establishment_store
 
 EXIT_USAGE = 2
 
@@ -194,9 +195,7 @@ def establishment_create(
 ) -> None:
     """Create an establishment and its admin account, and mail the access to EMAIL."""
     rt = _runtime(ctx)
-    created = _run(
-        ctx, provisioning.create_establishment, code=code, name=name, uai_code=uai_code, email=email
-    )
+    created = _run(ctx, establishments.create, code=code, name=name, uai_code=uai_code, email=email)
     click.echo(f"admin access sent to {created.establishment.email}", err=True)
     click.echo(f"{rt.settings.issuer(created.establishment.code)}")
     click.echo(created.admin_login)
@@ -208,8 +207,8 @@ def establishment_list(ctx: click.Context) -> None:
     """Every establishment, with its state and number of accounts."""
     rt = _runtime(ctx)
     with rt.database.session() as session:
-        rows = establishments.all_by_code(session)
-        counts = establishments.user_counts(session)
+        rows = establishment_store.all_by_code(session)
+        counts = establishment_store.user_counts(session)
         for e in rows:
             state = "enabled" if e.enabled else "disabled"
             click.echo(f"{e.code}\t{e.uai}\t{state}\t{counts.get(e.id, 0)} accounts\t{e.name}")
@@ -219,7 +218,7 @@ def _toggle(enabled: bool) -> click.Command:
     @click.argument("code")
     @click.pass_context
     def command(ctx: click.Context, code: str) -> None:
-        _run(ctx, provisioning.set_establishment_enabled, code, enabled)
+        _run(ctx, establishments.set_enabled, code, enabled)
         click.echo(f"{code}: {'enabled' if enabled else 'disabled'}")
 
     command.__doc__ = "Re-open the establishment." if enabled else "Suspend the establishment."
@@ -260,7 +259,7 @@ def user_add(
     """Add an account on its initial (birth-date) password; prints the login."""
     created = _run(
         ctx,
-        provisioning.add_user,
+        accounts.add,
         code,
         first_name=first_name,
         last_name=last_name,
@@ -307,8 +306,8 @@ def user_import(
     rt = _runtime(ctx)
     with open(file, "rb") as handle:
         data = handle.read()
-    parsed = imports.parse(data, default_role=Role(role), today=rt.clock.now().date())
-    to_create, to_update = _run(ctx, provisioning.plan_import, code, parsed)
+    parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
+    to_create, to_update = _run(ctx, imports.plan, code, parsed)
     click.echo(
         f"{file}: {len(parsed.rows) + len(parsed.refused)} lines ({parsed.encoding}, "
         f"'{parsed.delimiter}'): {to_create} to create, {to_update} to update, "
@@ -322,7 +321,7 @@ def user_import(
     with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
         report = _run(
             ctx,
-            provisioning.import_users,
+            imports.apply,
             code,
             parsed,
             skip_invalid=skip_invalid,
@@ -339,7 +338,7 @@ def user_import(
 
 def write_created_csv(path: str, created: list[tuple[str, str, str, str]]) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        handle.write(provisioning.created_csv(created))
+        handle.write(imports.created_csv(created))
 
 
 @user.command("set-password")
@@ -358,7 +357,7 @@ def user_set_password(
         raise click.UsageError("--password-stdin is required")
     password = sys.stdin.read()
     password = password.removesuffix("\n").removesuffix("\r")
-    changed = _run(ctx, provisioning.set_password, code, login, password, temporary=temporary)
+    changed = _run(ctx, accounts.set_password, code, login, password, temporary=temporary)
     click.echo(f"password set for {changed.login}{' (temporary)' if temporary else ''}")
 
 
@@ -368,7 +367,7 @@ def user_set_password(
 @click.pass_context
 def user_reset_password(ctx: click.Context, code: str, login: str) -> None:
     """Back to the initial (birth-date) password; the admin account gets a new one by email."""
-    reset = _run(ctx, provisioning.reset_password, code, login)
+    reset = _run(ctx, accounts.reset_password, code, login)
     if reset.mailed_to:
         click.echo(f"{reset.user.login}: new password sent to {reset.mailed_to}")
     else:
@@ -433,7 +432,7 @@ def client_add(
     rt = _runtime(ctx)
     created = _run(
         ctx,
-        provisioning.add_client,
+        clients.add,
         code,
         name=name,
         redirect_uris_=redirect_uris,
@@ -476,9 +475,9 @@ def keys_rotate(ctx: click.Context, code: str | None) -> None:
     rt = _runtime(ctx)
     with rt.database.session() as session:
         targets = (
-            [provisioning.get_establishment(session, code)]
+            [establishments.get(session, code)]
             if code
-            else list(establishments.all_by_code(session))
+            else list(establishment_store.all_by_code(session))
         )
         for establishment in targets:
             kids = rt.keys.rotate(session, establishment)

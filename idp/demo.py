@@ -9,13 +9,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from idp import provisioning
 from idp.accounts.initial_passwords import initial_password
 from idp.accounts.logins import base_login
 from idp.accounts.roles import Role
 from idp.models import Establishment
 from idp.runtime import Runtime
-from idp.store import clients, establishments, users
+from idp.services import accounts, clients, establishments
+from idp.store import audit, users
+from idp.store import clients as client_store
+from idp.store import establishments as establishment_store
 
 CODE = "demo"
 NAME = "Lycée professionnel de démonstration"
@@ -73,12 +75,12 @@ class Credential:
 
 def seed(rt: Runtime, session: Session) -> list[Credential]:
     """Create what is missing; change nothing that exists. Returns the credentials to show."""
-    existing = establishments.by_code(session, CODE)
+    existing = establishment_store.by_code(session, CODE)
     if existing is None:
-        created = provisioning.create_establishment(
+        created = establishments.create(
             rt, session, code=CODE, name=NAME, uai_code=UAI, email=EMAIL, send_welcome=False
         )
-        provisioning.set_password(
+        accounts.set_password(
             rt, session, CODE, created.admin_login, ADMIN_PASSWORD, temporary=True
         )
     credentials = [
@@ -87,10 +89,10 @@ def seed(rt: Runtime, session: Session) -> list[Credential]:
         )
     ]
     for person in PEOPLE:
-        establishment = provisioning.get_establishment(session, CODE)
+        establishment = establishments.get(session, CODE)
         user = _find(session, establishment, person)
         if user is None:
-            login = provisioning.add_user(
+            login = accounts.add(
                 rt,
                 session,
                 CODE,
@@ -126,13 +128,13 @@ def register_modules(rt: Runtime, session: Session, env_file: Path = CLIENTS_ENV
     known = _read_env(env_file)
     values = {"DEMO_ISSUER": rt.settings.issuer(CODE)}
     for module in MODULES:
-        establishment = provisioning.get_establishment(session, CODE)
+        establishment = establishments.get(session, CODE)
         existing = next(
-            (c for c in clients.all_of(session, establishment) if c.name == module.name), None
+            (c for c in client_store.all_of(session, establishment) if c.name == module.name), None
         )
         client_id = existing.client_id if existing else None
         if client_id is None:
-            created = provisioning.add_client(
+            created = clients.add(
                 rt,
                 session,
                 CODE,
@@ -147,9 +149,7 @@ def register_modules(rt: Runtime, session: Session, env_file: Path = CLIENTS_ENV
         ):
             secret = known[f"{module.key}_CLIENT_SECRET"]
         else:
-            secret = provisioning.rotate_client_secret(
-                rt, session, CODE, client_id, actor=provisioning.OPERATOR
-            )
+            secret = clients.rotate_secret(rt, session, CODE, client_id, actor=audit.OPERATOR)
         values |= {
             f"{module.key}_NAME": module.name,
             f"{module.key}_BASE_URL": module.base_url,

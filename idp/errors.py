@@ -4,6 +4,7 @@ IdpError                  public message (French, for people) + private detail (
 ├── InvalidInput          bad input from a person or the CLI: 400 page, CLI exit 2
 │   ├── InvalidLogin      a name that yields no login
 │   └── InvalidRedirectUri
+├── Forbidden             the person acting may not do this (a teacher, to another teacher): 403
 ├── NotFound              unknown establishment, user or client: 404
 ├── Conflict              already exists (code, UAI, login): 409, CLI exit 2
 ├── Unavailable           a dependency is down or saturated: 503
@@ -34,6 +35,10 @@ class InvalidLogin(InvalidInput):
 
 class InvalidRedirectUri(InvalidInput):
     pass
+
+
+class Forbidden(IdpError):
+    status_code = 403
 
 
 class NotFound(IdpError):

@@ -9,10 +9,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from helpers import UAI_B
-from idp import provisioning
 from idp.app import create_app
 from idp.mail import FileMailer
 from idp.runtime import build_runtime
+from idp.services import establishments
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def jwks_kids(client: TestClient, school: str) -> set[str]:
 def test_a_disabled_establishment_is_seen_by_another_instance(rt, school, instance):
     other = instance(cache_seconds=0)
     assert other.get(f"/{school}/login").status_code == 200  # now cached there
-    rt.run(provisioning.set_establishment_enabled, school, False)
+    rt.run(establishments.set_enabled, school, False)
     assert other.get(f"/{school}/login").status_code == 403
-    rt.run(provisioning.set_establishment_enabled, school, True)
+    rt.run(establishments.set_enabled, school, True)
     assert other.get(f"/{school}/login").status_code == 200
 
 
@@ -53,7 +53,7 @@ def test_without_a_check_the_cache_would_still_hold_the_old_state(rt, school, in
     still serves what it cached (this bounds the staleness to IDP_CACHE_SECONDS)."""
     other = instance(cache_seconds=3600)
     assert other.get(f"/{school}/login").status_code == 200
-    rt.run(provisioning.set_establishment_enabled, school, False)
+    rt.run(establishments.set_enabled, school, False)
     assert other.get(f"/{school}/login").status_code == 200
 
 
@@ -61,7 +61,7 @@ def test_a_new_establishment_is_found_after_a_miss(rt, instance, school):
     other = instance(cache_seconds=0)
     assert other.get("/lp-b/login").status_code == 404  # the miss is cached too
     rt.run(
-        provisioning.create_establishment,
+        establishments.create,
         code="lp-b",
         name="Lycée professionnel B",
         uai_code=UAI_B,
@@ -76,7 +76,7 @@ def test_a_key_rotation_is_published_by_another_instance(rt, school, instance):
     before = jwks_kids(other, school)
 
     def rotate(runtime, session):  # type: ignore[no-untyped-def]
-        return runtime.keys.rotate(session, provisioning.get_establishment(session, school))
+        return runtime.keys.rotate(session, establishments.get(session, school))
 
     new = set(rt.run(rotate))
     after = jwks_kids(other, school)
@@ -87,7 +87,7 @@ def test_this_instance_sees_its_own_change_at_once(rt, school, app, client):
     """The instance that made the change drops its caches when the change commits, whatever
     its check interval."""
     assert client.get(f"/{school}/login").status_code == 200
-    rt.run(provisioning.set_establishment_enabled, school, False)
+    rt.run(establishments.set_enabled, school, False)
     assert client.get(f"/{school}/login").status_code == 403
 
 

@@ -3,7 +3,7 @@ export: `;` or `,`, UTF-8 (with or without BOM) or Windows-1252, French headers 
 without regard to case and accents (`Nom`, `Prénom`, `Date de naissance` as jj/mm/aaaa or
 aaaa-mm-jj, `Classe`, `Email`, `Rôle`).
 
-This module only reads and checks; idp.provisioning.import_users writes, in one transaction.
+This module only reads and checks; idp.services.imports.apply writes, in one transaction.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from idp.oauth.access_tokens import verify_id_token_hint
 from idp.oauth.requests import OAuthRequest
 from idp.oauth.server import CodeGrant, EstablishmentServer, OAuthResponse
 from idp.store import audit, authorizations
+from idp.store.audit import EventType
 
 # The largest `claims` parameter we parse (OIDC Core §5.5); real ones are a few hundred bytes.
 MAX_CLAIMS_LENGTH = 4096
@@ -201,7 +202,7 @@ def decide(ask: Ask) -> Outcome:
     audit.record(
         db,
         ask.server.establishment(db),
-        "authorize.code_issued",
+        EventType.AUTHORIZE_CODE_ISSUED,
         at=ask.now,
         subject=session.user.login,
         details={"client_id": ask.client.client_id},

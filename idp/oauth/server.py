@@ -43,6 +43,7 @@ from idp.security.tokens import new_secret, secret_hash
 from idp.store import audit, codes, sessions
 from idp.store import clients as client_store
 from idp.store import tokens as token_store
+from idp.store.audit import EventType
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -323,7 +324,7 @@ class CodeGrant(AuthorizationCodeGrant):
             audit.record(
                 session,
                 establishment,
-                "token.code_replayed",
+                EventType.TOKEN_CODE_REPLAYED,
                 at=now,
                 subject=client.client_id,
                 details={"revoked": revoked},
@@ -383,7 +384,7 @@ class RefreshGrant(RefreshTokenGrant):
             audit.record(
                 session,
                 establishment,
-                "token.refresh_reused",
+                EventType.TOKEN_REFRESH_REUSED,
                 at=now,
                 subject=client.client_id,
                 details={"revoked": revoked},

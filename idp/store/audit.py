@@ -1,7 +1,10 @@
+"""The audit log: every event recorded through `record`, its type one of `EventType`."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,11 +13,93 @@ from sqlalchemy.orm import Session
 from idp.models import AuditEvent, Establishment
 from idp.store.tenancy import owned
 
+# The actor of what the platform operator does from the command line (no account of its own).
+OPERATOR = "operator"
+
+
+class EventType(StrEnum):
+    """Every type of audit event, and when it is recorded. The value is what the database
+    stores and the console and its CSV export show: never change one that has been used."""
+
+    # Signing in (idp.services.signin); failures say why in details.reason.
+    # A right password at sign-in: an SSO session opens.
+    LOGIN_SUCCESS = "login.success"
+    # An unknown login, a wrong password, or a deactivated account.
+    LOGIN_FAILURE = "login.failure"
+    # An attempt refused before any check: too many failures of the account or the address.
+    LOGIN_THROTTLED = "login.throttled"
+    # A right initial, generated or temporary password: the user must choose one first.
+    LOGIN_PASSWORD_CHANGE_REQUIRED = "login.password_change_required"  # noqa: S105
+    # An SSO session ends at the user's request: sign-out, a module's logout, a new sign-in.
+    LOGOUT = "logout"
+
+    # Passwords.
+    # The user chose a new password (forced at first sign-in, or voluntary).
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105
+    # The operator set a password (`idp user set-password`, the demo).
+    PASSWORD_SET = "password.set"  # noqa: S105
+    # Back to the birth date (admin account: a new one, mailed) by the operator, admin, teacher.
+    PASSWORD_RESET = "password.reset"  # noqa: S105
+    # The « Mot de passe oublié ? » form sent nothing: unknown login, student, no email…
+    PASSWORD_FORGOT = "password.forgot"  # noqa: S105
+    # A temporary password went by email (the forgot form, or the admin console).
+    PASSWORD_TEMPORARY_SENT = "password.temporary_sent"  # noqa: S105
+    # The mail server refused the temporary password: none is active.
+    PASSWORD_TEMPORARY_FAILED = "password.temporary_failed"  # noqa: S105
+
+    # Accounts (operator, admin console).
+    # An account was created, one at a time.
+    USER_CREATED = "user.created"
+    # An admin edited an account's names, birth date, role, email or groups.
+    USER_UPDATED = "user.updated"
+    # An admin deactivated an account: its sessions and tokens end.
+    USER_DEACTIVATED = "user.deactivated"
+    # An admin reactivated an account.
+    USER_REACTIVATED = "user.reactivated"
+    # An admin deleted an account.
+    USER_DELETED = "user.deleted"
+    # An admin cleared an account's failed sign-in counter.
+    USER_UNBLOCKED = "user.unblocked"
+    # A bulk import was applied (counts in details).
+    USERS_IMPORTED = "users.imported"
+    # An admin ended an SSO session from the console.
+    SESSION_ENDED = "session.ended"
+
+    # Establishments (operator).
+    # An establishment was created, with its admin account.
+    ESTABLISHMENT_CREATED = "establishment.created"
+    # A suspended establishment was re-opened.
+    ESTABLISHMENT_ENABLED = "establishment.enabled"
+    # An establishment was suspended.
+    ESTABLISHMENT_DISABLED = "establishment.disabled"
+
+    # Client applications (operator, admin console).
+    # A module was registered.
+    CLIENT_CREATED = "client.created"
+    # A module's name, addresses, scopes or signing algorithm were changed.
+    CLIENT_UPDATED = "client.updated"
+    # A module got a new secret; the old one stopped working.
+    CLIENT_SECRET_ROTATED = "client.secret_rotated"  # noqa: S105
+    # A disabled module was enabled again.
+    CLIENT_ENABLED = "client.enabled"
+    # A module was disabled.
+    CLIENT_DISABLED = "client.disabled"
+    # A module was deleted, with its codes and tokens.
+    CLIENT_DELETED = "client.deleted"
+
+    # The protocol (idp.oauth).
+    # An authorization code was issued to a module.
+    AUTHORIZE_CODE_ISSUED = "authorize.code_issued"
+    # A code was presented a second time: what its first use issued is revoked.
+    TOKEN_CODE_REPLAYED = "token.code_replayed"  # noqa: S105
+    # A rotated refresh token was used again: its whole family is revoked.
+    TOKEN_REFRESH_REUSED = "token.refresh_reused"  # noqa: S105
+
 
 def record(
     session: Session,
     establishment: Establishment | None,
-    type: str,
+    event_type: EventType,
     *,
     at: datetime,
     actor: str | None = None,
@@ -22,10 +107,13 @@ def record(
     ip: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    if not isinstance(event_type, EventType):
+        # A free string would be an event type the console cannot offer.
+        raise TypeError(f"audit events are of an EventType, not {event_type!r}")
     event = AuditEvent(
         establishment_id=establishment.id if establishment else None,
         at=at,
-        type=type,
+        type=event_type.value,
         actor=actor,
         subject=subject,
         ip=ip,
@@ -44,9 +132,12 @@ def recent(
 
 
 def count_since(
-    session: Session, establishment: Establishment, types: Sequence[str], since: datetime
+    session: Session, establishment: Establishment, types: Sequence[EventType], since: datetime
 ) -> int:
     query = owned(
-        AuditEvent, establishment, AuditEvent.type.in_(list(types)), AuditEvent.at >= since
+        AuditEvent,
+        establishment,
+        AuditEvent.type.in_([t.value for t in types]),
+        AuditEvent.at >= since,
     )
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0

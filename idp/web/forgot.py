@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from idp.db import release
 from idp.i18n import N_, Message
-from idp.recovery import Outcome, forgot, new_temporary
 from idp.security.csrf import FIELD, CsrfCheck
+from idp.services.recovery import Outcome, forgot, new_temporary
 from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, client_of, csrf_token, finish
 from idp.web.messages import EXPIRED, UNKNOWN_LOGIN

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from idp.security.cookies import Cookies
 from idp.security.csrf import Csrf, CsrfCheck
 from idp.security.signing import Expired, Invalid
-from idp.signin import Client
+from idp.services.signin import Client
 from idp.web.client_ip import client_ip
 from idp.web.transactions import db
 

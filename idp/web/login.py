@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from idp.i18n import Message
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
-from idp.signin import Client, Result, SignIn
+from idp.services.signin import Client, Result, SignIn
 from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
-from idp.signin import Result
+from idp.services.signin import Result
 from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,

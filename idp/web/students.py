@@ -1,6 +1,7 @@
 """`/{code}/students`: a teacher resets a student's password to its initial value, the
 birth date (help page: « votre établissement … pourra réinitialiser votre mot de passe »).
-Students only: no access to other teachers or to the admin account."""
+Students only: no access to other teachers or to the admin account (the rule is
+idp.services.accounts.reset_student_password's, checked with the reset)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp import provisioning
 from idp.accounts.roles import Role
+from idp.errors import Forbidden
 from idp.i18n import N_, Message
 from idp.models import Establishment
 from idp.security.csrf import FIELD, CsrfCheck
+from idp.services import accounts
 from idp.store import users
 from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
@@ -24,7 +26,6 @@ from idp.web.rendering import render
 from idp.web.transactions import db
 
 PAGE = 50
-ALLOWED = (Role.TEACHER, Role.ADMIN)
 
 
 async def _teacher(request: Request, establishment: EstablishmentView):  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ async def _teacher(request: Request, establishment: EstablishmentView):  # type:
         return RedirectResponse(
             f"/{establishment.code}/login?{urlencode({'next': next_url})}", status_code=303
         )
-    if session.user.role not in ALLOWED:
+    if session.user.role not in accounts.MAY_RESET_STUDENTS:
         return render(
             request, "errors/forbidden.html", status_code=403, establishment=establishment
         )
@@ -106,29 +107,14 @@ async def reset(request: Request) -> Response:
         return await page(request, error=EXPIRED)
     login = str(form.get("login", ""))[:100]
     rt = request.app.state.runtime
-
-    def target_role():  # type: ignore[no-untyped-def]
-        work = db(request)
-        user = users.by_login(work, work.get(Establishment, establishment.id), login)
-        return user.role if user else None
-
-    if await run_in_threadpool(target_role) is not Role.STUDENT:
-        # Only students of this establishment: another teacher or the admin is refused.
-        return await page(
-            request,
-            status_code=403,
-            error=Message(
-                N_(
-                    "Vous ne pouvez réinitialiser que le mot de passe d'un élève "
-                    "de votre établissement."
-                )
-            ),
+    try:
+        await run_in_threadpool(
+            lambda: accounts.reset_student_password(
+                rt, db(request), establishment.code, login, teacher_login=session.user.login
+            )
         )
-    await run_in_threadpool(
-        lambda: provisioning.reset_password(
-            rt, db(request), establishment.code, login, actor=session.user.login
-        )
-    )
+    except Forbidden as exc:
+        return await page(request, status_code=exc.status_code, error=Message(exc.message))
     return await page(
         request,
         notice=Message(

@@ -12,10 +12,10 @@ from datetime import date
 import pytest
 import uvicorn
 
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.app import create_app
 from idp.runtime import build_runtime
+from idp.services import accounts, clients, establishments
 from oauth_support import PASSWORD, REDIRECT, Browser, Provider, Registered, free_port
 
 
@@ -46,7 +46,7 @@ def provider(settings, clock) -> Iterator[Provider]:  # type: ignore[no-untyped-
 @pytest.fixture
 def school_a(provider) -> str:  # type: ignore[no-untyped-def]
     provider.rt.run(
-        provisioning.create_establishment,
+        establishments.create,
         code="lp-a",
         name="Lycée professionnel A",
         uai_code="0750655E",
@@ -54,7 +54,7 @@ def school_a(provider) -> str:  # type: ignore[no-untyped-def]
         send_welcome=False,
     )
     provider.rt.run(
-        provisioning.add_user,
+        accounts.add,
         "lp-a",
         first_name="Léa",
         last_name="Martin",
@@ -63,14 +63,14 @@ def school_a(provider) -> str:  # type: ignore[no-untyped-def]
         email="lea@lp-a.example",
         groups=["CAP-MELEC-1"],
     )
-    provider.rt.run(provisioning.set_password, "lp-a", "lea.martin", PASSWORD, temporary=False)
+    provider.rt.run(accounts.set_password, "lp-a", "lea.martin", PASSWORD, temporary=False)
     return "lp-a"
 
 
 @pytest.fixture
 def school_b(provider) -> str:  # type: ignore[no-untyped-def]
     provider.rt.run(
-        provisioning.create_establishment,
+        establishments.create,
         code="lp-b",
         name="Lycée professionnel B",
         uai_code="0999999F",
@@ -78,21 +78,21 @@ def school_b(provider) -> str:  # type: ignore[no-untyped-def]
         send_welcome=False,
     )
     provider.rt.run(
-        provisioning.add_user,
+        accounts.add,
         "lp-b",
         first_name="Hugo",
         last_name="Bernard",
         birth_date=date(2008, 11, 2),
         role=Role.STUDENT,
     )
-    provider.rt.run(provisioning.set_password, "lp-b", "hugo.bernard", PASSWORD, temporary=False)
+    provider.rt.run(accounts.set_password, "lp-b", "hugo.bernard", PASSWORD, temporary=False)
     return "lp-b"
 
 
 @pytest.fixture
 def module(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="C Pro STI",
         redirect_uris_=[REDIRECT],

@@ -20,11 +20,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from helpers import UAI_A
-from idp import provisioning
 from idp.models import AuditEvent, Client, UsedAssertion
 from idp.oauth.client_auth import _JWKS_CACHE_SIZE, PrivateKeyJwt
 from idp.purge import purge
-from idp.store import assertions, audit, establishments
+from idp.services import clients, establishments
+from idp.store import assertions, audit
+from idp.store import establishments as establishment_store
 from oauth_support import REDIRECT, free_port
 
 KIND = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -33,7 +34,7 @@ KIND = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 def module_with_key(provider, school: str, name: str) -> tuple[str, ECKey]:  # type: ignore[no-untyped-def]
     key = ECKey.generate_key("P-256", parameters={"kid": f"{name}-1"}, private=True)
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school,
         name=name,
         redirect_uris_=[REDIRECT],
@@ -139,7 +140,7 @@ def test_one_assertion_presented_twice_at_once_is_accepted_once(provider, school
 @pytest.fixture
 def school(rt):  # type: ignore[no-untyped-def]
     rt.run(
-        provisioning.create_establishment,
+        establishments.create,
         code="lp-a",
         name="Lycée professionnel A",
         uai_code=UAI_A,
@@ -152,7 +153,12 @@ def school(rt):  # type: ignore[no-untyped-def]
 def remember(rt, jti: str, *, expires_at, now, client_id="m1") -> bool:  # type: ignore[no-untyped-def]
     with rt.database.session() as s:
         return assertions.remember(
-            s, establishments.by_code(s, "lp-a"), client_id, jti, expires_at=expires_at, now=now
+            s,
+            establishment_store.by_code(s, "lp-a"),
+            client_id,
+            jti,
+            expires_at=expires_at,
+            now=now,
         )
 
 
@@ -164,7 +170,7 @@ def test_a_racing_insert_waits_for_the_first_and_is_refused(rt, school):
 
     def first() -> None:
         with rt.database.session() as s:
-            establishment = establishments.by_code(s, "lp-a")
+            establishment = establishment_store.by_code(s, "lp-a")
             results["first"] = assertions.remember(
                 s, establishment, "m1", "j1", expires_at=now + timedelta(minutes=3), now=now
             )
@@ -190,15 +196,15 @@ def test_a_duplicate_leaves_the_callers_transaction_usable(rt, school):
     now = datetime.now(UTC)
     assert remember(rt, "j1", expires_at=now + timedelta(minutes=3), now=now)
     with rt.database.session() as s:
-        establishment = establishments.by_code(s, "lp-a")
+        establishment = establishment_store.by_code(s, "lp-a")
         assert not assertions.remember(
             s, establishment, "m1", "j1", expires_at=now + timedelta(minutes=3), now=now
         )
         # Only the savepoint was lost: the request's other writes still commit.
-        audit.record(s, establishment, "after-duplicate", at=now)
+        audit.record(s, establishment, audit.EventType.USER_UNBLOCKED, at=now)
     with rt.database.session() as s:
         assert s.scalar(select(func.count()).select_from(UsedAssertion)) == 1
-        kept = select(func.count()).where(AuditEvent.type == "after-duplicate")
+        kept = select(func.count()).where(AuditEvent.type == "user.unblocked")
         assert s.scalar(kept) == 1
 
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from idp import provisioning
+from idp.services import clients
 from oauth_support import REDIRECT, Provider, Registered, pkce
 
 STATE = "st-4f2a_9"
@@ -62,7 +62,7 @@ def assert_error_redirect(
 @pytest.fixture
 def public_app(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="Appli mobile",
         redirect_uris_=[REDIRECT],
@@ -75,7 +75,7 @@ def public_app(provider, school_a) -> Registered:  # type: ignore[no-untyped-def
 @pytest.fixture
 def partner(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="Éditeur partenaire",
         redirect_uris_=[REDIRECT],

@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from helpers import UAI_A
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.models import BackchannelNotice, SsoSession
 from idp.oauth.backchannel import RETRY_DELAYS, Sender
 from idp.oauth.logout import EVENT
 from idp.purge import purge
-from idp.store import clients, codes, establishments, outbox, sessions, users
+from idp.services import accounts, clients, establishments
+from idp.store import clients as client_store
+from idp.store import codes, outbox, sessions, users
+from idp.store import establishments as establishment_store
 from oauth_support import REDIRECT, Receiver, free_port
 
 SCHOOL = "lp-a"
@@ -45,7 +47,7 @@ def receivers():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def school(rt):  # type: ignore[no-untyped-def]
     rt.run(
-        provisioning.create_establishment,
+        establishments.create,
         code=SCHOOL,
         name="Lycée professionnel A",
         uai_code=UAI_A,
@@ -53,7 +55,7 @@ def school(rt):  # type: ignore[no-untyped-def]
         send_welcome=False,
     )
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         SCHOOL,
         first_name="Léa",
         last_name="Martin",
@@ -65,7 +67,7 @@ def school(rt):  # type: ignore[no-untyped-def]
 
 def add_module(rt, uri: str, name: str = "C Pro STI") -> str:  # type: ignore[no-untyped-def]
     created = rt.run(
-        provisioning.add_client,
+        clients.add,
         SCHOOL,
         name=name,
         redirect_uris_=[REDIRECT],
@@ -78,7 +80,7 @@ def signed_in(rt, *client_ids: str) -> int:  # type: ignore[no-untyped-def]
     """An SSO session of Léa's in which each module took part (got a code); its id."""
     now = rt.clock.now()
     with rt.database.session() as s:
-        establishment = establishments.by_code(s, SCHOOL)
+        establishment = establishment_store.by_code(s, SCHOOL)
         user = users.by_login(s, establishment, "lea.martin")
         row = sessions.add(
             s,
@@ -91,7 +93,7 @@ def signed_in(rt, *client_ids: str) -> int:  # type: ignore[no-untyped-def]
             user_agent=None,
         )
         for client_id in client_ids:
-            client = clients.by_client_id(s, establishment, client_id)
+            client = client_store.by_client_id(s, establishment, client_id)
             codes.add(
                 s,
                 establishment,
@@ -112,7 +114,7 @@ def sign_out(rt, sso_session_id: int):  # type: ignore[no-untyped-def]
     """End the session as every caller does: in a unit of work, then notify."""
     now = rt.clock.now()
     with rt.database.session() as s:
-        establishment = establishments.by_code(s, SCHOOL)
+        establishment = establishment_store.by_code(s, SCHOOL)
         notices = rt.logout.end_session(s, establishment, s.get(SsoSession, sso_session_id), now)
     rt.logout.notify(notices, now)
     return notices
@@ -125,7 +127,7 @@ def rows(rt) -> list[BackchannelNotice]:  # type: ignore[no-untyped-def]
 
 def decode(rt, token: str):  # type: ignore[no-untyped-def]
     with rt.database.session() as s:
-        establishment = establishments.by_code(s, SCHOOL)
+        establishment = establishment_store.by_code(s, SCHOOL)
         keys = rt.keys.verification_keys(s, establishment.id)
     return jwt.decode(token, keys)
 
@@ -141,7 +143,7 @@ def test_a_notice_is_queued_in_the_transaction_that_ends_the_session(rt, school,
 
     # A session end that rolls back tells no one.
     with pytest.raises(RuntimeError), rt.database.session() as s:
-        establishment = establishments.by_code(s, SCHOOL)
+        establishment = establishment_store.by_code(s, SCHOOL)
         queued = rt.logout.end_session(s, establishment, s.get(SsoSession, sso), rt.clock.now())
         assert len(queued) == 1
         raise RuntimeError("the request failed after the session end")
@@ -306,8 +308,8 @@ def queue_many(rt, uri: str, n: int) -> set[str]:  # type: ignore[no-untyped-def
     client_id = add_module(rt, uri)
     jtis = {secrets.token_hex(16) for _ in range(n)}
     with rt.database.session() as s:
-        establishment = establishments.by_code(s, SCHOOL)
-        client = clients.by_client_id(s, establishment, client_id)
+        establishment = establishment_store.by_code(s, SCHOOL)
+        client = client_store.by_client_id(s, establishment, client_id)
         for i, jti in enumerate(sorted(jtis)):
             outbox.add(
                 s,
@@ -425,8 +427,8 @@ def test_the_loop_sends_when_woken_and_finds_other_instances_notices(rt, school,
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(polling.run)
             with rt.database.session() as s:
-                establishment = establishments.by_code(s, SCHOOL)
-                client = clients.by_client_id(s, establishment, client_id)
+                establishment = establishment_store.by_code(s, SCHOOL)
+                client = client_store.by_client_id(s, establishment, client_id)
                 outbox.add(
                     s, establishment, client, sub="s", sid="x", jti="j" * 32, now=clock.now()
                 )

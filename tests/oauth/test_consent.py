@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from idp import provisioning
+from idp.services import clients
 from oauth_support import REDIRECT, Browser, Provider, Registered
 
 STATE = "st-consent-7"
@@ -18,7 +18,7 @@ STATE = "st-consent-7"
 @pytest.fixture
 def partner(provider, school_a) -> Registered:  # type: ignore[no-untyped-def]
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="Éditeur partenaire",
         redirect_uris_=[REDIRECT],

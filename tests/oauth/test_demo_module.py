@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from clients.demo_module.app import DemoSettings, create_app
-from idp import provisioning
 from idp.oauth.logout import Notice
+from idp.services import clients
 from idp.store import establishments
 from oauth_support import REDIRECT, Registered, authorize, callback_params, redeem
 
@@ -59,9 +59,7 @@ def test_a_token_for_another_module_is_refused(
     provider, school_a, module, browser, clock, module_app
 ):
     clock.set(datetime.now(UTC))
-    other = provider.rt.run(
-        provisioning.add_client, school_a, name="Autre", redirect_uris_=[REDIRECT]
-    )
+    other = provider.rt.run(clients.add, school_a, name="Autre", redirect_uris_=[REDIRECT])
     token = access_token(
         provider, school_a, Registered(other.client.client_id, other.secret), browser
     )

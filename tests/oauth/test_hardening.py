@@ -10,9 +10,9 @@ import json
 import httpx
 import pytest
 
-from idp import provisioning
 from idp.errors import InvalidRedirectUri
 from idp.oauth.redirect_uris import validate_outbound
+from idp.services import clients
 from oauth_support import (
     PASSWORD,
     REDIRECT,
@@ -33,7 +33,7 @@ def userinfo(provider, school, token):  # type: ignore[no-untyped-def]
 
 def test_the_claims_parameter_stays_within_the_granted_scopes(provider, school_a, browser):
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="Limité",
         redirect_uris_=[REDIRECT],
@@ -64,7 +64,7 @@ def test_the_claims_parameter_stays_within_the_granted_scopes(provider, school_a
 
 def test_consent_is_asked_again_for_wider_scopes(provider, school_a, browser):
     created = provider.rt.run(
-        provisioning.add_client, school_a, name="Tiers", redirect_uris_=[REDIRECT], third_party=True
+        clients.add, school_a, name="Tiers", redirect_uris_=[REDIRECT], third_party=True
     )
     first, _ = authorize(browser, provider, school_a, created.client.client_id)
     assert first.status_code == 200 and 'value="approve"' in first.text
@@ -155,9 +155,7 @@ def test_a_stored_request_answers_once(provider, school_a, module, browser):
 def test_a_disabled_clients_tokens_stop_working(provider, school_a, module, browser):
     response, verifier = authorize(browser, provider, school_a, module.client_id)
     token = redeem(provider, school_a, module, callback_params(response)["code"], verifier)
-    provider.rt.run(
-        provisioning.set_client_enabled, school_a, module.client_id, False, actor="test"
-    )
+    provider.rt.run(clients.set_enabled, school_a, module.client_id, False, actor="test")
     assert userinfo(provider, school_a, token["access_token"]).status_code == 401
 
 

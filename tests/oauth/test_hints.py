@@ -6,8 +6,8 @@ from datetime import date
 
 import httpx
 
-from idp import provisioning
 from idp.accounts.roles import Role
+from idp.services import accounts
 from oauth_support import PASSWORD, REDIRECT, callback_params, pkce
 
 
@@ -64,14 +64,14 @@ def test_a_hint_for_the_signed_in_user_is_answered_silently(provider, school_a, 
 
 def test_a_hint_for_another_user_needs_a_sign_in(provider, school_a, module, browser):
     provider.rt.run(
-        provisioning.add_user,
+        accounts.add,
         school_a,
         first_name="Hugo",
         last_name="Bernard",
         birth_date=date(2008, 11, 2),
         role=Role.STUDENT,
     )
-    provider.rt.run(provisioning.set_password, school_a, "hugo.bernard", PASSWORD, temporary=False)
+    provider.rt.run(accounts.set_password, school_a, "hugo.bernard", PASSWORD, temporary=False)
     hugo_hint = id_token_of(provider, school_a, module, browser, "hugo.bernard")
     browser.http.cookies.clear()
     id_token_of(provider, school_a, module, browser, "lea.martin")  # Léa is signed in now

@@ -12,7 +12,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from helpers import csrf_from
-from idp import provisioning
+from idp.services import clients
 from oauth_support import PASSWORD, REDIRECT, Browser, Provider, Registered, pkce
 
 
@@ -63,7 +63,7 @@ def redeem(
 @pytest.fixture
 def module_b(provider, school_b) -> Registered:  # type: ignore[no-untyped-def]
     created = provider.rt.run(
-        provisioning.add_client, school_b, name="C Pro STI (B)", redirect_uris_=[REDIRECT]
+        clients.add, school_b, name="C Pro STI (B)", redirect_uris_=[REDIRECT]
     )
     return Registered(created.client.client_id, created.secret)
 

@@ -12,9 +12,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import func, select
 
-from idp import provisioning
 from idp.models import AuditEvent, AuthorizationCode, SigningKey, Token
 from idp.purge import purge
+from idp.services import clients
 from oauth_support import REDIRECT, callback_params, pkce
 
 
@@ -95,7 +95,7 @@ def test_key_rotation_keeps_old_tokens_verifiable(
 
 def test_es256_id_tokens(provider, school_a, browser):
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="EC",
         redirect_uris_=[REDIRECT],
@@ -126,7 +126,7 @@ def _assertion(key, client_id, audience, jti=None):  # type: ignore[no-untyped-d
 def test_private_key_jwt(provider, school_a, browser):
     key = ECKey.generate_key("P-256", parameters={"kid": "module-key-1"}, private=True)
     created = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="PKJ",
         redirect_uris_=[REDIRECT],

@@ -11,8 +11,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from helpers import csrf_from
-from idp import provisioning
 from idp.models import BackchannelNotice
+from idp.services import accounts, clients
 from oauth_support import REDIRECT, Receiver, callback_params, free_port, pkce
 
 
@@ -27,7 +27,7 @@ def receiver():  # type: ignore[no-untyped-def]
 def modules(provider, school_a, receiver):  # type: ignore[no-untyped-def]
     """Two modules of lp-a with back-channel logout; the second one without."""
     a = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="C Pro STI",
         redirect_uris_=[REDIRECT],
@@ -35,7 +35,7 @@ def modules(provider, school_a, receiver):  # type: ignore[no-untyped-def]
         backchannel_logout_uri=receiver.url,
     )
     b = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="Passeport",
         redirect_uris_=["https://passeport.cpro.example/cb"],
@@ -212,7 +212,7 @@ def test_a_password_change_revokes_offline_tokens_and_tells_modules(
     token = sign_in_module(provider, browser, school_a, a, REDIRECT)
     assert "refresh_token" in token
     provider.rt.run(
-        provisioning.set_password,
+        accounts.set_password,
         school_a,
         "lea.martin",
         "une toute autre phrase secrète",
@@ -233,7 +233,7 @@ def test_a_module_that_is_down_does_not_hold_the_user_back(
     provider, school_a, browser, receiver, clock
 ):
     down = provider.rt.run(
-        provisioning.add_client,
+        clients.add,
         school_a,
         name="Down",
         redirect_uris_=[REDIRECT],
@@ -288,9 +288,7 @@ def test_revocation(provider, school_a, modules, browser):
 def test_introspection(provider, school_a, school_b, modules, browser):
     a, b = modules
     token = sign_in_module(provider, browser, school_a, a, REDIRECT)
-    other_school = provider.rt.run(
-        provisioning.add_client, school_b, name="B", redirect_uris_=[REDIRECT]
-    )
+    other_school = provider.rt.run(clients.add, school_b, name="B", redirect_uris_=[REDIRECT])
     with httpx.Client() as http:
         answer = http.post(
             f"{provider.issuer(school_a)}/oidc/introspect",

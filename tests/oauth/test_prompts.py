@@ -13,7 +13,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp import provisioning
+from idp.services import clients
 from oauth_support import PASSWORD, REDIRECT, Browser, Provider, Registered
 
 STATE = "st-prompts-1"
@@ -72,9 +72,7 @@ def ts(moment: datetime) -> int:
 
 
 def test_single_sign_on_gives_codes_without_any_form(provider, school_a, module, browser, clock):
-    other = provider.rt.run(
-        provisioning.add_client, school_a, name="C Pro Vente", redirect_uris_=[REDIRECT]
-    )
+    other = provider.rt.run(clients.add, school_a, name="C Pro Vente", redirect_uris_=[REDIRECT])
     other_client = Registered(other.client.client_id, other.secret)
     signed_in_at = ts(clock.now())
     first = id_token(

@@ -14,7 +14,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp import provisioning
+from idp.services import clients
 from oauth_support import REDIRECT, Browser, Provider, Registered, pkce
 
 OFFLINE = "openid profile offline_access"
@@ -128,9 +128,7 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(
 
 
 def test_a_refresh_token_is_bound_to_its_client(provider, school_a, module, browser, relying_party):
-    other = provider.rt.run(
-        provisioning.add_client, "lp-a", name="C Pro Vente", redirect_uris_=[REDIRECT]
-    )
+    other = provider.rt.run(clients.add, "lp-a", name="C Pro Vente", redirect_uris_=[REDIRECT])
     other_client = Registered(other.client.client_id, other.secret)
     tokens = sign_in_tokens(provider, browser, relying_party(module))
 

@@ -16,8 +16,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 
-from idp import provisioning
 from idp.models import Client
+from idp.services import clients
 from idp.store import tokens as token_store
 from oauth_support import REDIRECT, Browser, Provider, Registered, pkce
 
@@ -117,7 +117,7 @@ def assert_invalid_token(response: httpx.Response) -> None:
 
 def add_client(provider: Provider, name: str, **options: Any) -> Registered:
     options.setdefault("redirect_uris_", [REDIRECT])
-    created = provider.rt.run(provisioning.add_client, "lp-a", name=name, **options)
+    created = provider.rt.run(clients.add, "lp-a", name=name, **options)
     return Registered(created.client.client_id, created.secret)
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from idp import provisioning
 from idp.accounts.roles import Role
-from idp.store import audit, clients, establishments, users
+from idp.services import accounts, clients
+from idp.store import audit, establishments, users
+from idp.store import clients as client_store
 
 
 def _setup(rt, school, other_school):  # type: ignore[no-untyped-def]
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -21,7 +22,7 @@ def _setup(rt, school, other_school):  # type: ignore[no-untyped-def]
         groups=["CAP1"],
     )
     created = rt.run(
-        provisioning.add_client, school, name="C Pro STI", redirect_uris_=["https://sti.example/cb"]
+        clients.add, school, name="C Pro STI", redirect_uris_=["https://sti.example/cb"]
     )
     with rt.database.session() as session:
         a = establishments.by_code(session, school)
@@ -43,7 +44,7 @@ def test_users_are_scoped(rt, school, other_school):
 def test_same_login_may_exist_in_two_establishments(rt, school, other_school):
     _setup(rt, school, other_school)
     again = rt.run(
-        provisioning.add_user,
+        accounts.add,
         other_school,
         first_name="Léa",
         last_name="Martin",
@@ -56,10 +57,10 @@ def test_same_login_may_exist_in_two_establishments(rt, school, other_school):
 def test_clients_are_scoped(rt, school, other_school):
     a, b, client_id = _setup(rt, school, other_school)
     with rt.database.session() as session:
-        assert clients.by_client_id(session, a, client_id) is not None
-        assert clients.by_client_id(session, b, client_id) is None
-        assert [c.client_id for c in clients.all_of(session, a)] == [client_id]
-        assert clients.all_of(session, b) == []
+        assert client_store.by_client_id(session, a, client_id) is not None
+        assert client_store.by_client_id(session, b, client_id) is None
+        assert [c.client_id for c in client_store.all_of(session, a)] == [client_id]
+        assert client_store.all_of(session, b) == []
 
 
 def test_audit_is_scoped(rt, school, other_school):

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from helpers import csrf_from, sign_in
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.models import AuditEvent, SsoSession, User
+from idp.services import accounts, clients
+from idp.store.audit import EventType
 
 ADMIN_PASSWORD = "un admin bien gardé ici"
 TEACHER_PASSWORD = "la mer est calme ce matin"
@@ -21,7 +22,7 @@ TEACHER_PASSWORD = "la mer est calme ce matin"
 
 @pytest.fixture
 def admin_client(client, rt, school):  # type: ignore[no-untyped-def]
-    rt.run(provisioning.set_password, school, "0750655e", ADMIN_PASSWORD, temporary=False)
+    rt.run(accounts.set_password, school, "0750655e", ADMIN_PASSWORD, temporary=False)
     assert sign_in(client, school, "0750655E", ADMIN_PASSWORD).status_code == 303
     return client
 
@@ -29,7 +30,7 @@ def admin_client(client, rt, school):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def people(rt, school):  # type: ignore[no-untyped-def]
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -38,7 +39,7 @@ def people(rt, school):  # type: ignore[no-untyped-def]
         groups=["CAP1"],
     )
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Paul",
         last_name="Durand",
@@ -46,7 +47,7 @@ def people(rt, school):  # type: ignore[no-untyped-def]
         role=Role.TEACHER,
         email="paul@lp-a.example",
     )
-    rt.run(provisioning.set_password, school, "paul.durand", TEACHER_PASSWORD, temporary=False)
+    rt.run(accounts.set_password, school, "paul.durand", TEACHER_PASSWORD, temporary=False)
 
 
 def token(client, school):  # type: ignore[no-untyped-def]
@@ -83,7 +84,7 @@ def test_a_teacher_gets_403_not_a_redirect(client, school, people, path):
 
 
 def test_the_admin_of_another_establishment_is_a_stranger(client, rt, school, other_school, people):
-    rt.run(provisioning.set_password, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
+    rt.run(accounts.set_password, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
     sign_in(client, other_school, "0999999f", ADMIN_PASSWORD)
     assert client.get(f"/{other_school}/admin").status_code == 200
     response = client.get(f"/{school}/admin/users/lea.martin")
@@ -101,7 +102,7 @@ def test_the_admin_of_another_establishment_is_a_stranger(client, rt, school, ot
 
 
 def test_after_sign_in_the_admin_lands_back_in_the_console(client, rt, school):
-    rt.run(provisioning.set_password, school, "0750655e", ADMIN_PASSWORD, temporary=False)
+    rt.run(accounts.set_password, school, "0750655e", ADMIN_PASSWORD, temporary=False)
     first = client.get(f"/{school}/admin/users?q=x")
     login_url = first.headers["location"]
     page = client.get(login_url)
@@ -132,7 +133,7 @@ def test_dashboard_counts_and_address(admin_client, school, people):
 def test_user_list_search_filters_and_pages(admin_client, rt, school, people):
     for i in range(60):
         rt.run(
-            provisioning.add_user,
+            accounts.add,
             school,
             first_name=f"E{i:02d}",
             last_name="Classe",
@@ -272,7 +273,7 @@ def test_deactivation_ends_sessions(app, admin_client, rt, school, people):
 def test_reset_and_unblock(admin_client, client, rt, school, people):
     csrf = token(admin_client, school)
     rt.run(
-        provisioning.set_password,
+        accounts.set_password,
         school,
         "lea.martin",
         "des nuages blancs dans le ciel",
@@ -297,6 +298,26 @@ def test_reset_and_unblock(admin_client, client, rt, school, people):
     assert 'id="user-failures">1' in shown.text
     admin_client.post(f"/{school}/admin/users/lea.martin/unblock", data={"csrf_token": csrf})
     assert 'id="user-failures">0' in admin_client.get(f"/{school}/admin/users/lea.martin").text
+
+
+def test_a_temporary_password_by_email_only_for_a_teacher_or_staff(
+    admin_client, rt, school, people, mailbox
+):
+    csrf = token(admin_client, school)
+    sent = admin_client.post(
+        f"/{school}/admin/users/paul.durand/send-temporary", data={"csrf_token": csrf}
+    )
+    assert "Un nouveau mot de passe temporaire a été envoyé à p***@lp-a.example" in unescape(
+        sent.text
+    )
+    assert mailbox.last()["To"] == "paul@lp-a.example"
+    assert user(rt, "paul.durand").temp_password_hash is not None
+    refused = admin_client.post(
+        f"/{school}/admin/users/lea.martin/send-temporary", data={"csrf_token": csrf}
+    )
+    assert refused.status_code == 400
+    assert "n'est possible que pour un enseignant ou un personnel" in unescape(refused.text)
+    assert user(rt, "lea.martin").temp_password_hash is None
 
 
 def test_the_admin_account_cannot_be_deactivated_or_deleted(admin_client, rt, school):
@@ -366,7 +387,7 @@ def test_an_import_handle_is_this_establishments(admin_client, client, rt, schoo
     )
     handle = re.search(r'name="handle" value="([^"]+)"', preview.text).group(1)
     admin_client.cookies.clear()
-    rt.run(provisioning.set_password, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
+    rt.run(accounts.set_password, other_school, "0999999f", ADMIN_PASSWORD, temporary=False)
     sign_in(admin_client, other_school, "0999999f", ADMIN_PASSWORD)
     stolen = admin_client.post(
         f"/{other_school}/admin/import/confirm",
@@ -450,9 +471,7 @@ def test_client_uris_are_validated(admin_client, school):
 
 
 def test_another_establishments_client_is_unknown_here(admin_client, rt, school, other_school):
-    created = rt.run(
-        provisioning.add_client, other_school, name="B", redirect_uris_=["https://b.example/cb"]
-    )
+    created = rt.run(clients.add, other_school, name="B", redirect_uris_=["https://b.example/cb"])
     assert (
         admin_client.get(f"/{school}/admin/clients/{created.client.client_id}").status_code == 404
     )
@@ -481,14 +500,23 @@ def test_sessions_page_ends_a_users_sessions(app, admin_client, rt, school, peop
 def test_audit_log_filters_and_csv(admin_client, client, rt, school, people):
     sign_in(client, school, "paul.durand", "wrong password")
     page = admin_client.get(f"/{school}/admin/audit?user=paul.durand&type=login")
-    assert "login.failure" in page.text
-    assert "user.created" not in page.text
+    table = page.text.split('id="audit"')[1]  # the filter lists every type above it
+    assert "login.failure" in table
+    assert "user.created" not in table
     export = admin_client.get(f"/{school}/admin/audit.csv?type=login.failure")
     assert export.headers["content-disposition"] == 'attachment; filename="journal.csv"'
     lines = export.text.lstrip("\ufeff").splitlines()
     assert lines[0] == "date;type;acteur;objet;adresse IP;détails"
     assert any(";login.failure;;paul.durand;" in line for line in lines[1:])
     assert "wrong password" not in export.text
+
+
+def test_the_type_filter_offers_exactly_the_event_types(admin_client, school):
+    page = admin_client.get(f"/{school}/admin/audit")
+    listed = re.search(r'<datalist id="event-types">(.*?)</datalist>', page.text, re.S)
+    assert listed is not None and 'list="event-types"' in page.text
+    offered = re.findall(r'<option value="([^"]*)">', listed.group(1))
+    assert offered == [t.value for t in EventType]
 
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from helpers import change_password, csrf_from, sign_in
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.mail import SmtpMailer
 from idp.models import AuditEvent, User
+from idp.services import accounts
 from smtp_support import Recorder, free_port, parse
 
 PERSONAL = "la mer est calme ce matin"
@@ -41,7 +41,7 @@ def smtp(smtp_server, rt, settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def paul(rt, school) -> str:
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Paul",
         last_name="Durand",
@@ -49,7 +49,7 @@ def paul(rt, school) -> str:
         role=Role.TEACHER,
         email="paul.durand@lp-a.example",
     )
-    rt.run(provisioning.set_password, school, "paul.durand", PERSONAL, temporary=False)
+    rt.run(accounts.set_password, school, "paul.durand", PERSONAL, temporary=False)
     return "paul.durand"
 
 
@@ -147,7 +147,7 @@ def test_twenty_requests_an_hour_per_address(client, school, rt, smtp):
 
 def test_student_branch(client, school, rt, smtp):
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -163,7 +163,7 @@ def test_student_branch(client, school, rt, smtp):
 
 def test_no_email_branch(client, school, rt, smtp):
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Nadia",
         last_name="Petit",
@@ -233,7 +233,7 @@ def test_mail_failure_leaves_nothing_active(
 @pytest.fixture
 def lea(rt, school) -> str:
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -242,7 +242,7 @@ def lea(rt, school) -> str:
         groups=["CAP1"],
     )
     rt.run(
-        provisioning.set_password,
+        accounts.set_password,
         school,
         "lea.martin",
         "des nuages blancs dans le ciel",
@@ -273,7 +273,7 @@ def test_a_teacher_resets_a_student(client, school, paul, lea, rt):
 
 def test_a_teacher_cannot_reset_a_teacher_or_the_admin(client, school, paul, rt):
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Anne",
         last_name="Autre",

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from helpers import change_password, csrf_from, sign_in
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.models import AuditEvent, SsoSession, User
+from idp.services import accounts
 
 NEW = "mon vélo rouge grimpe la colline"
 
@@ -21,7 +21,7 @@ NEW = "mon vélo rouge grimpe la colline"
 @pytest.fixture
 def lea(rt, school) -> str:
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
@@ -34,7 +34,7 @@ def lea(rt, school) -> str:
 @pytest.fixture
 def paul(rt, school) -> str:
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Paul",
         last_name="Durand",
@@ -45,7 +45,7 @@ def paul(rt, school) -> str:
 
 
 def personal(rt, school, login, password=NEW):  # type: ignore[no-untyped-def]
-    rt.run(provisioning.set_password, school, login, password, temporary=False)
+    rt.run(accounts.set_password, school, login, password, temporary=False)
 
 
 def live_sessions(rt) -> list[SsoSession]:  # type: ignore[no-untyped-def]
@@ -147,7 +147,7 @@ def test_student_initial_password_is_jjmmaaaa_only(client, school, lea):
 
 
 def test_admin_generated_password_forces_a_change(client, school, rt):
-    rt.run(provisioning.set_password, school, "0750655e", "Xk7p-Qm3z-Hd9w", temporary=True)
+    rt.run(accounts.set_password, school, "0750655e", "Xk7p-Qm3z-Hd9w", temporary=True)
     response = sign_in(client, school, "0750655E", "Xk7p-Qm3z-Hd9w")
     assert response.headers["location"] == f"/{school}/password/change"
     # Choosing the same password again is refused.

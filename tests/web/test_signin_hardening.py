@@ -12,11 +12,11 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from helpers import change_password, csrf_from, sign_in
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.app import create_app
 from idp.models import AuditEvent, Throttle
-from idp.signin import Client, Result, SignIn
+from idp.services import accounts, establishments
+from idp.services.signin import Client, Result, SignIn
 from idp.web.forms import safe_next
 
 NEW = "mon vélo rouge grimpe la colline"
@@ -25,14 +25,14 @@ NEW = "mon vélo rouge grimpe la colline"
 @pytest.fixture
 def lea(rt, school) -> str:
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
         birth_date=date(2009, 3, 14),
         role=Role.STUDENT,
     )
-    rt.run(provisioning.set_password, school, "lea.martin", NEW, temporary=False)
+    rt.run(accounts.set_password, school, "lea.martin", NEW, temporary=False)
     return "lea.martin"
 
 
@@ -49,14 +49,14 @@ async def attempt(rt, service, *args):  # type: ignore[no-untyped-def]
 
 def establishment_id(rt, code):  # type: ignore[no-untyped-def]
     with rt.database.session() as session:
-        return provisioning.get_establishment(session, code).id
+        return establishments.get(session, code).id
 
 
 def test_parallel_sign_ins_do_not_fail(rt, school):
     """SQLite in WAL mode: 25 students mistyping at the same moment all get an answer."""
     for i in range(25):
         rt.run(
-            provisioning.add_user,
+            accounts.add,
             school,
             first_name=f"Eleve{i}",
             last_name="Simultane",
@@ -151,7 +151,7 @@ def test_ipv6_addresses_count_per_64(rt, school, lea):
 
 def test_cookie_names_cannot_collide_across_establishments(client, rt, lea, school):
     rt.run(
-        provisioning.create_establishment,
+        establishments.create,
         code="pre",
         name="Lycée Pré",
         uai_code="0999999F",
@@ -195,7 +195,7 @@ def test_a_password_change_voids_known_browsers(app, client, school, lea, rt):
     ) as old_pc:
         sign_in(old_pc, school, "lea.martin", NEW)
         rt.run(
-            provisioning.set_password,
+            accounts.set_password,
             school,
             "lea.martin",
             "une autre phrase assez longue",
@@ -248,8 +248,8 @@ def test_next_cannot_climb_to_another_establishment(target):
 
 def test_a_deactivated_account_confirms_no_guess(client, school, lea, rt):
     with rt.database.session() as session:
-        establishment = provisioning.get_establishment(session, school)
-        provisioning.get_user(session, establishment, "lea.martin").active = False
+        establishment = establishments.get(session, school)
+        accounts.get(session, establishment, "lea.martin").active = False
     checked = []
     original = rt.hasher.verify_async
 

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from helpers import sign_in
-from idp import provisioning
 from idp.accounts.roles import Role
 from idp.app import create_app
 from idp.models import AuditEvent
 from idp.runtime import build_runtime
+from idp.services import accounts
 
 NEW = "mon vélo rouge grimpe la colline"
 TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) secondes?\.")
@@ -25,14 +25,14 @@ TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) secondes?\.")
 @pytest.fixture
 def lea(rt, school) -> str:
     rt.run(
-        provisioning.add_user,
+        accounts.add,
         school,
         first_name="Léa",
         last_name="Martin",
         birth_date=date(2009, 3, 14),
         role=Role.STUDENT,
     )
-    rt.run(provisioning.set_password, school, "lea.martin", NEW, temporary=False)
+    rt.run(accounts.set_password, school, "lea.martin", NEW, temporary=False)
     return "lea.martin"
 
 
@@ -134,7 +134,7 @@ def test_a_whole_class_behind_one_address_is_not_slowed(app, rt, school):
     for i in range(30):
         logins.append(
             rt.run(
-                provisioning.add_user,
+                accounts.add,
                 school,
                 first_name=f"Eleve{i}",
                 last_name="Classe",
@@ -154,7 +154,7 @@ def test_a_whole_class_behind_one_address_is_not_slowed(app, rt, school):
 def test_one_address_guessing_across_accounts_is_slowed(app, rt, school):
     logins = [
         rt.run(
-            provisioning.add_user,
+            accounts.add,
             school,
             first_name=f"Cible{i}",
             last_name="X",

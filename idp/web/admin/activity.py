@@ -14,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp import provisioning
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import AuditEvent, AuthorizationCode, Client, Establishment, SsoSession
+from idp.services import sessions
+from idp.store.audit import EventType
 from idp.store.tenancy import owned
 from idp.web.admin.guard import admin, page, posted
 from idp.web.messages import EXPIRED
@@ -25,6 +26,8 @@ from idp.web.transactions import db
 
 PARIS = ZoneInfo("Europe/Paris")
 PAGE = 100
+# What the type filter offers; a family (`login`, `password`) may be typed as well.
+EVENT_TYPES = [t.value for t in EventType]
 
 
 async def sessions_page(
@@ -94,7 +97,7 @@ async def end(request: Request) -> Response:
             raise ValueError
         login = str(form["login"]) if form.get("login") else None
         count = await run_in_threadpool(
-            lambda: provisioning.end_sessions(
+            lambda: sessions.end(
                 rt,
                 db(request),
                 who.establishment.code,
@@ -169,6 +172,7 @@ async def audit_page(request: Request) -> Response:
         events=events[:PAGE],
         more=len(events) > PAGE,
         filters=f,
+        event_types=EVENT_TYPES,
     )
 
 

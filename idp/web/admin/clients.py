@@ -9,13 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp import provisioning
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Client, Establishment
 from idp.oauth.scopes import SCOPES
 from idp.security.encryption import DecryptionError
-from idp.store import clients
+from idp.services import clients
+from idp.store import clients as client_store
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
 from idp.web.transactions import db
@@ -57,7 +57,7 @@ async def index(request: Request) -> Response:
         session = db(request)
         return [
             _view(c)
-            for c in clients.all_of(session, session.get(Establishment, who.establishment.id))
+            for c in client_store.all_of(session, session.get(Establishment, who.establishment.id))
         ]
 
     return page(
@@ -94,7 +94,7 @@ async def create(request: Request) -> Response:
     rt = request.app.state.runtime
     try:
         created = await run_in_threadpool(
-            lambda: provisioning.add_client(
+            lambda: clients.add(
                 rt,
                 db(request),
                 who.establishment.code,
@@ -123,7 +123,7 @@ async def create(request: Request) -> Response:
 
 
 def _load(session, rt, who: Admin, client_id: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
-    client = clients.by_client_id(
+    client = client_store.by_client_id(
         session, session.get(Establishment, who.establishment.id), client_id
     )
     return _view(client) if client else None
@@ -238,7 +238,7 @@ async def update(request: Request) -> Response:
         return await show(request, error=EXPIRED)
     try:
         await run_in_threadpool(
-            lambda: provisioning.update_client(
+            lambda: clients.update(
                 rt,
                 db(request),
                 who.establishment.code,
@@ -279,14 +279,12 @@ async def action(request: Request) -> Response:
     try:
         if name == "rotate-secret":
             secret = await run_in_threadpool(
-                lambda: provisioning.rotate_client_secret(
-                    rt, db(request), code, client_id, actor=who.login
-                )
+                lambda: clients.rotate_secret(rt, db(request), code, client_id, actor=who.login)
             )
             return _reveal(request, who, client_id, secret, "rotated")
         if name in ("enable", "disable"):
             await run_in_threadpool(
-                lambda: provisioning.set_client_enabled(
+                lambda: clients.set_enabled(
                     rt, db(request), code, client_id, name == "enable", actor=who.login
                 )
             )
@@ -306,9 +304,7 @@ async def action(request: Request) -> Response:
                     error=Message(N_("Cochez la case pour confirmer la suppression.")),
                 )
             await run_in_threadpool(
-                lambda: provisioning.delete_client(
-                    rt, db(request), code, client_id, actor=who.login
-                )
+                lambda: clients.delete(rt, db(request), code, client_id, actor=who.login)
             )
             return RedirectResponse(
                 f"/{code}/admin/clients?deleted={quote(client_id)}", status_code=303

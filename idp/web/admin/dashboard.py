@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from idp.models import Establishment
 from idp.store import audit, users
+from idp.store.audit import EventType
 from idp.web.admin.guard import admin, page
 from idp.web.transactions import db
 
@@ -31,8 +32,8 @@ async def dashboard(request: Request) -> Response:
         establishment = session.get(Establishment, who.establishment.id)
         return (
             users.counts(session, establishment),
-            audit.count_since(session, establishment, ["login.success"], midnight),
-            audit.count_since(session, establishment, ["login.failure"], midnight),
+            audit.count_since(session, establishment, [EventType.LOGIN_SUCCESS], midnight),
+            audit.count_since(session, establishment, [EventType.LOGIN_FAILURE], midnight),
         )
 
     counts, sign_ins, failures = await run_in_threadpool(load)

@@ -11,13 +11,13 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp import provisioning
-from idp.accounts import imports
+from idp.accounts.imports import MAX_BYTES, parse
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Establishment, PendingImport
 from idp.security.tokens import new_secret, secret_hash
+from idp.services import imports
 from idp.store.tenancy import owned
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
@@ -80,13 +80,13 @@ async def preview(request: Request) -> Response:
             status_code=400,
             error=Message(N_("Choisissez un fichier CSV.")),
         )
-    data = await upload.read(imports.MAX_BYTES + 1)
+    data = await upload.read(MAX_BYTES + 1)
     await upload.close()
     rt = request.app.state.runtime
     try:
-        parsed = imports.parse(data, default_role=Role(role), today=rt.clock.now().date())
+        parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
         to_create, to_update = await run_in_threadpool(
-            provisioning.plan_import, rt, db(request), who.establishment.code, parsed
+            imports.plan, rt, db(request), who.establishment.code, parsed
         )
     except IdpError as exc:
         return page(
@@ -134,13 +134,11 @@ async def confirm(request: Request) -> Response:
         return page(
             request, who, "admin/import.html", step="upload", role=pending.role, error=EXPIRED
         )
-    parsed = imports.parse(
-        pending.data, default_role=Role(pending.role), today=rt.clock.now().date()
-    )
+    parsed = parse(pending.data, default_role=Role(pending.role), today=rt.clock.now().date())
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
     report = await run_in_threadpool(
-        lambda: provisioning.import_users(
+        lambda: imports.apply(
             rt,
             db(request),
             who.establishment.code,
@@ -166,7 +164,7 @@ async def confirm(request: Request) -> Response:
             ),
         )
     await run_in_threadpool(
-        _save_created, db(request), rt, who, handle, provisioning.created_csv(report.created)
+        _save_created, db(request), rt, who, handle, imports.created_csv(report.created)
     )
     return page(
         request,

@@ -10,13 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp import provisioning
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.db import release
-from idp.errors import IdpError
+from idp.errors import IdpError, InvalidInput
 from idp.i18n import N_, Message
 from idp.models import Establishment, User
-from idp.recovery import Outcome, new_temporary, send_temporary_password
+from idp.services import accounts, recovery
 from idp.store import sessions, throttles, users
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.client_ip import client_ip
@@ -107,9 +106,7 @@ async def create(request: Request) -> Response:
     try:
         values = _person(form)
         created = await run_in_threadpool(
-            lambda: provisioning.add_user(
-                rt, db(request), who.establishment.code, actor=who.login, **values
-            )
+            lambda: accounts.add(rt, db(request), who.establishment.code, actor=who.login, **values)
         )
     except IdpError as exc:
         return page(
@@ -130,12 +127,10 @@ def _person(form: dict[str, Any]) -> dict[str, Any]:
     try:
         born = date.fromisoformat(str(form.get("birth_date", "")).strip())
     except ValueError:
-        raise provisioning.InvalidInput(
-            "Date de naissance invalide.", detail="bad birth date"
-        ) from None
+        raise InvalidInput("Date de naissance invalide.", detail="bad birth date") from None
     role = str(form.get("role", "student"))
     if role not in [r.value for r in PERSON_ROLES]:
-        raise provisioning.InvalidInput("Rôle invalide.", detail=f"bad role {role!r}")
+        raise InvalidInput("Rôle invalide.", detail=f"bad role {role!r}")
     groups = [g.strip() for g in str(form.get("groups", "")).split(",") if g.strip()]
     return {
         "first_name": str(form.get("first_name", "")),
@@ -234,7 +229,7 @@ async def update(request: Request) -> Response:
     try:
         values = _person(form)
         await run_in_threadpool(
-            lambda: provisioning.update_user(
+            lambda: accounts.update(
                 rt, db(request), who.establishment.code, login, actor=who.login, **values
             )
         )
@@ -265,7 +260,7 @@ async def action(request: Request) -> Response:
     try:
         if name in ("activate", "deactivate"):
             await run_in_threadpool(
-                lambda: provisioning.set_active(
+                lambda: accounts.set_active(
                     rt, db(request), code, login, name == "activate", actor=who.login
                 )
             )
@@ -279,7 +274,7 @@ async def action(request: Request) -> Response:
             )
         if name == "reset":
             reset = await run_in_threadpool(
-                lambda: provisioning.reset_password(rt, db(request), code, login, actor=who.login)
+                lambda: accounts.reset_password(rt, db(request), code, login, actor=who.login)
             )
             if reset.mailed_to:
                 return await show(
@@ -302,7 +297,7 @@ async def action(request: Request) -> Response:
             return await _send_temporary(request, who, login)
         if name == "unblock":
             await run_in_threadpool(
-                lambda: provisioning.clear_throttling(rt, db(request), code, login, actor=who.login)
+                lambda: accounts.clear_throttling(rt, db(request), code, login, actor=who.login)
             )
             return await show(
                 request, notice=Message(N_("Le compteur d'échecs de connexion est remis à zéro."))
@@ -315,7 +310,7 @@ async def action(request: Request) -> Response:
                     error=Message(N_("Pour supprimer, recopiez l'identifiant du compte.")),
                 )
             await run_in_threadpool(
-                lambda: provisioning.delete_user(rt, db(request), code, login, actor=who.login)
+                lambda: accounts.delete(rt, db(request), code, login, actor=who.login)
             )
             return RedirectResponse(f"/{code}/admin/users?deleted={quote(login)}", status_code=303)
     except IdpError as exc:
@@ -325,33 +320,16 @@ async def action(request: Request) -> Response:
 
 async def _send_temporary(request: Request, who: Admin, login: str) -> Response:
     rt = request.app.state.runtime
-
-    def target():  # type: ignore[no-untyped-def]
-        session = db(request)
-        user = users.by_login(session, session.get(Establishment, who.establishment.id), login)
-        return (user.id, user.role, user.email) if user else None
-
-    found = await run_in_threadpool(target)
-    if found is None or found[1] not in (Role.TEACHER, Role.STAFF) or not found[2]:
-        return await show(
-            request,
-            status_code=400,
-            error=Message(
-                N_(
-                    "Un mot de passe temporaire par courriel n'est possible que pour un "
-                    "enseignant ou un personnel ayant une adresse électronique."
-                )
-            ),
-        )
     ip = client_ip(request, request.app.state.settings.trusted_proxies)
+    # Made before the unit of work goes on: no transaction stays open while it is hashed.
     await release(db(request))
-    temporary = await new_temporary(rt.hasher)
+    temporary = await recovery.new_temporary(rt.hasher)
     result = await run_in_threadpool(
-        lambda: send_temporary_password(
-            rt, db(request), who.establishment.id, found[0], temporary, ip=ip, actor=who.login
+        lambda: recovery.send_temporary_password(
+            rt, db(request), who.establishment.code, login, temporary, ip=ip, actor=who.login
         )
     )
-    if result.outcome is Outcome.SENT:
+    if result.outcome is recovery.Outcome.SENT:
         return await show(
             request,
             notice=Message(
@@ -359,7 +337,7 @@ async def _send_temporary(request: Request, who: Admin, login: str) -> Response:
                 {"address": result.masked_email},
             ),
         )
-    if result.outcome is Outcome.MAIL_FAILED:
+    if result.outcome is recovery.Outcome.MAIL_FAILED:
         return await show(
             request,
             status_code=503,

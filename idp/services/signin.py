@@ -25,6 +25,7 @@ from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import audit, sessions, throttles, users
+from idp.store.audit import EventType
 
 # What may be recorded of an unknown login: people type their password in the login field
 # by mistake, and that must not land in the audit table.
@@ -189,7 +190,7 @@ class SignIn:
             audit.record(
                 session,
                 establishment,
-                "login.failure",
+                EventType.LOGIN_FAILURE,
                 at=now,
                 subject=recordable_login(login),
                 ip=client.ip,
@@ -202,7 +203,7 @@ class SignIn:
             audit.record(
                 session,
                 establishment,
-                "login.failure",
+                EventType.LOGIN_FAILURE,
                 at=now,
                 subject=user.login,
                 ip=client.ip,
@@ -239,7 +240,7 @@ class SignIn:
         audit.record(
             session,
             establishment,
-            "login.throttled",
+            EventType.LOGIN_THROTTLED,
             at=now,
             subject=user.login if user else recordable_login(login),
             ip=client.ip,
@@ -257,7 +258,7 @@ class SignIn:
         audit.record(
             session,
             self._establishment(session, establishment_id),
-            "login.failure",
+            EventType.LOGIN_FAILURE,
             at=now,
             subject=reserved.login,
             ip=client.ip,
@@ -289,7 +290,7 @@ class SignIn:
             audit.record(
                 session,
                 establishment,
-                "login.failure",
+                EventType.LOGIN_FAILURE,
                 at=now,
                 subject=reserved.login,
                 ip=client.ip,
@@ -306,7 +307,7 @@ class SignIn:
             audit.record(
                 session,
                 establishment,
-                "login.password_change_required",
+                EventType.LOGIN_PASSWORD_CHANGE_REQUIRED,
                 at=now,
                 subject=user.login,
                 ip=client.ip,
@@ -348,7 +349,7 @@ class SignIn:
         audit.record(
             session,
             establishment,
-            "login.success",
+            EventType.LOGIN_SUCCESS,
             at=now,
             subject=user.login,
             ip=client.ip,
@@ -399,7 +400,9 @@ class SignIn:
         if row is None:
             return
         notices = self.rt.logout.end_session(session, establishment, row, now)
-        audit.record(session, establishment, "logout", at=now, subject=row.user.login, ip=client.ip)
+        audit.record(
+            session, establishment, EventType.LOGOUT, at=now, subject=row.user.login, ip=client.ip
+        )
         after_commit(session, lambda: self.rt.logout.notify(notices, now))
 
     # -- password change -----------------------------------------------------------------
@@ -516,7 +519,7 @@ class SignIn:
         audit.record(
             session,
             establishment,
-            "password.changed",
+            EventType.PASSWORD_CHANGED,
             at=now,
             actor=user.login,
             subject=user.login,

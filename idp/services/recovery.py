@@ -25,12 +25,15 @@ from sqlalchemy.orm import Session
 from idp.accounts import logins
 from idp.accounts.initial_passwords import generate_password
 from idp.accounts.roles import Role
-from idp.errors import MailError
+from idp.errors import InvalidInput, MailError
+from idp.i18n import N_
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.passwords import PasswordHasher
-from idp.signin import recordable_login
+from idp.services import establishments
+from idp.services.signin import recordable_login
 from idp.store import audit, throttles, users
+from idp.store.audit import EventType
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,7 @@ def forgot(
         audit.record(
             session,
             establishment,
-            "password.forgot",
+            EventType.PASSWORD_FORGOT,
             at=now,
             subject=recordable_login(login),
             ip=ip,
@@ -125,17 +128,14 @@ def forgot(
         audit.record(
             session,
             establishment,
-            "password.forgot",
+            EventType.PASSWORD_FORGOT,
             at=now,
             subject=user.login,
             ip=ip,
             details={"outcome": outcome.value},
         )
         return Recovery(outcome)
-    user_id = user.id
-    return send_temporary_password(
-        rt, session, establishment_id, user_id, temporary, ip=ip, actor=None
-    )
+    return _send(rt, session, establishment_id, user.id, temporary, ip=ip, actor=None)
 
 
 def destination(user: User, establishment: Establishment) -> str | None:
@@ -147,6 +147,31 @@ def destination(user: User, establishment: Establishment) -> str | None:
 
 
 def send_temporary_password(
+    rt: Runtime,
+    session: Session,
+    code: str,
+    login: str,
+    temporary: Temporary,
+    *,
+    ip: str | None,
+    actor: str,
+) -> Recovery:
+    """The admin console: a temporary password by email to a teacher or staff member who
+    has an address (a student's goes back to the birth date; the admin account's is reset)."""
+    establishment = establishments.get(session, code)
+    user = users.by_login(session, establishment, logins.normalise_typed(login))
+    if user is None or user.role not in (Role.TEACHER, Role.STAFF) or not user.email:
+        raise InvalidInput(
+            N_(
+                "Un mot de passe temporaire par courriel n'est possible que pour un "
+                "enseignant ou un personnel ayant une adresse électronique."
+            ),
+            detail=f"{login!r} at {establishment.code} is not a teacher or staff with an email",
+        )
+    return _send(rt, session, establishment.id, user.id, temporary, ip=ip, actor=actor)
+
+
+def _send(
     rt: Runtime,
     session: Session,
     establishment_id: int,
@@ -187,7 +212,7 @@ def send_temporary_password(
             audit.record(
                 session,
                 establishment,
-                "password.temporary_sent",
+                EventType.PASSWORD_TEMPORARY_SENT,
                 at=now,
                 actor=actor or user.login,
                 subject=user.login,
@@ -214,7 +239,7 @@ def send_temporary_password(
         audit.record(
             session,
             establishment,
-            "password.temporary_failed",
+            EventType.PASSWORD_TEMPORARY_FAILED,
             at=now,
             actor=actor,
             subject=user.login if user else None,

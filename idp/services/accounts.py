@@ -1,0 +1,342 @@
+"""Accounts of an establishment (students, teachers, staff, its admin): what the operator,
+the admin console and a teacher may do to them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idp.accounts import emails, logins, names
+from idp.accounts.initial_passwords import generate_password
+from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
+from idp.accounts.roles import PERSON_ROLES, Role
+from idp.db import after_commit
+from idp.errors import Conflict, Forbidden, InvalidInput, NotFound
+from idp.i18n import N_
+from idp.models import Establishment, User
+from idp.runtime import Runtime
+from idp.services import establishments
+from idp.store import audit, throttles, users
+from idp.store.audit import EventType
+
+# Who may put a student back on the birth-date password (help page: « votre établissement …
+# pourra réinitialiser votre mot de passe »): a teacher, and the establishment's admin.
+MAY_RESET_STUDENTS = (Role.TEACHER, Role.ADMIN)
+
+_STUDENTS_ONLY = N_(
+    "Vous ne pouvez réinitialiser que le mot de passe d'un élève de votre établissement."
+)
+
+
+def get(session: Session, establishment: Establishment, login: str) -> User:
+    user = users.by_login(session, establishment, logins.normalise_typed(login))
+    if user is None:
+        raise NotFound(
+            f"Utilisateur inconnu : {login}.",
+            detail=f"unknown login {login!r} at {establishment.code}",
+        )
+    return user
+
+
+def check_birth_date(birth_date: date, today: date) -> date:
+    if not date(1900, 1, 1) <= birth_date <= today:
+        raise InvalidInput(
+            f"Date de naissance invalide : {birth_date.isoformat()}.",
+            detail=f"birth date {birth_date.isoformat()} is not between 1900-01-01 and today",
+        )
+    return birth_date
+
+
+def add(
+    rt: Runtime,
+    session: Session,
+    code: str,
+    *,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
+    role: Role,
+    email: str | None = None,
+    groups: Sequence[str] = (),
+    actor: str = audit.OPERATOR,
+) -> User:
+    """A student, teacher or staff account on its initial (birth-date) password."""
+    if role not in PERSON_ROLES:
+        raise InvalidInput(
+            "Le compte administrateur est créé avec l'établissement.",
+            detail=f"role {role} cannot be given to a new account",
+        )
+    first_name = names.clean(first_name, "Prénom")
+    last_name = names.clean(last_name, "Nom")
+    now = rt.clock.now()
+    check_birth_date(birth_date, now.date())
+    email = emails.normalise(email) if email else None
+    group_names = [names.clean(g, "Groupe") for g in groups]
+    logins.base_login(first_name, last_name)  # a name with no usable letter fails here
+    establishment = establishments.get(session, code)
+    login = logins.unique_login(
+        first_name, last_name, lambda c: users.login_taken(session, establishment, c)
+    )
+    try:
+        user = users.add(
+            session,
+            establishment,
+            login=login,
+            first_name=first_name,
+            last_name=last_name,
+            role=role,
+            birth_date=birth_date,
+            email=email,
+            groups=group_names,
+            now=now,
+        )
+    except IntegrityError:
+        # Another process took the same login between our check and our insert.
+        raise Conflict(
+            "Cet identifiant vient d'être attribué à un autre compte. Veuillez réessayer.",
+            detail=f"login {login!r} taken concurrently at {establishment.code}",
+        ) from None
+    audit.record(
+        session,
+        establishment,
+        EventType.USER_CREATED,
+        at=now,
+        actor=actor,
+        subject=login,
+        details={"role": role.value},
+    )
+    return user
+
+
+# -- passwords -----------------------------------------------------------------------------
+
+_RULES = {
+    "too_short": "shorter than {min_length} characters",
+    "too_long": "longer than {max_length} characters",
+    "contains_identity": "contains the login, first name or last name",
+    "contains_birth_date": "contains the birth date",
+    "common": "is a common password",
+    "weak": "too easy to guess (zxcvbn score below {min_score})",
+    "same_as_current": "same as the current password",
+    "mismatch": "the two passwords differ",
+}
+
+
+def set_password(
+    rt: Runtime,
+    session: Session,
+    code: str,
+    login: str,
+    password: str,
+    *,
+    temporary: bool,
+    actor: str = audit.OPERATOR,
+) -> User:
+    """A personal password must pass the password policy; a temporary one (changed at the
+    next sign-in) only its length rules."""
+    if not password:
+        raise InvalidInput("Le mot de passe est vide.", detail="empty password")
+    user = get(session, establishments.get(session, code), login)
+    owner = PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date)
+    policy = PasswordPolicy(
+        min_length=rt.settings.password_min_length, min_score=rt.settings.password_min_score
+    )
+    refusal = policy.check_length(password) if temporary else policy.check(password, owner)
+    if refusal is not None:
+        rule = _RULES[refusal.code].format(
+            min_length=policy.min_length, max_length=MAX_LENGTH, min_score=policy.min_score
+        )
+        raise InvalidInput(
+            refusal.message.text % refusal.message.params,
+            detail=f"password refused ({refusal.code}): {rule}",
+        )
+    password_hash = rt.hasher.hash(password)
+    now = rt.clock.now()
+    establishment = establishments.get(session, code)
+    user = get(session, establishment, login)
+    users.set_password_hash(session, user, password_hash, must_change=temporary, now=now)
+    # A new password ends the user's sessions and tokens everywhere.
+    notices = rt.logout.end_user(session, establishment, user, now)
+    audit.record(
+        session,
+        establishment,
+        EventType.PASSWORD_SET,
+        at=now,
+        actor=actor,
+        subject=user.login,
+        details={"temporary": temporary},
+    )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+    return user
+
+
+@dataclass(frozen=True)
+class Reset:
+    user: User
+    # Where the new password went, for the admin account (no birth date): the establishment.
+    mailed_to: str | None = None
+
+
+def reset_password(
+    rt: Runtime, session: Session, code: str, login: str, *, actor: str = audit.OPERATOR
+) -> Reset:
+    """Back to the initial password: the birth date; for the admin account, a new random
+    password mailed to the establishment's address (sent before the change commits). Either
+    way the account's sessions and tokens end, and a change is forced at the next sign-in."""
+    now = rt.clock.now()
+    establishment = establishments.get(session, code)
+    user = get(session, establishment, login)
+    mailed_to = None
+    if user.birth_date is not None:
+        users.set_password_hash(session, user, None, must_change=False, now=now)
+        target = "initial"
+    else:
+        password = generate_password()
+        users.set_password_hash(session, user, rt.hasher.hash(password), must_change=True, now=now)
+        target = "generated"
+    notices = rt.logout.end_user(session, establishment, user, now)
+    audit.record(
+        session,
+        establishment,
+        EventType.PASSWORD_RESET,
+        at=now,
+        actor=actor,
+        subject=user.login,
+        details={"to": target},
+    )
+    if user.birth_date is None:
+        rt.mailer.send(
+            rt.messages.render(
+                "admin_password_reset",
+                to=establishment.email,
+                establishment=establishment,
+                login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                admin_login=user.login,
+                password=password,
+            )
+        )
+        mailed_to = establishment.email
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+    return Reset(user, mailed_to=mailed_to)
+
+
+def reset_student_password(
+    rt: Runtime, session: Session, code: str, login: str, *, teacher_login: str
+) -> Reset:
+    """The teacher's page: a teacher (or the admin) of the establishment puts one of its
+    students back on the birth-date password. Another teacher, the admin account, anyone of
+    another establishment, or a teacher who is no longer active: refused, nothing changed."""
+    establishment = establishments.get(session, code)
+    teacher = users.by_login(session, establishment, logins.normalise_typed(teacher_login))
+    if teacher is None or not teacher.active or teacher.role not in MAY_RESET_STUDENTS:
+        raise Forbidden(
+            _STUDENTS_ONLY,
+            detail=f"{teacher_login!r} may not reset passwords at {establishment.code}",
+        )
+    student = users.by_login(session, establishment, logins.normalise_typed(login))
+    if student is None or student.role is not Role.STUDENT:
+        raise Forbidden(
+            _STUDENTS_ONLY, detail=f"{login!r} is not a student of {establishment.code}"
+        )
+    return reset_password(rt, session, code, student.login, actor=teacher.login)
+
+
+# -- the admin console ---------------------------------------------------------------------
+
+
+def update(
+    rt: Runtime,
+    session: Session,
+    code: str,
+    login: str,
+    *,
+    first_name: str,
+    last_name: str,
+    birth_date: date,
+    role: Role,
+    email: str | None,
+    groups: Sequence[str],
+    actor: str,
+) -> User:
+    """Names, birth date, role, email and groups; the login stays (modules know it)."""
+    if role not in PERSON_ROLES:
+        raise InvalidInput("Rôle invalide.", detail=f"role {role} cannot be given")
+    first_name, last_name = names.clean(first_name, "Prénom"), names.clean(last_name, "Nom")
+    now = rt.clock.now()
+    check_birth_date(birth_date, now.date())
+    email = emails.normalise(email) if email else None
+    establishment = establishments.get(session, code)
+    user = get(session, establishment, login)
+    if user.role is Role.ADMIN:
+        raise InvalidInput(
+            "Le compte administrateur ne se modifie pas ici.",
+            detail="the admin account is not edited",
+        )
+    if user.email != email:
+        user.email_verified = False
+    user.first_name, user.last_name, user.birth_date = first_name, last_name, birth_date
+    user.role, user.email = role, email
+    users.set_groups(user, [names.clean(g, "Groupe") for g in groups])
+    user.updated_at = now
+    audit.record(
+        session, establishment, EventType.USER_UPDATED, at=now, actor=actor, subject=user.login
+    )
+    return user
+
+
+def set_active(
+    rt: Runtime, session: Session, code: str, login: str, active: bool, *, actor: str
+) -> User:
+    """A deactivated account cannot sign in, and its sessions and tokens end."""
+    now = rt.clock.now()
+    notices = []
+    establishment = establishments.get(session, code)
+    user = get(session, establishment, login)
+    if user.role is Role.ADMIN and not active:
+        raise InvalidInput(
+            "Le compte administrateur ne peut pas être désactivé.",
+            detail="the admin account stays active",
+        )
+    user.active = active
+    user.updated_at = now
+    if not active:
+        notices = rt.logout.end_user(session, establishment, user, now)
+    audit.record(
+        session,
+        establishment,
+        EventType.USER_REACTIVATED if active else EventType.USER_DEACTIVATED,
+        at=now,
+        actor=actor,
+        subject=user.login,
+    )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+    return user
+
+
+def delete(rt: Runtime, session: Session, code: str, login: str, *, actor: str) -> None:
+    now = rt.clock.now()
+    establishment = establishments.get(session, code)
+    user = get(session, establishment, login)
+    if user.role is Role.ADMIN:
+        raise InvalidInput(
+            "Le compte administrateur ne peut pas être supprimé.",
+            detail="the admin account stays",
+        )
+    notices = rt.logout.end_user(session, establishment, user, now)
+    session.delete(user)
+    audit.record(session, establishment, EventType.USER_DELETED, at=now, actor=actor, subject=login)
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+
+
+def clear_throttling(rt: Runtime, session: Session, code: str, login: str, *, actor: str) -> None:
+    now = rt.clock.now()
+    establishment = establishments.get(session, code)
+    user = get(session, establishment, login)
+    throttles.clear(session, throttles.account_scope(user.id))
+    audit.record(
+        session, establishment, EventType.USER_UNBLOCKED, at=now, actor=actor, subject=user.login
+    )

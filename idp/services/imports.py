@@ -1,0 +1,135 @@
+"""Bulk import of accounts from a school's file (parsed and checked by idp.accounts.imports):
+all or nothing, updating the accounts it already knows, retiring last year's students."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from idp.accounts import logins
+from idp.accounts.imports import Parsed, Refused, fold
+from idp.accounts.roles import Role
+from idp.db import after_commit
+from idp.models import User
+from idp.runtime import Runtime
+from idp.services import establishments
+from idp.store import audit, users
+from idp.store.audit import EventType
+
+
+@dataclass
+class Report:
+    created: list[tuple[str, str, str, str]]  # login, last name, first name, groups
+    updated: int
+    deactivated: int
+    refused: list[Refused]
+    applied: bool
+
+
+def plan(rt: Runtime, session: Session, code: str, parsed: Parsed) -> tuple[int, int]:
+    """How many rows would create an account, and how many would update one."""
+    establishment = establishments.get(session, code)
+    known = {_identity(u) for u in users.all_people(session, establishment)}
+    updates = sum(1 for row in parsed.rows if row.identity in known)
+    return len(parsed.rows) - updates, updates
+
+
+def _identity(user: User) -> tuple[str, str, date | None]:
+    return (fold(user.first_name), fold(user.last_name), user.birth_date)
+
+
+def apply(
+    rt: Runtime,
+    session: Session,
+    code: str,
+    parsed: Parsed,
+    *,
+    deactivate_missing_role: Role | None = None,
+    skip_invalid: bool = False,
+    actor: str = audit.OPERATOR,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """All or nothing, in one transaction. Refused lines stop everything unless
+    `skip_invalid`; `deactivate_missing_role` retires the accounts of that role that the
+    file does not name (last year's students)."""
+    if parsed.refused and not skip_invalid:
+        return Report([], 0, 0, parsed.refused, applied=False)
+    now = rt.clock.now()
+    created: list[tuple[str, str, str, str]] = []
+    updated = 0
+    notices = []
+    establishment = establishments.get(session, code)
+    people = list(users.all_people(session, establishment))
+    by_identity = {_identity(u): u for u in people}
+    taken = users.all_logins(session, establishment)
+    matched: set[int] = set()
+    for row in parsed.rows:
+        existing = by_identity.get(row.identity)
+        if existing is not None:
+            matched.add(existing.id)
+            existing.role = row.role
+            existing.active = True
+            if row.email:
+                if existing.email != row.email:
+                    existing.email_verified = False
+                existing.email = row.email
+            users.set_groups(existing, row.groups)
+            existing.updated_at = now
+            updated += 1
+        else:
+            login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
+            taken.add(login)
+            user = users.new(
+                establishment,
+                login=login,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                role=row.role,
+                birth_date=row.birth_date,
+                email=row.email,
+                groups=row.groups,
+                now=now,
+            )
+            session.add(user)
+            created.append((login, row.last_name, row.first_name, ", ".join(row.groups)))
+        if progress is not None:
+            progress(1)
+    deactivated = 0
+    if deactivate_missing_role is not None:
+        for user in people:
+            if user.role is deactivate_missing_role and user.active and user.id not in matched:
+                user.active = False
+                user.updated_at = now
+                notices += rt.logout.end_user(session, establishment, user, now)
+                deactivated += 1
+    session.flush()
+    audit.record(
+        session,
+        establishment,
+        EventType.USERS_IMPORTED,
+        at=now,
+        actor=actor,
+        details={
+            "created": len(created),
+            "updated": updated,
+            "deactivated": deactivated,
+            "refused": len(parsed.refused),
+        },
+    )
+    after_commit(session, lambda: rt.logout.notify(notices, now))
+    return Report(created, updated, deactivated, parsed.refused, applied=True)
+
+
+def created_csv(created: list[tuple[str, str, str, str]]) -> str:
+    """The new accounts, for handing out logins: no passwords (the initial password is the
+    birth date). Semicolons, for French spreadsheets."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Identifiant", "Nom", "Prénom", "Classe"])
+    writer.writerows(created)
+    return out.getvalue()
