@@ -1,4 +1,4 @@
-"""The operator's command line: `idp …` (DESIGN.md, "Operator CLI").
+"""The operator's command line: `idp …` (README, "Operator CLI").
 
 Output contract: results on standard output (the last line is the value a script wants),
 notices on standard error. Any wrong input: one line on standard error and exit status 2,

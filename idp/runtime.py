@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 from idp.caches import Caches
 from idp.clock import Clock, SystemClock
 from idp.db import Database
+from idp.directory import Directory
 from idp.mail import Mailer, MessageRenderer, make_mailer
 from idp.oauth.keys import KeyPolicy, KeyRing
 from idp.oauth.logout import Logout
 from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
 from idp.templating import Templates
-from idp.web.directory import Directory
+from idp.urls import Urls
 
 T = TypeVar("T")
 
@@ -34,6 +35,8 @@ class Runtime:
     logout: Logout
     # Establishments as requests see them.
     directory: Directory
+    # Paths and public URLs, from the route table's names.
+    urls: Urls
     caches: Caches
 
     def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -80,5 +83,6 @@ def build_runtime(
         keys=keys,
         logout=Logout(settings, keys, database=database, clock=clock),
         directory=Directory(caches),
+        urls=Urls(settings.base_url),
         caches=caches,
     )

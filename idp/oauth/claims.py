@@ -1,5 +1,5 @@
-"""Claims about a user (DESIGN.md, "Claims"), by scope and by the `claims` request
-parameter (OIDC Core 5.5). Birth dates never leave the provider."""
+"""Claims about a user (README, "OpenID Connect, for module developers"), by scope and by
+the `claims` request parameter (OIDC Core 5.5). Birth dates never leave the provider."""
 
 from __future__ import annotations
 

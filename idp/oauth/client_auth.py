@@ -39,12 +39,12 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         self._lock = threading.Lock()
 
     def get_audiences(self) -> list[str]:
-        issuer = self.server.issuer
+        server = self.server
         return [
-            f"{issuer}/oidc/token",
-            issuer,
-            f"{issuer}/oidc/revoke",
-            f"{issuer}/oidc/introspect",
+            server.endpoint("token"),
+            server.issuer,
+            server.endpoint("revoke"),
+            server.endpoint("introspect"),
         ]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:

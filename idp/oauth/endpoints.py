@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -144,3 +145,25 @@ class EndSession(EndSessionEndpoint):
 
     def end_session(self, end_session_request: Any) -> None:
         return None
+
+
+def logout_needs_confirmation(validated: Any, signed_in_sub: str) -> bool:
+    """RP-Initiated Logout 1.0 §2: unless a valid `id_token_hint` names the signed-in user,
+    nothing proves that the module asking is the user's: the user confirms first."""
+    hint = validated.id_token_claims
+    return hint is None or hint.get("sub") != signed_in_sub
+
+
+def post_logout_redirect(validated: Any, params: dict[str, Any], *, confirmed: bool) -> str | None:
+    """Where the browser goes once the session has ended (§3): the registered
+    `post_logout_redirect_uri` Authlib accepted (with `state`); after a confirmation, a URI
+    registered by the client the request names; otherwise nowhere (our own page)."""
+    if validated.redirect_uri is not None:
+        return validated.redirect_uri  # type: ignore[no-any-return]
+    uri = params.get("post_logout_redirect_uri")
+    client = validated.client
+    if not (confirmed and client is not None and uri):
+        return None
+    if uri not in client.client_metadata["post_logout_redirect_uris"]:
+        return None
+    return add_params_to_uri(uri, [("state", params["state"])]) if params.get("state") else uri

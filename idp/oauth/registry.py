@@ -8,6 +8,9 @@ import threading
 from idp.oauth.server import EstablishmentServer, Lifetimes
 from idp.runtime import Runtime
 
+# Establishments whose servers one process keeps at most; thousands fit.
+_MAX_SERVERS = 10_000
+
 
 class Servers:
     def __init__(self, rt: Runtime, lifetimes: Lifetimes | None = None) -> None:
@@ -27,6 +30,8 @@ class Servers:
             server = self._servers.get(establishment_id)
             if server is None or server.code != code:
                 server = EstablishmentServer(self._rt, establishment_id, code, self.lifetimes)
+                if len(self._servers) >= _MAX_SERVERS:
+                    self._servers.clear()  # a bound, not an eviction policy
                 self._servers[establishment_id] = server
             return server
 

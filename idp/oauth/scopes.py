@@ -1,4 +1,4 @@
-"""Scopes and the claims they release (DESIGN.md, "Claims")."""
+"""Scopes and the claims they release (README, "OpenID Connect, for module developers")."""
 
 from __future__ import annotations
 

@@ -111,6 +111,10 @@ class EstablishmentServer(AuthorizationServer):
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
 
+    def endpoint(self, name: str) -> str:
+        """The public URL of one of this establishment's routes (`token`, `jwks`, …)."""
+        return self.rt.urls.public(name, code=self.code)
+
     # -- the unit of work ------------------------------------------------------------------
 
     @contextmanager

@@ -1,4 +1,4 @@
-"""Cookie names and attributes (DESIGN.md, "Web"): HttpOnly, SameSite=Lax, Path=/, and under
+"""Cookie names and attributes (README, "Signing in"): HttpOnly, SameSite=Lax, Path=/, and under
 https Secure with the `__Host-` prefix, which browsers only accept from a secure origin
 without a Domain, so no subdomain can plant one."""
 

@@ -214,7 +214,7 @@ def reset_password(
                 "admin_password_reset",
                 to=establishment.email,
                 establishment=establishment,
-                login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                login_url=rt.urls.public("login", code=establishment.code),
                 admin_login=user.login,
                 password=password,
             )

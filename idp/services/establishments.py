@@ -97,7 +97,7 @@ def create(
             "establishment_created",
             to=email,
             establishment=establishment,
-            login_url=f"{rt.settings.issuer(code)}/login",
+            login_url=rt.urls.public("login", code=code),
             admin_login=admin.login,
             password=password,
         )

@@ -224,7 +224,7 @@ def _send(
                     "temporary_password",
                     to=address,
                     establishment=establishment,
-                    login_url=f"{rt.settings.issuer(establishment.code)}/login",
+                    login_url=rt.urls.public("login", code=establishment.code),
                     login=user.login,
                     password=password,
                     hours=int(rt.settings.temporary_password_lifetime.total_seconds() // 3600),

@@ -18,7 +18,7 @@ from idp.web.forms import (
 )
 from idp.web.messages import EXPIRED
 from idp.web.pages import resolve_open
-from idp.web.rendering import render
+from idp.web.rendering import render, url
 from idp.web.transactions import db
 
 
@@ -29,7 +29,7 @@ async def _signed_in_page(request: Request, template: str) -> Response:
         return establishment
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
-        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+        return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
     response = render(
         request,
         template,
@@ -61,7 +61,7 @@ async def logout(request: Request) -> Response:
     if check is not CsrfCheck.OK:
         session = await current_session(request, establishment.id, establishment.code)
         if session is None:
-            return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+            return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
         response = render(
             request,
             "logout.html",
@@ -80,6 +80,8 @@ async def logout(request: Request) -> Response:
         token,
         client_of(request),
     )
-    response = RedirectResponse(f"/{establishment.code}/login?logged_out=1", status_code=303)
+    response = RedirectResponse(
+        url(request, "login", {"logged_out": "1"}, code=establishment.code), status_code=303
+    )
     jar.delete(response, jar.session(establishment.code))
     return finish(request, response)

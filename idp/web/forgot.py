@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.db import release
+from idp.directory import EstablishmentView
 from idp.i18n import N_, Message
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.services.recovery import Outcome, forgot, new_temporary
-from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, client_of, csrf_token, finish
 from idp.web.messages import EXPIRED, UNKNOWN_LOGIN
 from idp.web.pages import resolve_open

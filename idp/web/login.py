@@ -6,11 +6,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.directory import EstablishmentView
 from idp.i18n import Message
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
 from idp.services.signin import Client, Result, SignIn
-from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,
     client_of,

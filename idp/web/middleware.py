@@ -1,4 +1,4 @@
-"""Security headers on every response (DESIGN.md, "Web")."""
+"""Security headers on every response (README, "Signing in")."""
 
 from __future__ import annotations
 

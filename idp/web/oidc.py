@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import (
     AccessDeniedError,
     MissingAuthorizationError,
@@ -20,18 +19,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from idp.directory import EstablishmentView
 from idp.i18n import DEFAULT_LOCALE, negotiate
 from idp.models import Establishment
 from idp.oauth.authorization import Ask, Interaction, Refused, decide, error_response
 from idp.oauth.bearer import bearer_of
 from idp.oauth.claims import userinfo_claims
+from idp.oauth.endpoints import logout_needs_confirmation, post_logout_redirect
 from idp.oauth.metadata import metadata
 from idp.oauth.requests import OAuthRequest, from_params, from_starlette
 from idp.oauth.server import EstablishmentServer, OAuthResponse
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import authorizations
-from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,
     client_of,
@@ -42,7 +42,7 @@ from idp.web.forms import (
     session_token,
 )
 from idp.web.pages import resolve, resolve_open
-from idp.web.rendering import render
+from idp.web.rendering import render, url
 from idp.web.transactions import db
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,16 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 def _server(request: Request, establishment: EstablishmentView) -> EstablishmentServer:
     return request.app.state.servers.get(establishment.id, establishment.code)
+
+
+def _public(request: Request, name: str, establishment: EstablishmentView) -> str:
+    """The endpoint's public URL, as Authlib must see it (under IDP_BASE_URL)."""
+    return request.app.state.runtime.urls.public(name, code=establishment.code)
+
+
+def _resume(request: Request, establishment: EstablishmentView, handle: str) -> str:
+    """Where a stored authorization request resumes after an interaction."""
+    return url(request, "authorize_resume", {"request": handle}, code=establishment.code)
 
 
 def _respond(response: OAuthResponse, *, no_store: bool = True) -> Response:
@@ -96,7 +106,9 @@ async def authorize(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/authorize", db(request))
+    oauth_request = await from_starlette(
+        request, _public(request, "authorize", establishment), db(request)
+    )
     return await _authorize(request, establishment, server, oauth_request, not_before=None)
 
 
@@ -120,7 +132,7 @@ async def resume(request: Request) -> Response:
         )
     params, created_at = pending
     oauth_request = from_params(
-        params, f"{server.issuer}/oidc/authorize", request.headers, db(request)
+        params, _public(request, "authorize", establishment), request.headers, db(request)
     )
     return await _authorize(
         request,
@@ -206,13 +218,13 @@ async def _authorize(
         )
     if isinstance(outcome, Interaction) and outcome.kind == "login":
         handle = await run_in_threadpool(_store_pending, request, establishment, server, data)
-        query = {"next": f"/{establishment.code}/oidc/authorize/resume?request={handle}"}
+        query = {"next": _resume(request, establishment, handle)}
         if data.get("login_hint"):
             query["login_hint"] = data["login_hint"]
         if negotiate(data.get("ui_locales")) != DEFAULT_LOCALE:
             query["lang"] = negotiate(data.get("ui_locales"))
         return RedirectResponse(
-            f"/{establishment.code}/login?{urlencode(query)}", status_code=303, headers=NO_STORE
+            url(request, "login", query, code=establishment.code), status_code=303, headers=NO_STORE
         )
     if isinstance(outcome, Interaction):
         handle = await run_in_threadpool(
@@ -282,12 +294,10 @@ async def consent_decision(request: Request) -> Response:
         )
     params, _ = pending
     oauth_request = from_params(
-        params, f"{server.issuer}/oidc/authorize", request.headers, db(request)
+        params, _public(request, "authorize", establishment), request.headers, db(request)
     )
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
-        return RedirectResponse(
-            f"/{establishment.code}/oidc/authorize/resume?request={handle}", status_code=303
-        )
+        return RedirectResponse(_resume(request, establishment, handle), status_code=303)
     try:
         grant = await run_in_threadpool(server.get_consent_grant, oauth_request, session.user)
     except OAuth2Error as error:
@@ -310,9 +320,7 @@ async def consent_decision(request: Request) -> Response:
         )
 
     await run_in_threadpool(approve)
-    return RedirectResponse(
-        f"/{establishment.code}/oidc/authorize/resume?request={handle}", status_code=303
-    )
+    return RedirectResponse(_resume(request, establishment, handle), status_code=303)
 
 
 async def _api_establishment(request: Request, error: str) -> EstablishmentView | Response:
@@ -340,7 +348,9 @@ async def token(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/token", db(request))
+    oauth_request = await from_starlette(
+        request, _public(request, "token", establishment), db(request)
+    )
     try:
         response = await run_in_threadpool(server.create_token_response, oauth_request)
     except UnicodeDecodeError:
@@ -364,7 +374,9 @@ async def userinfo(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/userinfo", db(request))
+    oauth_request = await from_starlette(
+        request, _public(request, "userinfo", establishment), db(request)
+    )
     try:
         claims = await run_in_threadpool(_userinfo, server, oauth_request)
     except (MissingAuthorizationError, UnsupportedTokenTypeError):
@@ -387,12 +399,14 @@ def _userinfo(server: EstablishmentServer, oauth_request: OAuthRequest) -> dict[
 # -- revocation, introspection ---------------------------------------------------------------
 
 
-async def _endpoint(request: Request, name: str, path: str) -> Response:
+async def _endpoint(request: Request, name: str, route: str) -> Response:
     establishment = await _api_establishment(request, "invalid_client")
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/{path}", db(request))
+    oauth_request = await from_starlette(
+        request, _public(request, route, establishment), db(request)
+    )
     try:
         response = await run_in_threadpool(server.create_endpoint_response, name, oauth_request)
     except UnicodeDecodeError:
@@ -427,7 +441,9 @@ async def end_session(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    oauth_request = await from_starlette(request, f"{server.issuer}/oidc/logout", db(request))
+    oauth_request = await from_starlette(
+        request, _public(request, "end_session", establishment), db(request)
+    )
     try:
         validated = await run_in_threadpool(
             server.validate_endpoint_request, "end_session", oauth_request
@@ -444,16 +460,16 @@ async def end_session(request: Request) -> Response:
         )
     data = oauth_request.payload.data
     session = await current_session(request, establishment.id, establishment.code)
-    hint = validated.id_token_claims
     confirmed = False
     if data.get("decision") in ("logout", "cancel"):
         if await check_csrf(request, data.get(FIELD)) is not CsrfCheck.OK:
             return _logout_page(request, establishment, session, data, expired=True)
         if data["decision"] == "cancel":
-            return RedirectResponse(f"/{establishment.code}", status_code=303)
+            return RedirectResponse(
+                url(request, "establishment", code=establishment.code), status_code=303
+            )
         confirmed = True
-    elif session is not None and (hint is None or hint.get("sub") != session.user.sub):
-        # No proof that the module asking is the user's: ask the user.
+    elif session is not None and logout_needs_confirmation(validated, session.user.sub):
         return _logout_page(request, establishment, session, data)
 
     if session is not None:
@@ -464,13 +480,7 @@ async def end_session(request: Request) -> Response:
             session_token(request, establishment.code),
             client_of(request),
         )
-    target = validated.redirect_uri
-    if target is None and confirmed and validated.client is not None:
-        uri = data.get("post_logout_redirect_uri")
-        if uri and uri in validated.client.client_metadata["post_logout_redirect_uris"]:
-            target = (
-                add_params_to_uri(uri, [("state", data["state"])]) if data.get("state") else uri
-            )
+    target = post_logout_redirect(validated, data, confirmed=confirmed)
     if target:
         response: Response = RedirectResponse(target, status_code=302, headers=NO_STORE)
     else:

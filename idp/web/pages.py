@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts import establishment_codes
+from idp.directory import EstablishmentView
 from idp.errors import InvalidInput
-from idp.web.directory import EstablishmentView
 from idp.web.rendering import render
 from idp.web.transactions import db
 

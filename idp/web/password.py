@@ -8,16 +8,14 @@ password (help page: « vous devrez vous reconnecter »), and a pending `next` s
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.directory import EstablishmentView
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
 from idp.services.signin import Result
-from idp.web.directory import EstablishmentView
 from idp.web.forms import (
     check_csrf,
     client_of,
@@ -30,7 +28,7 @@ from idp.web.forms import (
 )
 from idp.web.messages import EXPIRED, WRONG_CURRENT, too_many
 from idp.web.pages import resolve_open
-from idp.web.rendering import render
+from idp.web.rendering import render, url
 from idp.web.transactions import db
 
 TICKET_SECONDS = 15 * 60
@@ -51,7 +49,9 @@ async def start_forced_change(
     ticket = request.app.state.ticket_signer.sign(
         {"e": establishment.id, "u": user_id, "f": fingerprint, "n": next_url, "t": temporary}
     )
-    response = RedirectResponse(f"/{establishment.code}/password/change", status_code=303)
+    response = RedirectResponse(
+        url(request, "password_change", code=establishment.code), status_code=303
+    )
     jar = cookies(request)
     jar.set(response, jar.password_change(establishment.code), ticket, max_age=TICKET_SECONDS)
     return finish(request, response)
@@ -105,7 +105,7 @@ async def show(request: Request) -> Response:
             return _page(request, establishment, forced=True, login=found[0].login)
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
-        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+        return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
     return _page(request, establishment, forced=False, login=session.user.login)
 
 
@@ -126,11 +126,11 @@ async def submit(request: Request) -> Response:
         None if ticket else await current_session(request, establishment.id, establishment.code)
     )
     if ticket is None and session is None:
-        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+        return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
     user_id: int = ticket["u"] if ticket else session.user_id  # type: ignore[union-attr]
     found = await run_in_threadpool(service.owner, db(request), user_id)
     if found is None:
-        return RedirectResponse(f"/{establishment.code}/login", status_code=303)
+        return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
     login = found[0].login
     forced = ticket is not None
 
@@ -179,15 +179,17 @@ async def submit(request: Request) -> Response:
         )
         if not changed:
             # The password changed meanwhile (another tab, a reset): start over.
-            response = RedirectResponse(f"/{establishment.code}/login", status_code=303)
+            response = RedirectResponse(
+                url(request, "login", code=establishment.code), status_code=303
+            )
             jar.delete(response, jar.password_change(establishment.code))
             return finish(request, response)
         query = {"changed": "1", "login_hint": login}
         target = safe_next(establishment.code, ticket.get("n"))
-        if target != f"/{establishment.code}":
+        if target != url(request, "establishment", code=establishment.code):
             query["next"] = target
         response = RedirectResponse(
-            f"/{establishment.code}/login?{urlencode(query)}", status_code=303
+            url(request, "login", query, code=establishment.code), status_code=303
         )
         jar.delete(response, jar.password_change(establishment.code))
         return finish(request, response)

@@ -15,6 +15,11 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
+def url(request: Request, name: str, query: dict[str, str] | None = None, **params: Any) -> str:
+    """The path of a named route (a relative URL: never built from the Host header)."""
+    return runtime(request).urls.path(name, query, **params)
+
+
 def locale_of(request: Request) -> str:
     # French unless explicitly asked otherwise: these are French schools' pages, and a
     # phone set to English must not turn the help page's messages into something else.
@@ -35,7 +40,8 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     locale = locale_of(request)
-    html = runtime(request).templates.render(template, locale, request=request, **context)
+    rt = runtime(request)
+    html = rt.templates.render(template, locale, request=request, url=rt.urls.path, **context)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     if no_store:
         response.headers["Cache-Control"] = "no-store"

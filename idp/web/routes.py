@@ -1,4 +1,5 @@
-"""The only URL table (DESIGN.md, "URL map")."""
+"""The only URL table. Every route has a name; paths are built from the names (idp.urls),
+in Python and in templates, never spelled out twice."""
 
 from __future__ import annotations
 
@@ -38,8 +39,19 @@ def routes() -> list[BaseRoute]:
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Browsers and bookmarks ask for /favicon.ico whatever the page says.
-        Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", 301)),
-        route("/.well-known/oauth-authorization-server/{code}", oidc.oauth_metadata, write=False),
+        Route(
+            "/favicon.ico",
+            lambda request: RedirectResponse(
+                request.app.url_path_for("static", path="/favicon.svg"), 301
+            ),
+            name="favicon",
+        ),
+        route(
+            "/.well-known/oauth-authorization-server/{code}",
+            oidc.oauth_metadata,
+            name="oauth_metadata",
+            write=False,
+        ),
         route("/{code}", account.home, name="establishment"),
         route(
             "/{code}/.well-known/openid-configuration",
@@ -50,7 +62,12 @@ def routes() -> list[BaseRoute]:
         route("/{code}/oidc/jwks", oidc.jwks, name="jwks"),
         route("/{code}/oidc/authorize", oidc.authorize, methods=["GET", "POST"], name="authorize"),
         route("/{code}/oidc/authorize/resume", oidc.resume, name="authorize_resume"),
-        route("/{code}/oidc/authorize/consent", oidc.consent_decision, methods=["POST"]),
+        route(
+            "/{code}/oidc/authorize/consent",
+            oidc.consent_decision,
+            methods=["POST"],
+            name="authorize_consent",
+        ),
         route("/{code}/oidc/token", oidc.token, methods=["POST"], name="token"),
         route(
             "/{code}/oidc/userinfo",
@@ -69,30 +86,92 @@ def routes() -> list[BaseRoute]:
         route("/{code}/password/forgot", forgot.show, methods=["GET"], name="password_forgot"),
         route("/{code}/password/forgot", forgot.submit, methods=["POST"]),
         route("/{code}/students", students.page, methods=["GET"], name="students"),
-        route("/{code}/students/reset", students.reset, methods=["POST"]),
+        route("/{code}/students/reset", students.reset, methods=["POST"], name="students_reset"),
         route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
         route("/{code}/admin", admin_dashboard.dashboard, name="admin"),
         route("/{code}/admin/users", admin_users.index, name="admin_users"),
-        route("/{code}/admin/users/new", admin_users.new, methods=["GET"]),
+        route("/{code}/admin/users/new", admin_users.new, methods=["GET"], name="admin_user_new"),
         route("/{code}/admin/users/new", admin_users.create, methods=["POST"]),
-        route("/{code}/admin/users/{login}", admin_users.show, methods=["GET"]),
+        route("/{code}/admin/users/{login}", admin_users.show, methods=["GET"], name="admin_user"),
         route("/{code}/admin/users/{login}", admin_users.update, methods=["POST"]),
-        route("/{code}/admin/users/{login}/edit", admin_users.edit, methods=["GET"]),
-        route("/{code}/admin/users/{login}/{action}", admin_users.action, methods=["POST"]),
+        route(
+            "/{code}/admin/users/{login}/edit",
+            admin_users.edit,
+            methods=["GET"],
+            name="admin_user_edit",
+        ),
+        route(
+            "/{code}/admin/users/{login}/{action}",
+            admin_users.action,
+            methods=["POST"],
+            name="admin_user_action",
+        ),
         route("/{code}/admin/clients", admin_clients.index, name="admin_clients"),
-        route("/{code}/admin/clients/new", admin_clients.new, methods=["GET"]),
+        route(
+            "/{code}/admin/clients/new",
+            admin_clients.new,
+            methods=["GET"],
+            name="admin_client_new",
+        ),
         route("/{code}/admin/clients/new", admin_clients.create, methods=["POST"]),
-        route("/{code}/admin/clients/{client_id}", admin_clients.show, methods=["GET"]),
+        route(
+            "/{code}/admin/clients/{client_id}",
+            admin_clients.show,
+            methods=["GET"],
+            name="admin_client",
+        ),
         route("/{code}/admin/clients/{client_id}", admin_clients.update, methods=["POST"]),
-        route("/{code}/admin/clients/{client_id}/edit", admin_clients.edit, methods=["GET"]),
-        route("/{code}/admin/clients/{client_id}/{action}", admin_clients.action, methods=["POST"]),
-        route("/{code}/admin/sessions", admin_activity.sessions_page, methods=["GET"]),
-        route("/{code}/admin/sessions/end", admin_activity.end, methods=["POST"]),
-        route("/{code}/admin/audit", admin_activity.audit_page, methods=["GET"]),
-        route("/{code}/admin/audit.csv", admin_activity.audit_csv, methods=["GET"]),
-        route("/{code}/admin/import", admin_imports.upload_page, methods=["GET"]),
+        route(
+            "/{code}/admin/clients/{client_id}/edit",
+            admin_clients.edit,
+            methods=["GET"],
+            name="admin_client_edit",
+        ),
+        route(
+            "/{code}/admin/clients/{client_id}/{action}",
+            admin_clients.action,
+            methods=["POST"],
+            name="admin_client_action",
+        ),
+        route(
+            "/{code}/admin/sessions",
+            admin_activity.sessions_page,
+            methods=["GET"],
+            name="admin_sessions",
+        ),
+        route(
+            "/{code}/admin/sessions/end",
+            admin_activity.end,
+            methods=["POST"],
+            name="admin_sessions_end",
+        ),
+        route(
+            "/{code}/admin/audit", admin_activity.audit_page, methods=["GET"], name="admin_audit"
+        ),
+        route(
+            "/{code}/admin/audit.csv",
+            admin_activity.audit_csv,
+            methods=["GET"],
+            name="admin_audit_csv",
+        ),
+        route(
+            "/{code}/admin/import",
+            admin_imports.upload_page,
+            methods=["GET"],
+            name="admin_import",
+        ),
         route("/{code}/admin/import", admin_imports.preview, methods=["POST"]),
-        route("/{code}/admin/import/confirm", admin_imports.confirm, methods=["POST"]),
-        route("/{code}/admin/import/created.csv", admin_imports.download, methods=["GET"]),
+        route(
+            "/{code}/admin/import/confirm",
+            admin_imports.confirm,
+            methods=["POST"],
+            name="admin_import_confirm",
+        ),
+        route(
+            "/{code}/admin/import/created.csv",
+            admin_imports.download,
+            methods=["GET"],
+            name="admin_import_created",
+        ),
         route("/{code}/logout", account.logout, methods=["POST"]),
     ]

@@ -5,24 +5,22 @@ idp.services.accounts.reset_student_password's, checked with the reset)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts.roles import Role
+from idp.directory import EstablishmentView
 from idp.errors import Forbidden
 from idp.i18n import N_, Message
 from idp.models import Establishment
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.services import accounts
 from idp.store import users
-from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
 from idp.web.messages import EXPIRED
 from idp.web.pages import resolve_open
-from idp.web.rendering import render
+from idp.web.rendering import render, url
 from idp.web.transactions import db
 
 PAGE = 50
@@ -31,9 +29,9 @@ PAGE = 50
 async def _teacher(request: Request, establishment: EstablishmentView):  # type: ignore[no-untyped-def]
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
-        next_url = f"/{establishment.code}/students"
+        next_url = url(request, "students", code=establishment.code)
         return RedirectResponse(
-            f"/{establishment.code}/login?{urlencode({'next': next_url})}", status_code=303
+            url(request, "login", {"next": next_url}, code=establishment.code), status_code=303
         )
     if session.user.role not in accounts.MAY_RESET_STUDENTS:
         return render(

@@ -1,5 +1,5 @@
-"""The sign-in pages in a real Chromium against a real `idp serve` (DESIGN.md, "Account
-rules"): what a student sees and does, by visible text, labels and roles."""
+"""The sign-in pages in a real Chromium against a real `idp serve` (README, "Signing
+in"): what a student sees and does, by visible text, labels and roles."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from idp.services import clients
 from idp.store import clients as client_store
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
+from idp.web.rendering import url
 from idp.web.transactions import db
 
 
@@ -143,14 +143,17 @@ def _reveal(
     twice) and carry the secret to the next page only, encrypted in a short-lived cookie
     scoped to that page and deleted once shown."""
     code = who.establishment.code
-    response = RedirectResponse(f"/{code}/admin/clients/{client_id}?done={what}", status_code=303)
+    response = RedirectResponse(
+        url(request, "admin_client", {"done": what}, code=code, client_id=client_id),
+        status_code=303,
+    )
     if secret:
         sealed = request.app.state.reveal_cipher.encrypt(secret.encode(), client_id.encode())
         response.set_cookie(
             _reveal_cookie(request),
             sealed,
             max_age=REVEAL_SECONDS,
-            path=f"/{code}/admin/clients/{client_id}",
+            path=url(request, "admin_client", code=code, client_id=client_id),
             secure=request.app.state.cookies.https,
             httponly=True,
             samesite="strict",
@@ -204,7 +207,8 @@ async def show(
     if secret is not None:
         # Shown once: the cookie goes with this page.
         response.delete_cookie(
-            _reveal_cookie(request), path=f"/{who.establishment.code}/admin/clients/{client_id}"
+            _reveal_cookie(request),
+            path=url(request, "admin_client", code=who.establishment.code, client_id=client_id),
         )
     return response
 
@@ -307,7 +311,7 @@ async def action(request: Request) -> Response:
                 lambda: clients.delete(rt, db(request), code, client_id, actor=who.login)
             )
             return RedirectResponse(
-                f"/{code}/admin/clients?deleted={quote(client_id)}", status_code=303
+                url(request, "admin_clients", {"deleted": client_id}, code=code), status_code=303
             )
     except IdpError as exc:
         return await show(request, status_code=exc.status_code, error=Message(exc.message))

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts.roles import Role
+from idp.directory import EstablishmentView
 from idp.i18n import Message
 from idp.models import SsoSession
 from idp.security.csrf import FIELD, CsrfCheck
-from idp.web.directory import EstablishmentView
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
 from idp.web.pages import resolve_open
-from idp.web.rendering import render
+from idp.web.rendering import render, url
 
 # The console shows times as the school lives them.
 PARIS = ZoneInfo("Europe/Paris")
@@ -44,8 +43,9 @@ async def admin(request: Request) -> Admin | Response:
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        query = urlencode({"next": here})
-        return RedirectResponse(f"/{establishment.code}/login?{query}", status_code=303)
+        return RedirectResponse(
+            url(request, "login", {"next": here}, code=establishment.code), status_code=303
+        )
     if session.user.role is not Role.ADMIN:
         return render(
             request, "errors/forbidden.html", status_code=403, establishment=establishment

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,6 +19,7 @@ from idp.store import sessions, throttles, users
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.client_ip import client_ip
 from idp.web.messages import EXPIRED
+from idp.web.rendering import url
 from idp.web.transactions import db
 
 PAGE = 50
@@ -119,7 +119,14 @@ async def create(request: Request) -> Response:
             error=Message(exc.message),
         )
     return RedirectResponse(
-        f"/{who.establishment.code}/admin/users/{quote(created.login)}?created=1", status_code=303
+        url(
+            request,
+            "admin_user",
+            {"created": "1"},
+            code=who.establishment.code,
+            login=created.login,
+        ),
+        status_code=303,
     )
 
 
@@ -312,7 +319,9 @@ async def action(request: Request) -> Response:
             await run_in_threadpool(
                 lambda: accounts.delete(rt, db(request), code, login, actor=who.login)
             )
-            return RedirectResponse(f"/{code}/admin/users?deleted={quote(login)}", status_code=303)
+            return RedirectResponse(
+                url(request, "admin_users", {"deleted": login}, code=code), status_code=303
+            )
     except IdpError as exc:
         return await show(request, status_code=exc.status_code, error=Message(exc.message))
     return await show(request, status_code=404)
