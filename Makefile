@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: run test lint i18n bench clean
+.PHONY: run test lint i18n bench bench-compare clean
 
 # A stamp per extra, rebuilt when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -37,6 +37,11 @@ test: $(VENV)/.stamp-test
 # Speed, measured against a real server process (production argon2 parameters).
 bench: $(VENV)/.stamp-test
 	$(BIN)/python tests/bench.py
+
+# Side by side with the certified peer in BENCH (an installed copy of the shared bench folder).
+BENCH ?= ../shared/bench
+bench-compare: $(VENV)/.stamp-test
+	$(BIN)/python tests/bench_compare.py --bench $(BENCH) $(BENCH_ARGS)
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check .

@@ -33,6 +33,10 @@ class Caches:
     def register(self, clear: Callable[[], None]) -> None:
         self._clears.append(clear)
 
+    def due(self) -> bool:
+        """Whether the next `check` would read the database (otherwise it does nothing)."""
+        return time.monotonic() >= self._next_check
+
     def check(self, session: Session) -> None:
         """Drop every cache if another process (or this one) changed what they hold."""
         now = time.monotonic()

@@ -125,6 +125,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=False,
         server_header=False,
+        # A line per request costs as much as a discovery answer: only when debugging.
+        access_log=settings.log_level == "DEBUG",
         log_level=settings.log_level.lower(),
     )
 

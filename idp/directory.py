@@ -22,6 +22,13 @@ class EstablishmentView:
     enabled: bool
 
 
+class Missing:
+    """Not in the cache (None is a cached answer: no such establishment)."""
+
+
+MISSING = Missing()
+
+
 class Directory:
     """Establishments by code, as requests see them; kept fresh by `caches` (idp.caches)."""
 
@@ -31,6 +38,14 @@ class Directory:
         self._entries: dict[str, EstablishmentView | None] = {}
         self._lock = threading.Lock()
         caches.register(self.clear)
+
+    def peek(self, code: str) -> EstablishmentView | Missing | None:
+        """Without blocking: the cached answer, or MISSING when `get` must be called (not
+        cached, or the shared generation is due to be checked)."""
+        if self._caches.due():
+            return MISSING
+        with self._lock:
+            return self._entries.get(code, MISSING)
 
     def get(self, session: Session, code: str) -> EstablishmentView | None:
         """Blocking (may query through the request's session): call from a worker thread.

@@ -7,6 +7,7 @@ old key stops signing then, and stays published until every token it signed has 
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ class PublishedKey:
         )
 
 
+def _jwks_bytes(rows: list[PublishedKey]) -> bytes:
+    keys = [row.public_jwk for row in rows]
+    return json.dumps({"keys": keys}, separators=(",", ":")).encode()
+
+
 def _generate(alg: str, kid: str) -> RSAKey | ECKey:
     parameters = {"kid": kid, "use": "sig", "alg": alg}
     if alg == "RS256":
@@ -78,7 +84,8 @@ class KeyRing:
         self._cipher = Cipher(secret_key, "signing-keys")
         self._clock = clock
         self.policy = policy or KeyPolicy()
-        self._cache: dict[int, tuple[datetime, list[PublishedKey]]] = {}
+        # Per establishment: until when it holds, the published keys, the JWKS as bytes.
+        self._cache: dict[int, tuple[datetime, list[PublishedKey], bytes]] = {}
         self._private: dict[str, RSAKey | ECKey] = {}
         self._lock = threading.Lock()
 
@@ -138,12 +145,17 @@ class KeyRing:
     # -- use -----------------------------------------------------------------------------
 
     def _published(self, session: Session, establishment_id: int) -> list[PublishedKey]:
+        return self._entry(session, establishment_id)[1]
+
+    def _entry(
+        self, session: Session, establishment_id: int
+    ) -> tuple[datetime, list[PublishedKey], bytes]:
         now = self._clock.now()
         with self._lock:
             cached = self._cache.get(establishment_id)
             epoch = self._caches.epoch
         if cached and cached[0] > now:
-            return cached[1]
+            return cached
         establishment = session.get(Establishment, establishment_id)
         assert establishment is not None
         found = list(key_store.published(session, establishment, now))
@@ -160,12 +172,13 @@ class KeyRing:
             for moment in (row.active_from, row.retire_at, row.publish_until):
                 if moment is not None and now < moment < horizon:
                     horizon = moment
+        entry = (horizon, rows, _jwks_bytes(rows))
         with self._lock:
             if self._caches.epoch == epoch:
                 if len(self._cache) >= _MAX_CACHED:
                     self._cache.clear()
-                self._cache[establishment_id] = (horizon, rows)
-        return rows
+                self._cache[establishment_id] = entry
+        return entry
 
     def forget_all(self) -> None:
         """Drop the cache (the keys changed, here or in another process)."""
@@ -173,11 +186,17 @@ class KeyRing:
             self._cache.clear()
             self._private.clear()
 
-    def jwks(self, session: Session, establishment_id: int) -> dict:  # type: ignore[type-arg]
-        """The public keys to publish (blocking: call from a worker thread)."""
-        return {
-            "keys": [dict(row.public_jwk) for row in self._published(session, establishment_id)]
-        }
+    def jwks(self, session: Session, establishment_id: int) -> bytes:
+        """The JWKS to publish, serialised (blocking: call from a worker thread)."""
+        return self._entry(session, establishment_id)[2]
+
+    def cached_jwks(self, establishment_id: int) -> bytes | None:
+        """Without blocking: the JWKS bytes if the cache holds them now, else None."""
+        with self._lock:
+            cached = self._cache.get(establishment_id)
+        if cached and cached[0] > self._clock.now() and not self._caches.due():
+            return cached[2]
+        return None
 
     def signing_key(self, session: Session, establishment_id: int, alg: str) -> RSAKey | ECKey:
         """The key that signs now for `alg`: the newest active one."""

@@ -7,6 +7,7 @@ through idp.store, always scoped to the establishment.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 from collections.abc import Iterator
@@ -110,6 +111,14 @@ class EstablishmentServer(AuthorizationServer):
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
+
+    @functools.cached_property
+    def discovery(self) -> bytes:
+        """The discovery document, serialised once: the server is rebuilt when anything it
+        describes changes (idp.caches)."""
+        from idp.oauth.metadata import metadata  # it reads this server's registrations
+
+        return json.dumps(metadata(self), separators=(",", ":")).encode()
 
     def endpoint(self, name: str) -> str:
         """The public URL of one of this establishment's routes (`token`, `jwks`, …)."""

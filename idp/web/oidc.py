@@ -26,7 +26,6 @@ from idp.oauth.authorization import Ask, Interaction, Refused, decide, error_res
 from idp.oauth.bearer import bearer_of
 from idp.oauth.claims import userinfo_claims
 from idp.oauth.endpoints import logout_needs_confirmation, post_logout_redirect
-from idp.oauth.metadata import metadata
 from idp.oauth.requests import OAuthRequest, from_params, from_starlette
 from idp.oauth.server import EstablishmentServer, OAuthResponse
 from idp.security.csrf import FIELD, CsrfCheck
@@ -79,8 +78,11 @@ async def discovery(request: Request) -> Response:
     establishment = await resolve_open(request)
     if isinstance(establishment, Response):
         return establishment
-    document = metadata(_server(request, establishment))
-    return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        _server(request, establishment).discovery,
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 async def oauth_metadata(request: Request) -> Response:
@@ -93,9 +95,15 @@ async def jwks(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     keys = request.app.state.runtime.keys
-    document = await run_in_threadpool(keys.jwks, db(request), establishment.id)
+    document = keys.cached_jwks(establishment.id) or await run_in_threadpool(
+        keys.jwks, db(request), establishment.id
+    )
     max_age = int(keys.policy.jwks_cache.total_seconds())
-    return JSONResponse(document, headers={"Cache-Control": f"public, max-age={max_age}"})
+    return Response(
+        document,
+        media_type="application/json",
+        headers={"Cache-Control": f"public, max-age={max_age}"},
+    )
 
 
 # -- authorization ---------------------------------------------------------------------------

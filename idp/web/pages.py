@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts import establishment_codes
-from idp.directory import EstablishmentView
+from idp.directory import EstablishmentView, Missing
 from idp.errors import InvalidInput
 from idp.web.rendering import render
 from idp.web.transactions import db
@@ -38,7 +38,10 @@ async def resolve(request: Request) -> EstablishmentView | Response:
         establishment_codes.validate(code)
     except InvalidInput:
         raise HTTPException(404) from None
-    view = await run_in_threadpool(request.app.state.directory.get, db(request), code)
+    directory = request.app.state.directory
+    view = directory.peek(code)
+    if isinstance(view, Missing):
+        view = await run_in_threadpool(directory.get, db(request), code)
     if view is None:
         raise HTTPException(404)
     return view
