@@ -7,6 +7,8 @@ so that the event loop never waits on a query.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,11 +60,12 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     and the default gives connections whose transactions take the write lock at BEGIN."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": BUSY_SECONDS}
+        writers = None if read_only else _Writers()
+        if writers is not None:
+            connect_args["factory"] = writers.connection_class
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            hide_parameters=True,
-            **kwargs,
+            url, connect_args=connect_args, hide_parameters=True, **_POOL, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas(read_only=read_only))
         # pysqlite's own transaction handling is turned off (isolation_level=None) and BEGIN
@@ -70,12 +73,74 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         # transaction that read and then writes after another connection's write fails at
         # once ("database is locked", no busy wait), while an immediate one waits its turn.
         # BEGIN is sent at the unit of work's first statement, not when it is opened.
-        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+        if writers is None:
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        else:
+            event.listen(engine, "begin", writers.begin)
         return engine
     # hide_parameters: a failing statement's values (a password hash, a token hash) must
     # never reach a log line through the exception text.
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **_POOL, **kwargs)
+
+
+# As many connections as worker threads may use at once (anyio's default limiter, 40): a
+# smaller pool closes its overflow connections at every checkin and opens new ones (with
+# their PRAGMAs, or a PostgreSQL handshake) at the next request.
+_POOL = {"pool_size": 20, "max_overflow": 20}
+
+# How long a SQLite writer waits for the write lock before "database is locked".
+BUSY_SECONDS = 30.0
+
+
+class _Writers:
+    """One SQLite write transaction at a time in this process, queued on a lock: SQLite's
+    own busy handler sleeps between its tries (up to 100 ms each), so under contention the
+    write lock would sit free while every waiter sleeps. The lock is taken before BEGIN
+    IMMEDIATE and released once COMMIT or ROLLBACK has run (or the connection closes).
+    Other processes (several workers, the CLI) still meet SQLite's busy timeout."""
+
+    def __init__(self) -> None:
+        lock = threading.Lock()
+        self.lock = lock
+
+        class Connection(sqlite3.Connection):
+            holds = False
+
+            def release(self) -> None:
+                if self.holds:
+                    self.holds = False
+                    lock.release()
+
+            def commit(self) -> None:
+                try:
+                    super().commit()
+                finally:
+                    self.release()
+
+            def rollback(self) -> None:
+                try:
+                    super().rollback()
+                finally:
+                    self.release()
+
+            def close(self) -> None:
+                try:
+                    super().close()
+                finally:
+                    self.release()
+
+        self.connection_class = Connection
+
+    def begin(self, conn: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        if not self.lock.acquire(timeout=BUSY_SECONDS):
+            raise sqlite3.OperationalError("database is locked")
+        dbapi.holds = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi.release()
+            raise
 
 
 def _sqlite_pragmas(*, read_only: bool):  # type: ignore[no-untyped-def]
@@ -145,6 +210,10 @@ class UnitOfWork:
     @property
     def started(self) -> bool:
         return self._session is not None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._session is not None and self._session.in_transaction()
 
     def commit(self) -> None:
         if self._session is not None:

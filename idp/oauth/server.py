@@ -32,7 +32,7 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.claims import id_token_claims
@@ -102,6 +102,7 @@ class EstablishmentServer(AuthorizationServer):
         self.code = code
         self.issuer = rt.settings.issuer(code)
         self.lifetimes = lifetimes
+        self._establishment: Establishment | None = None
         self.register_token_generator("default", AccessTokens(self))
         self.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(self)])
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
@@ -162,9 +163,19 @@ class EstablishmentServer(AuthorizationServer):
     # -- Authlib's storage hooks ---------------------------------------------------------
 
     def establishment(self, session: Session) -> Establishment:
-        establishment = session.get(Establishment, self.establishment_id)
-        assert establishment is not None
-        return establishment
+        """This establishment in the session, without a query once it has been read: the
+        server is rebuilt whenever an establishment changes (idp.caches)."""
+        snapshot = self._establishment
+        if snapshot is None:
+            loaded = session.get(Establishment, self.establishment_id)
+            assert loaded is not None
+            snapshot = Establishment(
+                **{c.key: getattr(loaded, c.key) for c in Establishment.__table__.columns}
+            )
+            make_transient_to_detached(snapshot)
+            self._establishment = snapshot
+            return loaded
+        return session.merge(snapshot, load=False)
 
     def query_client(self, client_id: str) -> Client | None:
         session = self.db

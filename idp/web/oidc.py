@@ -22,7 +22,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from idp.directory import EstablishmentView
 from idp.i18n import DEFAULT_LOCALE, negotiate
 from idp.models import Establishment
-from idp.oauth.authorization import Ask, Interaction, Refused, decide, error_response
+from idp.oauth.authorization import (
+    Ask,
+    Granted,
+    Interaction,
+    Outcome,
+    Refused,
+    decide,
+    error_response,
+)
 from idp.oauth.bearer import bearer_of
 from idp.oauth.claims import userinfo_claims
 from idp.oauth.endpoints import logout_needs_confirmation, post_logout_redirect
@@ -42,7 +50,7 @@ from idp.web.forms import (
 )
 from idp.web.pages import resolve, resolve_open
 from idp.web.rendering import render, url
-from idp.web.transactions import db
+from idp.web.transactions import db, run_and_commit
 
 log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -204,9 +212,25 @@ async def _authorize(
     handle: str | None = None,
 ) -> Response:
     rt = request.app.state.runtime
-    session = await current_session(request, establishment.id, establishment.code)
-    ask = Ask(server, oauth_request, session, rt.clock.now(), not_before)
-    outcome = await run_in_threadpool(decide, ask)
+    rt_signin = request.app.state.signin
+    token = session_token(request, establishment.code)
+
+    def decide_and_settle() -> tuple[Ask, Outcome]:
+        # One worker-thread call for the common case: the session, the decision, and for
+        # a grant the code, committed together (idp.web.transactions.run_and_commit).
+        work = db(request)
+        session = rt_signin.current_session(work, establishment.id, token)
+        ask = Ask(server, oauth_request, session, rt.clock.now(), not_before)
+        outcome = decide(ask)
+        if isinstance(outcome, Granted):
+            if handle and outcome.response.location and "code=" in outcome.response.location:
+                # Answered: the stored request cannot be replayed for another code.
+                _drop_pending(request, establishment, handle)
+            work.commit()
+        return ask, outcome
+
+    ask, outcome = await run_in_threadpool(decide_and_settle)
+    session = ask.session
     data = oauth_request.payload.data
 
     if isinstance(outcome, Refused):
@@ -252,9 +276,6 @@ async def _authorize(
         )
         return finish(request, response)
 
-    if handle and outcome.response.location and "code=" in outcome.response.location:
-        # Answered: the stored request cannot be replayed for another code.
-        await run_in_threadpool(_drop_pending, request, establishment, handle)
     return _deliver(request, oauth_request, outcome.response)
 
 
@@ -360,7 +381,7 @@ async def token(request: Request) -> Response:
         request, _public(request, "token", establishment), db(request)
     )
     try:
-        response = await run_in_threadpool(server.create_token_response, oauth_request)
+        response = await run_and_commit(request, server.create_token_response, oauth_request)
     except UnicodeDecodeError:
         return _bad_client()
     return _respond(response)
@@ -416,7 +437,9 @@ async def _endpoint(request: Request, name: str, route: str) -> Response:
         request, _public(request, route, establishment), db(request)
     )
     try:
-        response = await run_in_threadpool(server.create_endpoint_response, name, oauth_request)
+        response = await run_and_commit(
+            request, server.create_endpoint_response, name, oauth_request
+        )
     except UnicodeDecodeError:
         return _bad_client()
     return _respond(response)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy.orm import Session
@@ -15,12 +16,27 @@ from starlette.responses import Response
 from idp.db import UnitOfWork
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 
 def db(request: Request) -> Session:
     """The request's database session (its transaction begins at the first statement)."""
     uow: UnitOfWork = request.state.uow
     return uow.session
+
+
+async def run_and_commit(request: Request, call: Callable[..., T], *args: Any) -> T:
+    """Run the handler's last database work and commit it in the same worker thread: on
+    SQLite the write lock is then held for that call alone, not also while the event loop
+    gets round to committing. Nothing may be written through the request after this."""
+    uow: UnitOfWork = request.state.uow
+
+    def call_and_commit() -> T:
+        result = call(*args)
+        uow.commit()
+        return result
+
+    return await anyio.to_thread.run_sync(call_and_commit)
 
 
 def _finish(uow: UnitOfWork, *, commit: bool) -> None:
@@ -51,8 +67,10 @@ def unit_of_work(endpoint: Endpoint, *, write: bool = True) -> Endpoint:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(functools.partial(_finish, uow, commit=False))
             raise
-        if uow.started:
+        if uow.in_transaction:
             await anyio.to_thread.run_sync(functools.partial(_finish, uow, commit=True))
+        else:
+            uow.close()  # nothing left to commit (run_and_commit did): no worker thread
         return response
 
     return handle
