@@ -75,9 +75,20 @@ def reserve(
         .returning(Throttle.failures)
     )
     failures = session.scalar(statement)
-    if failures is None:
-        if session.scalar(select(Throttle.scope).where(Throttle.scope == scope)) is not None:
-            return None  # blocked
+    # No row was counted: either the scope is blocked, or it has no row yet. Another
+    # request may insert that row at this very moment (a class behind one address, each
+    # pupil's first attempt): then count on its row, never take it for a block.
+    for _ in range(3):
+        if failures is not None:
+            break
+        row = session.execute(
+            select(Throttle.blocked_until).where(Throttle.scope == scope)
+        ).one_or_none()
+        if row is not None:
+            if honour_block and row.blocked_until is not None and row.blocked_until > now:
+                return None  # blocked
+            failures = session.scalar(statement)
+            continue
         try:
             with session.begin_nested():
                 session.add(
@@ -92,10 +103,9 @@ def reserve(
                 )
             failures = 1
         except IntegrityError:
-            # Another request inserted it first: count on its row.
-            failures = session.scalar(statement)
-            if failures is None:
-                return None
+            failures = session.scalar(statement)  # inserted meanwhile: count on it
+    if failures is None:
+        return None
     delay = delay_for(failures)
     session.execute(
         update(Throttle)
@@ -113,8 +123,8 @@ def give_back(session: Session, scope: str, *, delay_for: Delay, now: datetime) 
     row.failures = max(0, row.failures - 1)
     if delay_for(row.failures) is None:
         row.blocked_until = None
-    if row.failures == 0:
-        session.delete(row)
+    # The row stays at zero (the purge removes it a day later): deleting it would make the
+    # next attempts from this address race to create it again.
     session.flush()
 
 

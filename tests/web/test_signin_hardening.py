@@ -85,6 +85,37 @@ def test_parallel_sign_ins_do_not_fail(rt, school):
         )
 
 
+def test_a_class_signing_in_at_once_from_one_address_is_let_in(rt, school):
+    """A class behind the school's router: thirty pupils with the right password post the
+    form in the same instant, round after round, and none is told to wait (the first
+    attempts from an address without a counter used to race on PostgreSQL)."""
+    pupils = 30
+    for i in range(pupils):
+        rt.run(
+            accounts.add,
+            school,
+            first_name=f"Classe{i}",
+            last_name="Entiere",
+            birth_date=date(2009, 1, 1),
+            role=Role.STUDENT,
+        )
+    service = SignIn(rt)
+    eid = establishment_id(rt, school)
+    router = Client("192.0.2.10")
+
+    async def everyone():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(
+            *(
+                attempt(rt, service, eid, f"classe{i}.entiere", "01012009", router)
+                for i in range(pupils)
+            )
+        )
+
+    for _ in range(3):
+        results = [a.result for a in asyncio.run(everyone())]
+        assert results == [Result.MUST_CHANGE] * pupils, results
+
+
 def test_parallel_guesses_cannot_slip_past_the_delay(rt, school, lea, clock):
     service = SignIn(rt)
     eid = establishment_id(rt, school)
