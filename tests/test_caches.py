@@ -12,7 +12,7 @@ from helpers import UAI_B
 from idp.app import create_app
 from idp.mail import FileMailer
 from idp.runtime import build_runtime
-from idp.services import establishments
+from idp.services import clients, establishments
 
 
 @pytest.fixture
@@ -96,3 +96,24 @@ def settings(settings):  # type: ignore[no-untyped-def]
     # The fixture `rt` (the instance making changes) checks rarely: what it sees at once, it
     # sees because its own change cleared its caches.
     return replace(settings, cache_seconds=3600)
+
+
+def test_a_client_changed_at_one_instance_is_seen_by_another(rt, school, instance):
+    other = instance(cache_seconds=0)
+    created = rt.run(clients.add, school, name="Back end", redirect_uris_=["https://m.example/cb"])
+    client_id, secret = created.client.client_id, created.secret
+
+    def token(secret: str) -> int:
+        answer = other.post(
+            f"/{school}/oidc/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret),
+        )
+        return answer.status_code
+
+    assert token(secret) == 200  # now cached there
+    new = rt.run(clients.rotate_secret, school, client_id, actor="test")
+    assert token(secret) == 401
+    assert token(new) == 200
+    rt.run(clients.set_enabled, school, client_id, False, actor="test")
+    assert token(new) == 401

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -80,6 +80,20 @@ class OAuthResponse:
 # (`query_client`, `validate_jti`, …); the entry points below bind it from the request adapter
 # (`OAuthRequest.db`) for the duration of the call, in the worker thread that runs it.
 _bound: ContextVar[Session] = ContextVar("oauth_unit_of_work")
+M = TypeVar("M")
+
+
+_UNKNOWN = object()
+# Clients one establishment's server keeps at most (a bound, not an eviction policy).
+_MAX_CLIENTS = 1_000
+
+
+def _snapshot(row: M) -> M:
+    """A detached copy of a row's columns, to merge into later sessions without a query."""
+    model = type(row)
+    copy = model(**{c.key: getattr(row, c.key) for c in model.__table__.columns})  # type: ignore[attr-defined]
+    make_transient_to_detached(copy)
+    return copy
 
 
 def _own_claims(signed: str) -> dict[str, Any]:
@@ -103,6 +117,7 @@ class EstablishmentServer(AuthorizationServer):
         self.issuer = rt.settings.issuer(code)
         self.lifetimes = lifetimes
         self._establishment: Establishment | None = None
+        self._clients: dict[str, Client | None] = {}
         self.register_token_generator("default", AccessTokens(self))
         self.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(self)])
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
@@ -162,25 +177,32 @@ class EstablishmentServer(AuthorizationServer):
 
     # -- Authlib's storage hooks ---------------------------------------------------------
 
+    # This establishment and its clients are read once, then merged into each request's
+    # session from a snapshot (no query): the server is rebuilt whenever an establishment,
+    # its keys or its clients change (idp.caches).
+
     def establishment(self, session: Session) -> Establishment:
-        """This establishment in the session, without a query once it has been read: the
-        server is rebuilt whenever an establishment changes (idp.caches)."""
         snapshot = self._establishment
         if snapshot is None:
             loaded = session.get(Establishment, self.establishment_id)
             assert loaded is not None
-            snapshot = Establishment(
-                **{c.key: getattr(loaded, c.key) for c in Establishment.__table__.columns}
-            )
-            make_transient_to_detached(snapshot)
-            self._establishment = snapshot
+            self._establishment = _snapshot(loaded)
             return loaded
         return session.merge(snapshot, load=False)
 
     def query_client(self, client_id: str) -> Client | None:
         session = self.db
+        snapshot = self._clients.get(client_id, _UNKNOWN)
+        if snapshot is None:
+            return None
+        if isinstance(snapshot, Client):
+            return session.merge(snapshot, load=False)
         client = client_store.by_client_id(session, self.establishment(session), client_id)
-        return client if client is not None and client.enabled else None
+        found = client if client is not None and client.enabled else None
+        if len(self._clients) >= _MAX_CLIENTS:
+            self._clients.clear()
+        self._clients[client_id] = _snapshot(found) if found is not None else None
+        return found
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         claims = _own_claims(token["access_token"])

@@ -157,6 +157,8 @@ def add(
     client.allowed_scopes = _scopes(allowed_scopes)
     client.jwks_uri = jwks_uri
     client.jwks = jwks
+    # Instances cache clients, unknown ones too: they see it within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
     audit.record(
         session,
         establishment,
@@ -219,6 +221,8 @@ def update(
     client.name, client.third_party = name, third_party
     client.allowed_scopes = _scopes(allowed_scopes)
     client.id_token_signed_response_alg = id_token_alg
+    # Instances cache clients: they see the change within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
     audit.record(
         session, establishment, EventType.CLIENT_UPDATED, at=now, actor=actor, subject=client_id
     )
@@ -236,6 +240,8 @@ def rotate_secret(rt: Runtime, session: Session, code: str, client_id: str, *, a
             "Cette application n'utilise pas de secret.", detail="client has no secret"
         )
     client.secret_hash = secret_hash(secret)
+    # Instances cache clients: they see the change within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
     audit.record(
         session,
         establishment,
@@ -254,6 +260,8 @@ def set_enabled(
     establishment = establishments.get(session, code)
     client = get(session, establishment, client_id)
     client.enabled = enabled
+    # Instances cache clients: they see the change within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
     audit.record(
         session,
         establishment,
@@ -270,6 +278,8 @@ def delete(rt: Runtime, session: Session, code: str, client_id: str, *, actor: s
     establishment = establishments.get(session, code)
     client = get(session, establishment, client_id)
     session.delete(client)
+    # Instances cache clients: they see the change within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
     audit.record(
         session, establishment, EventType.CLIENT_DELETED, at=now, actor=actor, subject=client_id
     )
