@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
-from idp.models import AuthorizationCode, Client, Establishment, Token, User
+from idp.models import Client, Establishment, Token, User
 from idp.store import tokens
 
 if TYPE_CHECKING:
@@ -82,15 +82,13 @@ class AccessTokenValidator(JWTBearerTokenValidator):
     def _stored(self, claims: JWTAccessTokenClaims) -> Bearer:
         session = self.session
         establishment = self.server.establishment(session)
-        row = tokens.by_jti(session, establishment, claims["jti"])
-        if row is None or row.revoked_at is not None or row.user_id is None:
+        found = tokens.bearer_by_jti(session, establishment, claims["jti"])
+        if found is None:
             raise InvalidTokenError(UNKNOWN)
-        user = session.get(User, row.user_id)
-        client = session.get(Client, row.client_pk)
-        if user is None or not user.active or client is None or not client.enabled:
+        row, user, client, requested = found
+        if row.revoked_at is not None or not user.active or not client.enabled:
             raise InvalidTokenError(UNKNOWN)
-        code = session.get(AuthorizationCode, row.code_id) if row.code_id else None
-        return Bearer(dict(claims), row, user, client, establishment, code.claims if code else None)
+        return Bearer(dict(claims), row, user, client, establishment, requested)
 
 
 def protector(server: EstablishmentServer, session: Session) -> ResourceProtector:

@@ -118,6 +118,7 @@ class EstablishmentServer(AuthorizationServer):
         self.lifetimes = lifetimes
         self._establishment: Establishment | None = None
         self._clients: dict[str, Client | None] = {}
+        self._urls: dict[str, str] = {}
         self.register_token_generator("default", AccessTokens(self))
         self.register_grant(CodeGrant, [Pkce(required=True), OpenIDCodeFlow(self)])
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
@@ -138,7 +139,10 @@ class EstablishmentServer(AuthorizationServer):
 
     def endpoint(self, name: str) -> str:
         """The public URL of one of this establishment's routes (`token`, `jwks`, …)."""
-        return self.rt.urls.public(name, code=self.code)
+        url = self._urls.get(name)
+        if url is None:
+            self._urls[name] = url = self.rt.urls.public(name, code=self.code)
+        return url
 
     # -- the unit of work ------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from idp.models import Establishment, Token
+from idp.models import AuthorizationCode, Client, Establishment, Token, User
 from idp.store.tenancy import owned
 
 
@@ -20,6 +20,22 @@ def add(session: Session, establishment: Establishment, **values: Any) -> Token:
 
 def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | None:
     return session.scalar(owned(Token, establishment, Token.jti == jti))
+
+
+def bearer_by_jti(
+    session: Session, establishment: Establishment, jti: str
+) -> tuple[Token, User, Client, dict[str, Any] | None] | None:
+    """An access token with its user, its client and the `claims` request of its code, in
+    one query (userinfo asks for all of them at every call)."""
+    statement = (
+        owned(Token, establishment, Token.jti == jti)
+        .add_columns(User, Client, AuthorizationCode.claims)
+        .join(User, User.id == Token.user_id)
+        .join(Client, Client.id == Token.client_pk)
+        .outerjoin(AuthorizationCode, AuthorizationCode.id == Token.code_id)
+    )
+    found = session.execute(statement).one_or_none()
+    return None if found is None else (found[0], found[1], found[2], found[3])
 
 
 def by_refresh_hash(

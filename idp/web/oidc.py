@@ -62,7 +62,7 @@ def _server(request: Request, establishment: EstablishmentView) -> Establishment
 
 def _public(request: Request, name: str, establishment: EstablishmentView) -> str:
     """The endpoint's public URL, as Authlib must see it (under IDP_BASE_URL)."""
-    return request.app.state.runtime.urls.public(name, code=establishment.code)
+    return _server(request, establishment).endpoint(name)
 
 
 def _resume(request: Request, establishment: EstablishmentView, handle: str) -> str:
@@ -407,7 +407,7 @@ async def userinfo(request: Request) -> Response:
         request, _public(request, "userinfo", establishment), db(request)
     )
     try:
-        claims = await run_in_threadpool(_userinfo, server, oauth_request)
+        claims = await run_and_commit(request, _userinfo, server, oauth_request)
     except (MissingAuthorizationError, UnsupportedTokenTypeError):
         # RFC 6750 §3.1: no credentials at all, so a bare challenge with no error code.
         return JSONResponse(
