@@ -14,10 +14,8 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import sysconfig
-import time
 import tomllib
 import zipfile
 from importlib.metadata import PackageNotFoundError, version
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e.conftest import CLI_SECONDS, STARTUP_SECONDS, STOP_SECONDS, _healthy
+from e2e.conftest import CLI_SECONDS, run_command, start_server, stop_server
 from packaging.requirements import Requirement
 
 from conftest import missing_service
@@ -42,24 +40,6 @@ _ROOT_JUNK = {".git", ".venv", "build", "dist", ".demo", "mail", ".env"}
 _JUNK = {"__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 # Files of idp/ that the server never reads (sources of the catalogues, extraction settings).
 _NOT_SHIPPED = {".po", ".pot", ".cfg", ".pyc"}
-
-
-def _run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"`{' '.join(str(a) for a in args)}` exited with {result.returncode}\n"
-            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-        )
-    return result.stdout
 
 
 def _require_build_backend() -> None:
@@ -96,13 +76,13 @@ def _build_wheel(tmp_path: Path) -> tuple[Path, Path]:
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=_ignore, symlinks=True)
     pybabel = Path(sys.executable).with_name("pybabel")
-    _run(
+    run_command(
         [pybabel, "compile", "--use-fuzzy", "-d", source / "idp/locale", "-D", "messages"],
         cwd=tmp_path,
         timeout=CLI_SECONDS,
     )
     dist = tmp_path / "dist"
-    _run(
+    run_command(
         [
             sys.executable,
             "-m",
@@ -144,13 +124,13 @@ def _fresh_environment(tmp_path: Path, wheel: Path) -> Path:
     directory named there is put on sys.path, but its own .pth files (the editable install's
     finder) are not run. Returns the environment."""
     environment = tmp_path / "venv"
-    _run(
+    run_command(
         [sys.executable, "-m", "venv", "--without-pip", environment],
         cwd=tmp_path,
         timeout=CLI_SECONDS,
     )
     python = environment / "bin" / "python"
-    _run(
+    run_command(
         [
             sys.executable,
             "-m",
@@ -167,7 +147,7 @@ def _fresh_environment(tmp_path: Path, wheel: Path) -> Path:
         timeout=BUILD_SECONDS,
     )
     own_site = Path(
-        _run(
+        run_command(
             [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
             cwd=tmp_path,
             timeout=CLI_SECONDS,
@@ -230,7 +210,7 @@ def test_the_wheel_serves_the_sign_in_page_from_a_fresh_environment(tmp_path: Pa
     )
 
     probe = json.loads(
-        _run(
+        run_command(
             [
                 environment / "bin" / "python",
                 "-c",
@@ -252,8 +232,8 @@ def test_the_wheel_serves_the_sign_in_page_from_a_fresh_environment(tmp_path: Pa
     assert probe["editable"] == [], probe
     assert str(REPO) not in probe["path"], probe
 
-    _run([idp, "db", "upgrade"], cwd=workdir, env=env, timeout=CLI_SECONDS)
-    _run(
+    run_command([idp, "db", "upgrade"], cwd=workdir, env=env, timeout=CLI_SECONDS)
+    run_command(
         [
             idp,
             "establishment",
@@ -273,24 +253,14 @@ def test_the_wheel_serves_the_sign_in_page_from_a_fresh_environment(tmp_path: Pa
     assert list((workdir / "mail").glob("*.eml")), "the admin's access was not mailed"
 
     log = workdir / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(idp), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_server(
+        [idp, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        log=log,
+        health_url=f"{base_url}/healthz",
+    )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(f"{base_url}/healthz"):
-            if process.poll() is not None:
-                pytest.fail(f"`idp serve` exited with {process.returncode}:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"`idp serve` did not answer /healthz:\n{log.read_text()}")
-            time.sleep(0.1)
-
         with httpx.Client(base_url=base_url, timeout=10) as http:
             page = http.get(f"/{SCHOOL}/login")
             assert page.status_code == 200, page.text
@@ -310,10 +280,5 @@ def test_the_wheel_serves_the_sign_in_page_from_a_fresh_environment(tmp_path: Pa
             assert css.headers["content-type"].startswith("text/css")
             assert css.content == (source / "idp" / stylesheet.group(1).lstrip("/")).read_bytes()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
+        stop_server(process)
     assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")

@@ -53,6 +53,74 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def run_command(
+    args: list[str | Path],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = CLI_SECONDS,
+) -> str:
+    """Run a command as an operator would: its standard output, or the test fails with
+    everything it said."""
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(str(a) for a in args)}` exited with {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def start_server(
+    args: list[str | Path], *, cwd: Path, env: dict[str, str], log: Path, health_url: str
+) -> subprocess.Popen[bytes]:
+    """Start a server process (its output appended to `log`); returns once `health_url`
+    answers, or fails the test with the log."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [str(a) for a in args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not _healthy(health_url):
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if process.poll() is not None:
+            pytest.fail(f"`{args[0]} {args[1]}` exited with {process.returncode}:\n{text}")
+        if time.monotonic() > deadline:
+            stop_server(process)
+            pytest.fail(f"no answer at {health_url} within {STARTUP_SECONDS:.0f} s:\n{text}")
+        time.sleep(0.05)
+    return process
+
+
+def stop_server(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    if process.poll() is not None:
+        return
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_SECONDS)
+
+
 @dataclass
 class Provider:
     """A running `idp serve` and the CLI that administers the same database."""
@@ -68,21 +136,7 @@ class Provider:
 
     def idp(self, *args: str) -> str:
         """Run `idp ARGS…` like an operator would; its standard output, or the test fails."""
-        result = subprocess.run(
-            [str(IDP), *args],
-            cwd=self.directory,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=CLI_SECONDS,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                f"`idp {' '.join(args)}` exited with {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        return result.stdout
+        return run_command([IDP, *args], cwd=self.directory, env=self.env)
 
     def add_user(
         self, first_name: str, last_name: str, birth_date: str, role: str = "student"
@@ -160,37 +214,17 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     login = provider.add_user("Léa", "Martin", "2009-03-14")
     assert login == "lea.martin"
 
-    with provider.log.open("wb") as log:
-        process = subprocess.Popen(
-            [str(IDP), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_server(
+        [IDP, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=directory,
+        env=env,
+        log=provider.log,
+        health_url=provider.url("/healthz"),
+    )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(provider.url("/healthz")):
-            if process.poll() is not None:
-                pytest.fail(
-                    f"`idp serve` exited with {process.returncode} before answering "
-                    f"/healthz:\n{provider.output()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"`idp serve` did not answer {provider.url('/healthz')} within "
-                    f"{STARTUP_SECONDS:.0f} s:\n{provider.output()}"
-                )
-            time.sleep(0.1)
         yield provider
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")

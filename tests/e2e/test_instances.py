@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -20,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from e2e.conftest import IDP, STARTUP_SECONDS, STOP_SECONDS, _free_port, _healthy
+from e2e.conftest import IDP, _free_port, run_command, start_server, stop_server
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
@@ -68,48 +67,20 @@ class Cluster:
         return f"{self.env['IDP_BASE_URL']}/{SCHOOL}"
 
     def idp(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(
-            [str(IDP), *args],
-            cwd=self.directory,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, f"idp {' '.join(args)}: {result.stderr}"
-        return result.stdout
+        return run_command([IDP, *args], cwd=self.directory, env=self.env, stdin=stdin)
 
     def start(self, instance: Instance) -> None:
-        with (self.directory / f"{instance.name}.log").open("ab") as log:
-            instance.process = subprocess.Popen(
-                [str(IDP), "serve", "--host", "127.0.0.1", "--port", str(instance.port)],
-                cwd=self.directory,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(instance.at("/healthz")):
-            assert instance.process.poll() is None, f"instance {instance.name} exited"
-            assert time.monotonic() < deadline, f"instance {instance.name} did not start"
-            time.sleep(0.05)
+        instance.process = start_server(
+            [IDP, "serve", "--host", "127.0.0.1", "--port", str(instance.port)],
+            cwd=self.directory,
+            env=self.env,
+            log=self.directory / f"{instance.name}.log",
+            health_url=instance.at("/healthz"),
+        )
 
     def stop(self, instance: Instance, *, kill: bool = False) -> None:
-        process = instance.process
-        if process is None or process.poll() is not None:
-            return
-        if kill:
-            process.send_signal(signal.SIGKILL)
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_SECONDS)
+        if instance.process is not None:
+            stop_server(instance.process, kill=kill)
 
     def add_client(self, name: str, *options: str) -> dict[str, str]:
         out = self.idp(
