@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.clock import Clock
-from idp.db import Database
+from idp.db import Database, after_commit
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.backchannel import Notice, Sender
 from idp.oauth.keys import KeyRing
@@ -45,7 +45,8 @@ class Logout:
         self._settings = settings
         self._keys = keys
         self._database = database
-        # This process's sender: the server runs `sender.run()`; `notify` wakes it.
+        # This process's sender: the server runs `sender.run()`; a commit that queued
+        # notices wakes it.
         self.sender = Sender(
             database,
             clock,
@@ -139,15 +140,15 @@ class Logout:
                         queued.jti,
                     )
                 )
+        if notices:
+            # Sent by this process as soon as the transaction commits, not at its next poll.
+            after_commit(session, self._wake)
         return notices
 
     # -- after commit ----------------------------------------------------------------------
 
-    def notify(self, notices: list[Notice], now: datetime) -> None:
-        """The notices are in the outbox (committed): have this process's sender send them
-        now rather than at its next poll. Never blocks."""
-        if notices:
-            self.sender.wake()
+    def _wake(self) -> None:
+        self.sender.wake()  # never blocks
 
     def logout_token(self, notice: Notice, now: datetime, session: Session | None = None) -> str:
         """A signed logout token (§2.4), issued `now`, valid 2 minutes; its `jti` is the

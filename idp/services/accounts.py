@@ -14,7 +14,6 @@ from idp.accounts import emails, logins, names
 from idp.accounts.initial_passwords import generate_password
 from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
 from idp.accounts.roles import PERSON_ROLES, Role
-from idp.db import after_commit
 from idp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from idp.i18n import N_
 from idp.models import Establishment, User
@@ -160,7 +159,7 @@ def set_password(
     user = get(session, establishment, login)
     users.set_password_hash(session, user, password_hash, must_change=temporary, now=now)
     # A new password ends the user's sessions and tokens everywhere.
-    notices = rt.logout.end_user(session, establishment, user, now)
+    rt.logout.end_user(session, establishment, user, now)
     audit.record(
         session,
         establishment,
@@ -170,7 +169,6 @@ def set_password(
         subject=user.login,
         details={"temporary": temporary},
     )
-    after_commit(session, lambda: rt.logout.notify(notices, now))
     return user
 
 
@@ -198,7 +196,7 @@ def reset_password(
         password = generate_password()
         users.set_password_hash(session, user, rt.hasher.hash(password), must_change=True, now=now)
         target = "generated"
-    notices = rt.logout.end_user(session, establishment, user, now)
+    rt.logout.end_user(session, establishment, user, now)
     audit.record(
         session,
         establishment,
@@ -220,7 +218,6 @@ def reset_password(
             )
         )
         mailed_to = establishment.email
-    after_commit(session, lambda: rt.logout.notify(notices, now))
     return Reset(user, mailed_to=mailed_to)
 
 
@@ -293,7 +290,6 @@ def set_active(
 ) -> User:
     """A deactivated account cannot sign in, and its sessions and tokens end."""
     now = rt.clock.now()
-    notices = []
     establishment = establishments.get(session, code)
     user = get(session, establishment, login)
     if user.role is Role.ADMIN and not active:
@@ -304,7 +300,7 @@ def set_active(
     user.active = active
     user.updated_at = now
     if not active:
-        notices = rt.logout.end_user(session, establishment, user, now)
+        rt.logout.end_user(session, establishment, user, now)
     audit.record(
         session,
         establishment,
@@ -313,7 +309,6 @@ def set_active(
         actor=actor,
         subject=user.login,
     )
-    after_commit(session, lambda: rt.logout.notify(notices, now))
     return user
 
 
@@ -326,10 +321,9 @@ def delete(rt: Runtime, session: Session, code: str, login: str, *, actor: str) 
             "Le compte administrateur ne peut pas être supprimé.",
             detail="the admin account stays",
         )
-    notices = rt.logout.end_user(session, establishment, user, now)
+    rt.logout.end_user(session, establishment, user, now)
     session.delete(user)
     audit.record(session, establishment, EventType.USER_DELETED, at=now, actor=actor, subject=login)
-    after_commit(session, lambda: rt.logout.notify(notices, now))
 
 
 def clear_throttling(rt: Runtime, session: Session, code: str, login: str, *, actor: str) -> None:

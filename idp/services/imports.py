@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from idp.accounts import logins
 from idp.accounts.imports import Parsed, Refused, fold
 from idp.accounts.roles import Role
-from idp.db import after_commit
 from idp.models import User
 from idp.runtime import Runtime
 from idp.services import establishments
@@ -62,7 +61,6 @@ def apply(
     now = rt.clock.now()
     created: list[tuple[str, str, str, str]] = []
     updated = 0
-    notices = []
     establishment = establishments.get(session, code)
     people = list(users.all_people(session, establishment))
     by_identity = {_identity(u): u for u in people}
@@ -105,7 +103,7 @@ def apply(
             if user.role is deactivate_missing_role and user.active and user.id not in matched:
                 user.active = False
                 user.updated_at = now
-                notices += rt.logout.end_user(session, establishment, user, now)
+                rt.logout.end_user(session, establishment, user, now)
                 deactivated += 1
     session.flush()
     audit.record(
@@ -121,7 +119,6 @@ def apply(
             "refused": len(parsed.refused),
         },
     )
-    after_commit(session, lambda: rt.logout.notify(notices, now))
     return Report(created, updated, deactivated, parsed.refused, applied=True)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from idp.db import after_commit
 from idp.models import SsoSession
 from idp.runtime import Runtime
 from idp.services import accounts, establishments
@@ -24,7 +23,6 @@ def end(
 ) -> int:
     """End one SSO session, or all of a user's (tokens revoked, modules told)."""
     now = rt.clock.now()
-    notices = []
     establishment = establishments.get(session, code)
     rows = []
     if session_id is not None:
@@ -41,7 +39,7 @@ def end(
         user = accounts.get(session, establishment, login)
         rows = list(sessions.live_of_user(session, establishment, user.id, now=now))
     for row in rows:
-        notices += rt.logout.end_session(session, establishment, row, now)
+        rt.logout.end_session(session, establishment, row, now)
         audit.record(
             session,
             establishment,
@@ -50,5 +48,4 @@ def end(
             actor=actor,
             subject=row.user.login,
         )
-    after_commit(session, lambda: rt.logout.notify(notices, now))
     return len(rows)

@@ -20,7 +20,7 @@ from idp.accounts import logins
 from idp.accounts.initial_passwords import matches_initial
 from idp.accounts.password_policy import PasswordOwner, PasswordPolicy, Refusal
 from idp.accounts.throttling import ThrottlePolicy
-from idp.db import after_commit, release
+from idp.db import release
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
@@ -399,11 +399,10 @@ class SignIn:
         row = self._live(session, establishment, token, now, idle=self.rt.settings.session_absolute)
         if row is None:
             return
-        notices = self.rt.logout.end_session(session, establishment, row, now)
+        self.rt.logout.end_session(session, establishment, row, now)
         audit.record(
             session, establishment, EventType.LOGOUT, at=now, subject=row.user.login, ip=client.ip
         )
-        after_commit(session, lambda: self.rt.logout.notify(notices, now))
 
     # -- password change -----------------------------------------------------------------
 
@@ -515,7 +514,7 @@ class SignIn:
         if keep_session:
             row = self._live(session, establishment, keep_session, now)
             keep = row.id if row else None
-        notices = self.rt.logout.end_user(session, establishment, user, now, keep=keep)
+        self.rt.logout.end_user(session, establishment, user, now, keep=keep)
         audit.record(
             session,
             establishment,
@@ -526,5 +525,4 @@ class SignIn:
             ip=client.ip,
             details={"forced": forced},
         )
-        after_commit(session, lambda: self.rt.logout.notify(notices, now))
         return True

@@ -111,13 +111,11 @@ def signed_in(rt, *client_ids: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def sign_out(rt, sso_session_id: int):  # type: ignore[no-untyped-def]
-    """End the session as every caller does: in a unit of work, then notify."""
+    """End the session as every caller does: in a unit of work (its commit wakes the sender)."""
     now = rt.clock.now()
     with rt.database.session() as s:
         establishment = establishment_store.by_code(s, SCHOOL)
-        notices = rt.logout.end_session(s, establishment, s.get(SsoSession, sso_session_id), now)
-    rt.logout.notify(notices, now)
-    return notices
+        return rt.logout.end_session(s, establishment, s.get(SsoSession, sso_session_id), now)
 
 
 def rows(rt) -> list[BackchannelNotice]:  # type: ignore[no-untyped-def]
@@ -395,7 +393,7 @@ def test_the_loop_sends_when_woken_and_finds_other_instances_notices(rt, school,
         issuer=rt.settings.issuer,
         poll_interval=30,
     )
-    rt.logout.sender = sender  # notify() wakes this one
+    rt.logout.sender = sender  # a commit that queued notices wakes this one
 
     def wait_for(n: int) -> float:
         started = time.monotonic()

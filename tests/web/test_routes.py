@@ -1,5 +1,5 @@
-"""The route table: every route has a name, and URLs are built from the names (idp.urls),
-never spelled out in a template."""
+"""The route table: every route has a name, and no template spells out a path (paths are
+built from the names, idp.urls)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 
 from idp.templating import TEMPLATES_DIR
-from idp.urls import Urls
 from idp.web.routes import routes
 
 # A link or form target written as a path ("/…") instead of `url("name", …)`.
@@ -29,13 +28,3 @@ def test_templates_build_no_path_by_hand():
         if HAND_BUILT.search(line)
     ]
     assert offenders == []
-
-
-def test_paths_and_public_urls_come_from_the_route_names():
-    urls = Urls("https://connect.cpro.example/")
-    assert urls.path("login", code="lp-a") == "/lp-a/login"
-    assert urls.path("admin_user", {"created": "1"}, code="lp-a", login="lea.martin") == (
-        "/lp-a/admin/users/lea.martin?created=1"
-    )
-    assert urls.public("token", code="lp-a") == "https://connect.cpro.example/lp-a/oidc/token"
-    assert urls.path("static", path="/css/cpro.css") == "/static/css/cpro.css"

@@ -52,17 +52,23 @@ def establishment_id(rt, code):  # type: ignore[no-untyped-def]
         return establishments.get(session, code).id
 
 
-def test_parallel_sign_ins_do_not_fail(rt, school):
-    """SQLite in WAL mode: 25 students mistyping at the same moment all get an answer."""
-    for i in range(25):
+def add_pupils(rt, school, count: int, first_name: str, last_name: str) -> None:  # type: ignore[no-untyped-def]
+    """`count` students born on 1 January 2009 (initial password 01012009), logins
+    `{first_name}{i}.{last_name}` in lower case."""
+    for i in range(count):
         rt.run(
             accounts.add,
             school,
-            first_name=f"Eleve{i}",
-            last_name="Simultane",
+            first_name=f"{first_name}{i}",
+            last_name=last_name,
             birth_date=date(2009, 1, 1),
             role=Role.STUDENT,
         )
+
+
+def test_parallel_sign_ins_do_not_fail(rt, school):
+    """SQLite in WAL mode: 25 students mistyping at the same moment all get an answer."""
+    add_pupils(rt, school, 25, "Eleve", "Simultane")
     service = SignIn(rt)
     eid = establishment_id(rt, school)
 
@@ -90,15 +96,7 @@ def test_a_class_signing_in_at_once_from_one_address_is_let_in(rt, school):
     form in the same instant, round after round, and none is told to wait (the first
     attempts from an address without a counter used to race on PostgreSQL)."""
     pupils = 30
-    for i in range(pupils):
-        rt.run(
-            accounts.add,
-            school,
-            first_name=f"Classe{i}",
-            last_name="Entiere",
-            birth_date=date(2009, 1, 1),
-            role=Role.STUDENT,
-        )
+    add_pupils(rt, school, pupils, "Classe", "Entiere")
     service = SignIn(rt)
     eid = establishment_id(rt, school)
     router = Client("192.0.2.10")
