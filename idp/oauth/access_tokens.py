@@ -9,8 +9,14 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
+from idp.oauth.keys import ALGORITHMS
+
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
+
+# Both, whichever IDP_ACCESS_TOKEN_ALG says: tokens signed before it changed stay good until
+# they expire.
+ACCESS_TOKEN_ALGS = list(ALGORITHMS)
 
 
 def verify_access_token(
@@ -19,7 +25,7 @@ def verify_access_token(
     """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
     keys = server.keys.verification_keys(session, server.establishment_id)
     try:
-        decoded = jwt.decode(presented, keys, algorithms=["RS256"])
+        decoded = jwt.decode(presented, keys, algorithms=ACCESS_TOKEN_ALGS)
     except (JoseError, ValueError):
         return "The access token is invalid."
     if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):

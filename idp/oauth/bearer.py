@@ -17,6 +17,7 @@ from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
 from idp.models import Client, Establishment, Token, User
+from idp.oauth.access_tokens import ACCESS_TOKEN_ALGS
 from idp.store import tokens
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> JWTAccessTokenClaims:
         try:
-            decoded = jwt.decode(token_string, self.get_jwks(), algorithms=["RS256"])
+            decoded = jwt.decode(token_string, self.get_jwks(), algorithms=ACCESS_TOKEN_ALGS)
         except (JoseError, ValueError) as exc:
             raise InvalidTokenError("The access token is invalid.") from exc
         essential = {"essential": True}

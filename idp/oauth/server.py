@@ -265,10 +265,12 @@ class Issuer(IssuerParameter):
 
 
 class AccessTokens(JWTBearerTokenGenerator):
-    """RFC 9068 JWT access tokens, signed with the establishment's RS256 key, by the clock."""
+    """RFC 9068 JWT access tokens, signed with the establishment's key for
+    IDP_ACCESS_TOKEN_ALG (ES256 unless set to RS256), by the clock."""
 
     def __init__(self, server: EstablishmentServer) -> None:
-        super().__init__(issuer=server.issuer, alg="RS256", refresh_token_generator=self._refresh)
+        alg = server.rt.settings.access_token_alg
+        super().__init__(issuer=server.issuer, alg=alg, refresh_token_generator=self._refresh)
         self.server = server
 
     @staticmethod
@@ -299,7 +301,7 @@ class AccessTokens(JWTBearerTokenGenerator):
             "jti": secrets.token_hex(16),
             "scope": scope,
         }
-        return self.server.sign({"typ": "at+jwt"}, claims, "RS256")
+        return self.server.sign({"typ": "at+jwt"}, claims, self.alg)
 
 
 class Pkce(CodeChallenge):

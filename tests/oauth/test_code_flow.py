@@ -74,8 +74,9 @@ def test_a_module_signs_a_user_in_with_authlib(
     assert {"sub", "sid", "at_hash"} <= set(claims)
     assert id_token.header["kid"] in {k.kid for k in keys}
 
-    access = jwt.decode(token["access_token"], keys, algorithms=["RS256"])
+    access = jwt.decode(token["access_token"], keys, algorithms=["ES256"])
     assert access.header["typ"] == "at+jwt"
+    assert access.header["alg"] == "ES256"  # IDP_ACCESS_TOKEN_ALG's default
     assert access.claims["client_id"] == module.client_id
     assert access.claims["aud"] == module.client_id
     assert access.claims["sub"] == claims["sub"]

@@ -107,7 +107,7 @@ def test_es256_id_tokens(provider, school_a, browser):
     ).json()
     decoded = jwt.decode(token["id_token"], jwks_of(provider, school_a), algorithms=["ES256"])
     assert decoded.header["alg"] == "ES256"
-    assert jwt.decode(token["access_token"], jwks_of(provider, school_a)).header["alg"] == "RS256"
+    assert jwt.decode(token["access_token"], jwks_of(provider, school_a)).header["alg"] == "ES256"
 
 
 def _assertion(key, client_id, audience, jti=None):  # type: ignore[no-untyped-def]

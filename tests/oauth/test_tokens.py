@@ -363,7 +363,7 @@ def test_client_credentials_gives_an_access_token_only(provider, school_a, modul
     assert body["expires_in"] == 600
     assert "id_token" not in body
     assert "refresh_token" not in body
-    access = jwt.decode(body["access_token"], keys(provider), algorithms=["RS256"])
+    access = jwt.decode(body["access_token"], keys(provider), algorithms=["ES256"])
     assert access.header["typ"] == "at+jwt"
     assert access.claims["iss"] == provider.issuer("lp-a")
     assert access.claims["client_id"] == module.client_id
@@ -398,9 +398,7 @@ def test_client_credentials_is_refused_to_a_public_client(provider, school_a, pu
 # -- ES256 ID tokens --------------------------------------------------------------------------
 
 
-def test_an_es256_client_gets_es256_id_tokens_and_rs256_access_tokens(
-    provider, school_a, module, browser
-):
+def test_an_es256_client_gets_es256_id_tokens(provider, school_a, module, browser):
     with provider.rt.database.session() as session:
         session.execute(
             update(Client)
@@ -425,7 +423,6 @@ def test_an_es256_client_gets_es256_id_tokens_and_rs256_access_tokens(
     with pytest.raises(JoseError):
         jwt.decode(body["id_token"], published, algorithms=["RS256"])
 
-    access = jwt.decode(body["access_token"], published, algorithms=["RS256"])
-    assert access.header["alg"] == "RS256"
-    assert access.header["kid"] not in ec_kids
+    access = jwt.decode(body["access_token"], published, algorithms=["ES256"])
+    assert access.header["kid"] in ec_kids
     assert userinfo(provider, body["access_token"]).status_code == 200

@@ -130,7 +130,7 @@ def test_an_unknown_access_token_is_refused(provider, school_a, module, browser)
     claims = jwt.decode(
         real,
         KeySet.import_key_set(httpx.get(endpoint(provider, "jwks")).json()),
-        algorithms=["RS256"],
+        algorithms=["ES256"],
     ).claims
     with provider.rt.database.session() as session:
         establishment_id = session.scalars(
