@@ -89,7 +89,9 @@ class User(Base):
         back_populates="user",
         cascade="all, delete-orphan",
         order_by="UserGroup.name",
-        lazy="selectin",
+        # Loaded when read (a query of its own); lists that show them load them in one
+        # query with selectinload (idp.store.users).
+        lazy="select",
     )
 
     def get_user_id(self) -> str:

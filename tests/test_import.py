@@ -7,6 +7,7 @@ import csv
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from idp.models import AuditEvent, User
 
@@ -19,7 +20,8 @@ def write(tmp_path, name, lines, encoding="utf-8"):  # type: ignore[no-untyped-d
 
 def people(rt) -> dict[str, User]:  # type: ignore[no-untyped-def]
     with rt.database.session() as session:
-        return {u.login: u for u in session.scalars(select(User).where(User.role != "admin"))}
+        query = select(User).where(User.role != "admin").options(selectinload(User.groups))
+        return {u.login: u for u in session.scalars(query)}
 
 
 HEADER = "Nom;Prénom;Date de naissance;Classe;Email"

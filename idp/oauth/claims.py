@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
 
 
-def claim_values(user: User, establishment: Establishment) -> dict[str, Any]:
-    return {
+def claim_values(user: User, establishment: Establishment, names: list[str]) -> dict[str, Any]:
+    """The values of `names` (and of the cheap claims beside them): the groups take a query
+    of their own, made only when they are asked for."""
+    values = {
         "sub": user.sub,
         "preferred_username": user.login,
         "given_name": user.first_name,
@@ -28,8 +30,10 @@ def claim_values(user: User, establishment: Establishment) -> dict[str, Any]:
         },
         "role": user.role.value,
         "profile": user.role.profile,
-        "groups": user.group_names,
     }
+    if "groups" in names:
+        values["groups"] = user.group_names
+    return values
 
 
 def names_for(scope: str) -> list[str]:
@@ -52,13 +56,13 @@ def requested(claims_parameter: dict[str, Any] | None, member: str) -> list[str]
 def userinfo_claims(
     user: User, establishment: Establishment, scope: str, claims_parameter: dict[str, Any] | None
 ) -> dict[str, Any]:
-    values = claim_values(user, establishment)
     granted = names_for(scope)
     # The claims parameter chooses among what the granted scopes allow, never beyond: the
     # module's allowed scopes and the user's consent are about scopes.
     asked = [n for n in requested(claims_parameter, "userinfo") if n in granted]
-    names = ["sub", *granted, *asked]
-    return select(values, [n for n in dict.fromkeys(names) if n in values])
+    names = list(dict.fromkeys(["sub", *granted, *asked]))
+    values = claim_values(user, establishment, names)
+    return select(values, [n for n in names if n in values])
 
 
 def id_token_claims(
@@ -79,5 +83,5 @@ def id_token_claims(
     assert establishment is not None
     fresh = session.get(User, user.id)
     assert fresh is not None
-    values = claim_values(fresh, establishment)
+    values = claim_values(fresh, establishment, names)
     return select(values, [n for n in dict.fromkeys(names) if n in values and n != "sub"])

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from idp.accounts.roles import Role
 from idp.models import Establishment, User, UserGroup
@@ -106,14 +106,19 @@ def search(
     base = owned(User, establishment, *criteria)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.scalars(
-        base.order_by(User.last_name, User.first_name, User.login).offset(offset).limit(limit)
+        base.options(selectinload(User.groups))
+        .order_by(User.last_name, User.first_name, User.login)
+        .offset(offset)
+        .limit(limit)
     ).all()
     return list(rows), total
 
 
 def all_people(session: Session, establishment: Establishment) -> Sequence[User]:
     """Every account but the admin's."""
-    return session.scalars(owned(User, establishment, User.role != Role.ADMIN)).all()
+    return session.scalars(
+        owned(User, establishment, User.role != Role.ADMIN).options(selectinload(User.groups))
+    ).all()
 
 
 def all_logins(session: Session, establishment: Establishment) -> set[str]:

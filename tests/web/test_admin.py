@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from helpers import csrf_from, sign_in
 from idp.accounts.roles import Role
@@ -56,7 +57,9 @@ def token(client, school):  # type: ignore[no-untyped-def]
 
 def user(rt, login) -> User | None:  # type: ignore[no-untyped-def]
     with rt.database.session() as session:
-        return session.scalar(select(User).where(User.login == login))
+        return session.scalar(
+            select(User).where(User.login == login).options(selectinload(User.groups))
+        )
 
 
 ADMIN_PATHS = [
