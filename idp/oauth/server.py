@@ -32,6 +32,7 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
+from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
@@ -552,9 +553,10 @@ def encode_id_token(
     if nonce:
         claims["nonce"] = nonce
     if sso_session_id is not None:
-        row = server.db.get(SsoSession, sso_session_id)
-        if row is not None:
-            claims["sid"] = row.sid
+        # The column alone: loading the row would join its user as well.
+        sid = server.db.scalar(select(SsoSession.sid).where(SsoSession.id == sso_session_id))
+        if sid is not None:
+            claims["sid"] = sid
     if access_token := token.get("access_token"):
         claims["at_hash"] = create_half_hash(access_token, alg).decode()
     # Claims for the scopes belong in the ID token only when no access token lets the client

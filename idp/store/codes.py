@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Establishment
 from idp.store.tenancy import owned
 
+_INSERT = insert(AuthorizationCode.__table__)
 
-def add(session: Session, establishment: Establishment, **values: Any) -> AuthorizationCode:
-    row = AuthorizationCode(establishment_id=establishment.id, **values)
-    session.add(row)
-    session.flush()
-    return row
+
+def add(session: Session, establishment: Establishment, **values: Any) -> None:
+    # A Core INSERT, as for tokens (idp.store.tokens.add): nothing reads the row back.
+    session.execute(_INSERT, {"establishment_id": establishment.id, **values})
 
 
 @dataclass(frozen=True)
