@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Establishment
-from idp.store.tenancy import owned
+from idp.store.tenancy import prepared, scope
 
 _INSERT = insert(AuthorizationCode.__table__)
 
@@ -30,24 +30,28 @@ class Claim:
     replayed: bool = False
 
 
+_CLAIM = (
+    update(AuthorizationCode)
+    .where(
+        AuthorizationCode.establishment_id == bindparam("tenant"),
+        AuthorizationCode.code_hash == bindparam("hash"),
+        AuthorizationCode.client_pk == bindparam("client"),
+        AuthorizationCode.used_at.is_(None),
+        AuthorizationCode.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+)
+_BY_HASH = prepared(AuthorizationCode, AuthorizationCode.code_hash == bindparam("hash"))
+
+
 def claim(
     session: Session, establishment: Establishment, code_hash: str, client_pk: int, now: datetime
 ) -> Claim:
     """Only the code's own client claims it: another client presenting it spends nothing."""
     result = session.execute(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.establishment_id == establishment.id,
-            AuthorizationCode.code_hash == code_hash,
-            AuthorizationCode.client_pk == client_pk,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.expires_at > now,
-        )
-        .values(used_at=now)
+        _CLAIM, scope(establishment, hash=code_hash, client=client_pk, now=now)
     )
-    row = session.scalar(
-        owned(AuthorizationCode, establishment, AuthorizationCode.code_hash == code_hash)
-    )
+    row = session.scalar(_BY_HASH, scope(establishment, hash=code_hash))
     if result.rowcount == 1:  # type: ignore[attr-defined]
         return Claim(row, claimed=True)
     return Claim(row, replayed=row is not None and row.used_at is not None)

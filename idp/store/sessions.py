@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from idp.models import Establishment, SsoSession, User
-from idp.store.tenancy import owned
+from idp.store.tenancy import owned, prepared, scope
 
 
 def add(
@@ -46,15 +47,17 @@ def live_by_token(
 ) -> SsoSession | None:
     """The session if it is not ended, not past its absolute end and not idle too long."""
     return session.scalar(
-        owned(
-            SsoSession,
-            establishment,
-            SsoSession.token_hash == token_hash,
-            SsoSession.ended_at.is_(None),
-            SsoSession.expires_at > now,
-            SsoSession.last_seen_at > idle_since,
-        )
+        _LIVE, scope(establishment, token_hash=token_hash, now=now, idle_since=idle_since)
     )
+
+
+_LIVE = prepared(
+    SsoSession,
+    SsoSession.token_hash == bindparam("token_hash"),
+    SsoSession.ended_at.is_(None),
+    SsoSession.expires_at > bindparam("now"),
+    SsoSession.last_seen_at > bindparam("idle_since"),
+)
 
 
 def touch(session: Session, row: SsoSession, now: datetime) -> None:

@@ -4,11 +4,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Client, Establishment, Token, User
-from idp.store.tenancy import owned
+from idp.store.tenancy import owned, prepared, scope
 
 # Built once: the values go as parameters, so the statement's cache key is computed once.
 _INSERT = insert(Token.__table__)
@@ -24,35 +24,45 @@ def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | 
     return session.scalar(owned(Token, establishment, Token.jti == jti))
 
 
+_BEARER = (
+    prepared(Token, Token.jti == bindparam("jti"))
+    .add_columns(User, Client, AuthorizationCode.claims)
+    .join(User, User.id == Token.user_id)
+    .join(Client, Client.id == Token.client_pk)
+    .outerjoin(AuthorizationCode, AuthorizationCode.id == Token.code_id)
+)
+
+
 def bearer_by_jti(
     session: Session, establishment: Establishment, jti: str
 ) -> tuple[Token, User, Client, dict[str, Any] | None] | None:
     """An access token with its user, its client and the `claims` request of its code, in
     one query (userinfo asks for all of them at every call)."""
-    statement = (
-        owned(Token, establishment, Token.jti == jti)
-        .add_columns(User, Client, AuthorizationCode.claims)
-        .join(User, User.id == Token.user_id)
-        .join(Client, Client.id == Token.client_pk)
-        .outerjoin(AuthorizationCode, AuthorizationCode.id == Token.code_id)
-    )
-    found = session.execute(statement).one_or_none()
+    found = session.execute(_BEARER, scope(establishment, jti=jti)).one_or_none()
     return None if found is None else (found[0], found[1], found[2], found[3])
+
+
+_BY_REFRESH_HASH = prepared(Token, Token.refresh_hash == bindparam("refresh_hash"))
 
 
 def by_refresh_hash(
     session: Session, establishment: Establishment, refresh_hash: str
 ) -> Token | None:
-    return session.scalar(owned(Token, establishment, Token.refresh_hash == refresh_hash))
+    return session.scalar(_BY_REFRESH_HASH, scope(establishment, refresh_hash=refresh_hash))
+
+
+_MARK_ROTATED = (
+    update(Token)
+    .where(
+        Token.id == bindparam("token_id"), Token.rotated_at.is_(None), Token.revoked_at.is_(None)
+    )
+    .values(rotated_at=bindparam("now"))
+)
 
 
 def mark_rotated(session: Session, token: Token, now: datetime) -> bool:
     """Claim the refresh token for one rotation; False if another request already did."""
-    result = session.execute(
-        update(Token)
-        .where(Token.id == token.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
-        .values(rotated_at=now)
-    )
+    result = session.execute(_MARK_ROTATED, {"token_id": token.id, "now": now})
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
