@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,12 +22,17 @@ class Payload(OAuth2Payload):
     def __init__(self, values: MultiDict) -> None:
         self._values = values
 
-    @property
+    # Computed once: Authlib reads them dozens of times a request, and they never change.
+
+    @cached_property
     def data(self) -> dict[str, Any]:
         # The first value of each parameter; duplicates are visible in `datalist`.
-        return {key: self._values.getlist(key)[0] for key in self._values}
+        data: dict[str, Any] = {}
+        for key, value in self._values.multi_items():
+            data.setdefault(key, value)
+        return data
 
-    @property
+    @cached_property
     def datalist(self) -> defaultdict[str, list[str]]:
         values: defaultdict[str, list[str]] = defaultdict(list)
         for key, value in self._values.multi_items():

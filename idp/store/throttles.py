@@ -8,11 +8,12 @@ clears (account) or gives back (address) what was reserved.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import Update, bindparam, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,22 +60,9 @@ def reserve(
     """Count one attempt as a failure unless the scope is blocked (then None). The count
     starts again from 1 when the last failure (`by_window=False`) or the window's start
     (`by_window=True`) is older than `forget_before`."""
-    reference = Throttle.window_started_at if by_window else Throttle.last_failure_at
-    stale = reference < forget_before
-    conditions = [Throttle.scope == scope]
-    if honour_block:
-        conditions.append(or_(Throttle.blocked_until.is_(None), Throttle.blocked_until <= now))
-    statement = (
-        update(Throttle)
-        .where(*conditions)
-        .values(
-            failures=case((stale, 1), else_=Throttle.failures + 1),
-            window_started_at=case((stale, now), else_=Throttle.window_started_at),
-            last_failure_at=now,
-        )
-        .returning(Throttle.failures)
-    )
-    failures = session.scalar(statement)
+    statement = _counting(by_window=by_window, honour_block=honour_block)
+    values = {"key": scope, "at": now, "forget": forget_before}
+    failures = session.scalar(statement, values)
     # No row was counted: either the scope is blocked, or it has no row yet. Another
     # request may insert that row at this very moment (a class behind one address, each
     # pupil's first attempt): then count on its row, never take it for a block.
@@ -87,7 +75,7 @@ def reserve(
         if row is not None:
             if honour_block and row.blocked_until is not None and row.blocked_until > now:
                 return None  # blocked
-            failures = session.scalar(statement)
+            failures = session.scalar(statement, values)
             continue
         try:
             with session.begin_nested():
@@ -103,16 +91,42 @@ def reserve(
                 )
             failures = 1
         except IntegrityError:
-            failures = session.scalar(statement)  # inserted meanwhile: count on it
+            failures = session.scalar(statement, values)  # inserted meanwhile: count on it
     if failures is None:
         return None
     delay = delay_for(failures)
-    session.execute(
-        update(Throttle)
-        .where(Throttle.scope == scope)
-        .values(blocked_until=now + delay if delay else None)
-    )
+    session.execute(_SET_BLOCK, {"key": scope, "until": now + delay if delay else None})
     return failures
+
+
+# Built once per kind (every sign-in runs two of them): the values are bound parameters,
+# named apart from the columns, which an UPDATE reserves for its SET clause.
+_SET_BLOCK = (
+    update(Throttle)
+    .where(Throttle.scope == bindparam("key"))
+    .values(blocked_until=bindparam("until"))
+)
+
+
+@functools.cache
+def _counting(*, by_window: bool, honour_block: bool) -> Update:
+    reference = Throttle.window_started_at if by_window else Throttle.last_failure_at
+    moment = Throttle.__table__.c.last_failure_at.type  # typed: `now` also stands in a CASE
+    stale = reference < bindparam("forget", type_=moment)
+    now = bindparam("at", type_=moment)
+    conditions = [Throttle.scope == bindparam("key")]
+    if honour_block:
+        conditions.append(or_(Throttle.blocked_until.is_(None), Throttle.blocked_until <= now))
+    return (
+        update(Throttle)
+        .where(*conditions)
+        .values(
+            failures=case((stale, 1), else_=Throttle.failures + 1),
+            window_started_at=case((stale, now), else_=Throttle.window_started_at),
+            last_failure_at=now,
+        )
+        .returning(Throttle.failures)
+    )
 
 
 def give_back(session: Session, scope: str, *, delay_for: Delay, now: datetime) -> None:
