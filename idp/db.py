@@ -13,15 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
 
 # Stable constraint names, so that Alembic migrations name the same thing on every database.
 NAMING_CONVENTION = {
@@ -289,3 +290,13 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def detached_copy(row: M) -> M:
+    """A detached copy of a row's columns, to merge into later sessions without a query
+    (`session.merge(copy, load=False)`): for rows cached per process, kept fresh by
+    idp.caches."""
+    model = type(row)
+    copy = model(**{c.key: getattr(row, c.key) for c in model.__table__.columns})  # type: ignore[attr-defined]
+    make_transient_to_detached(copy)
+    return copy

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp.caches import Caches
+from idp.db import detached_copy
+from idp.models import Establishment
 from idp.store import establishments
 
 
@@ -36,6 +38,7 @@ class Directory:
         self._caches = caches
         self._size = size
         self._entries: dict[str, EstablishmentView | None] = {}
+        self._rows: dict[int, Establishment] = {}
         self._lock = threading.Lock()
         caches.register(self.clear)
 
@@ -65,6 +68,25 @@ class Directory:
                 self._entries[code] = view
         return view
 
+    def row(self, session: Session, establishment_id: int) -> Establishment:
+        """The establishment as a row of `session`, without a query once cached: store
+        functions take the row, and a sign-in flow needs it in every request."""
+        with self._lock:
+            snapshot = self._rows.get(establishment_id)
+            epoch = self._caches.epoch
+        if snapshot is not None:
+            return session.merge(snapshot, load=False)
+        row = session.get(Establishment, establishment_id)
+        if row is None:
+            raise LookupError(f"no establishment {establishment_id}")
+        with self._lock:
+            if self._caches.epoch == epoch:
+                if len(self._rows) >= self._size:
+                    self._rows.clear()
+                self._rows[establishment_id] = detached_copy(row)
+        return row
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._rows.clear()

@@ -79,8 +79,7 @@ def id_token_claims(
     if not names:
         return {}
     session = server.db
-    establishment = session.get(Establishment, server.establishment_id)
-    assert establishment is not None
+    establishment = server.establishment(session)
     fresh = session.get(User, user.id)
     assert fresh is not None
     values = claim_values(fresh, establishment, names)

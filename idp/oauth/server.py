@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -33,8 +33,9 @@ from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from sqlalchemy import select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
+from idp.db import detached_copy
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.claims import id_token_claims
 from idp.oauth.client_auth import PrivateKeyJwt
@@ -81,20 +82,11 @@ class OAuthResponse:
 # (`query_client`, `validate_jti`, …); the entry points below bind it from the request adapter
 # (`OAuthRequest.db`) for the duration of the call, in the worker thread that runs it.
 _bound: ContextVar[Session] = ContextVar("oauth_unit_of_work")
-M = TypeVar("M")
 
 
 _UNKNOWN = object()
 # Clients one establishment's server keeps at most (a bound, not an eviction policy).
 _MAX_CLIENTS = 1_000
-
-
-def _snapshot(row: M) -> M:
-    """A detached copy of a row's columns, to merge into later sessions without a query."""
-    model = type(row)
-    copy = model(**{c.key: getattr(row, c.key) for c in model.__table__.columns})  # type: ignore[attr-defined]
-    make_transient_to_detached(copy)
-    return copy
 
 
 def _own_claims(signed: str) -> dict[str, Any]:
@@ -117,7 +109,6 @@ class EstablishmentServer(AuthorizationServer):
         self.code = code
         self.issuer = rt.settings.issuer(code)
         self.lifetimes = lifetimes
-        self._establishment: Establishment | None = None
         self._clients: dict[str, Client | None] = {}
         self._urls: dict[str, str] = {}
         self.register_token_generator("default", AccessTokens(self))
@@ -187,13 +178,7 @@ class EstablishmentServer(AuthorizationServer):
     # its keys or its clients change (idp.caches).
 
     def establishment(self, session: Session) -> Establishment:
-        snapshot = self._establishment
-        if snapshot is None:
-            loaded = session.get(Establishment, self.establishment_id)
-            assert loaded is not None
-            self._establishment = _snapshot(loaded)
-            return loaded
-        return session.merge(snapshot, load=False)
+        return self.rt.directory.row(session, self.establishment_id)
 
     def query_client(self, client_id: str) -> Client | None:
         session = self.db
@@ -206,7 +191,7 @@ class EstablishmentServer(AuthorizationServer):
         found = client if client is not None and client.enabled else None
         if len(self._clients) >= _MAX_CLIENTS:
             self._clients.clear()
-        self._clients[client_id] = _snapshot(found) if found is not None else None
+        self._clients[client_id] = detached_copy(found) if found is not None else None
         return found
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:

@@ -297,7 +297,7 @@ class SignIn:
                 details={"reason": "inactive"},
             )
             return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login)
-        throttles.clear(session, throttles.account_scope(user.id))
+        throttles.reset(session, throttles.account_scope(user.id))
         self._ip_give_back(session, client, now)
         if new_hash is not None and user.password_hash == replaced_hash:
             # Parameters changed since this hash was made: upgrade it, unless the
@@ -318,11 +318,8 @@ class SignIn:
             )
         return Attempt(Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub)
 
-    @staticmethod
-    def _establishment(session, establishment_id: int) -> Establishment:  # type: ignore[no-untyped-def]
-        establishment = session.get(Establishment, establishment_id)
-        assert establishment is not None
-        return establishment
+    def _establishment(self, session: Session, establishment_id: int) -> Establishment:
+        return self.rt.directory.row(session, establishment_id)
 
     # -- sessions ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, bindparam, case, delete, or_, select, update
+from sqlalchemy import Update, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,9 +69,7 @@ def reserve(
     for _ in range(3):
         if failures is not None:
             break
-        row = session.execute(
-            select(Throttle.blocked_until).where(Throttle.scope == scope)
-        ).one_or_none()
+        row = session.execute(_BLOCKED_UNTIL, {"key": scope}).one_or_none()
         if row is not None:
             if honour_block and row.blocked_until is not None and row.blocked_until > now:
                 return None  # blocked
@@ -79,15 +77,16 @@ def reserve(
             continue
         try:
             with session.begin_nested():
-                session.add(
-                    Throttle(
-                        scope=scope,
-                        establishment_id=establishment_id,
-                        failures=1,
-                        window_started_at=now,
-                        last_failure_at=now,
-                        blocked_until=None,
-                    )
+                session.execute(
+                    _INSERT,
+                    {
+                        "scope": scope,
+                        "establishment_id": establishment_id,
+                        "failures": 1,
+                        "window_started_at": now,
+                        "last_failure_at": now,
+                        "blocked_until": None,
+                    },
                 )
             failures = 1
         except IntegrityError:
@@ -101,6 +100,8 @@ def reserve(
 
 # Built once per kind (every sign-in runs two of them): the values are bound parameters,
 # named apart from the columns, which an UPDATE reserves for its SET clause.
+_INSERT = insert(Throttle.__table__)
+_BLOCKED_UNTIL = select(Throttle.blocked_until).where(Throttle.scope == bindparam("key"))
 _SET_BLOCK = (
     update(Throttle)
     .where(Throttle.scope == bindparam("key"))
@@ -144,6 +145,19 @@ def give_back(session: Session, scope: str, *, delay_for: Delay, now: datetime) 
 
 def clear(session: Session, scope: str) -> None:
     session.execute(delete(Throttle).where(Throttle.scope == scope))
+
+
+def reset(session: Session, scope: str) -> None:
+    """Forget the failures (a successful sign-in) but keep the row at zero: the next
+    attempt then counts with one UPDATE rather than racing to insert the row again."""
+    session.execute(_RESET, {"key": scope})
+
+
+_RESET = (
+    update(Throttle)
+    .where(Throttle.scope == bindparam("key"))
+    .values(failures=0, blocked_until=None)
+)
 
 
 def rate(

@@ -21,7 +21,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.directory import EstablishmentView
 from idp.i18n import DEFAULT_LOCALE, negotiate
-from idp.models import Establishment
 from idp.oauth.authorization import (
     Ask,
     Granted,
@@ -165,7 +164,7 @@ def _load_pending(request: Request, establishment: EstablishmentView, handle: st
     session = db(request)
     row = authorizations.pending(
         session,
-        session.get(Establishment, establishment.id),
+        rt.directory.row(session, establishment.id),
         secret_hash(handle),
         rt.clock.now(),
     )
@@ -187,7 +186,7 @@ def _store_pending(
     session = db(request)
     authorizations.add_pending(
         session,
-        session.get(Establishment, establishment.id),
+        rt.directory.row(session, establishment.id),
         handle_hash=secret_hash(handle),
         params=params,
         now=now,
@@ -283,7 +282,7 @@ def _drop_pending(request: Request, establishment: EstablishmentView, handle: st
     rt = request.app.state.runtime
     session = db(request)
     row = authorizations.pending(
-        session, session.get(Establishment, establishment.id), secret_hash(handle), rt.clock.now()
+        session, rt.directory.row(session, establishment.id), secret_hash(handle), rt.clock.now()
     )
     if row is not None:
         authorizations.delete_pending(session, row)
@@ -341,7 +340,7 @@ async def consent_decision(request: Request) -> Response:
         work = db(request)
         authorizations.add_consent(
             work,
-            work.get(Establishment, establishment.id),
+            rt.directory.row(work, establishment.id),
             sso_session_id=session.id,
             client_pk=grant.request.client.id,
             scope=grant.request.scope,
