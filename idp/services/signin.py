@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -52,6 +52,8 @@ class Attempt:
     exempt_sub: str | None = None
     # Signed in with a temporary password sent by email (to be changed at once).
     temporary: bool = False
+    # For OK when asked to open a session: (cookie token, known-device entry).
+    opened: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,23 +95,49 @@ class SignIn:
     # -- password check ------------------------------------------------------------------
 
     async def authenticate(
-        self, db: Session, establishment_id: int, typed_login: str, password: str, client: Client
+        self,
+        db: Session,
+        establishment_id: int,
+        typed_login: str,
+        password: str,
+        client: Client,
+        *,
+        open_session: bool = False,
+        replacing: str | None = None,
     ) -> Attempt:
         """Two transactions: the attempt is reserved and committed before the password is
-        checked (parallel guesses see it), then its outcome is recorded."""
+        checked (parallel guesses see it), then its outcome is recorded and committed.
+        With `open_session`, a success also opens the session (ending the one whose token
+        is `replacing`) in that second transaction: a sign-in writes in two worker-thread
+        calls, and on SQLite never holds the write lock across an await."""
         login = logins.normalise_typed(typed_login)
-        reserved, stored = await run_in_threadpool(
-            self._reserve_and_read, db, establishment_id, login, client
-        )
-        await release(db)
+
+        def reserve_and_read():  # type: ignore[no-untyped-def]
+            found = self._reserve_and_read(db, establishment_id, login, client)
+            db.commit()  # before the hash: parallel guesses see the reservation
+            return found
+
+        reserved, stored = await run_in_threadpool(reserve_and_read)
         if reserved.result is not Result.OK:
             return reserved
         ok, new_hash, expected, temporary = await self._check(stored, password)
-        if not ok:
-            return await run_in_threadpool(self._fail, db, establishment_id, reserved, client)
-        return await run_in_threadpool(
-            self._succeed, db, establishment_id, reserved, client, new_hash, expected, temporary
-        )
+
+        def settle() -> Attempt:
+            if not ok:
+                attempt = self._fail(db, establishment_id, reserved, client)
+            else:
+                attempt = self._succeed(
+                    db, establishment_id, reserved, client, new_hash, expected, temporary
+                )
+            if attempt.result is Result.OK and open_session:
+                assert attempt.user_id is not None
+                self.end_session(db, establishment_id, replacing, client)
+                opened = self.open_session(db, establishment_id, attempt.user_id, client)
+                attempt = replace(attempt, opened=opened)
+            db.commit()
+            return attempt
+
+        return await run_in_threadpool(settle)
 
     def _reserve_and_read(self, db: Session, establishment_id: int, login: str, client: Client):  # type: ignore[no-untyped-def]
         reserved = self._reserve(db, establishment_id, login, client)

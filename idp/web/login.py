@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -115,8 +114,15 @@ async def submit(request: Request) -> Response:
     known = _known_devices(request, establishment.code)
     trusted = frozenset(entry for entry, strikes in known if strikes < DEVICE_STRIKES)
     client = Client(client.ip, client.user_agent, trusted)
+    old = session_token(request, establishment.code)
     attempt = await signin(request).authenticate(
-        db(request), establishment.id, typed_login, password, client
+        db(request),
+        establishment.id,
+        typed_login,
+        password,
+        client,
+        open_session=True,
+        replacing=old,
     )
 
     if attempt.result is Result.THROTTLED:
@@ -157,15 +163,10 @@ async def submit(request: Request) -> Response:
             request, establishment, attempt.user_id, next_url, temporary=attempt.temporary
         )
 
-    # Signed in: a new session id (the old one, if any, ends), and this browser is now a
+    # Signed in: a new session id (the old one, if any, ended), and this browser is now a
     # known device for the account.
-    service = signin(request)
-    old = session_token(request, establishment.code)
-    if old:
-        await run_in_threadpool(service.end_session, db(request), establishment.id, old, client)
-    token, entry = await run_in_threadpool(
-        service.open_session, db(request), establishment.id, attempt.user_id, client
-    )
+    assert attempt.opened is not None
+    token, entry = attempt.opened
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(request, response, establishment.code, token)
     sub = entry.split(":", 1)[0]

@@ -5,6 +5,7 @@ steps are interactions outside the protocol engine, resumed through a stored req
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -124,7 +125,7 @@ async def authorize(request: Request) -> Response:
     oauth_request = await from_starlette(
         request, _public(request, "authorize", establishment), db(request)
     )
-    return await _authorize(request, establishment, server, oauth_request, not_before=None)
+    return await _authorize(request, establishment, server, lambda: (oauth_request, None))
 
 
 async def resume(request: Request) -> Response:
@@ -133,30 +134,17 @@ async def resume(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     server = _server(request, establishment)
-    pending = await run_in_threadpool(
-        _load_pending, request, establishment, request.query_params.get("request", "")
-    )
-    if pending is None:
-        return render(
-            request,
-            "oidc_error.html",
-            status_code=400,
-            establishment=establishment,
-            detail="expired",
-            no_store=True,
-        )
-    params, created_at = pending
-    oauth_request = from_params(
-        params, _public(request, "authorize", establishment), request.headers, db(request)
-    )
-    return await _authorize(
-        request,
-        establishment,
-        server,
-        oauth_request,
-        not_before=created_at,
-        handle=request.query_params.get("request", ""),
-    )
+    handle = request.query_params.get("request", "")
+    public = _public(request, "authorize", establishment)
+
+    def load() -> tuple[OAuthRequest, Any] | None:
+        pending = _load_pending(request, establishment, handle)
+        if pending is None:
+            return None
+        params, created_at = pending
+        return from_params(params, public, request.headers, db(request)), created_at
+
+    return await _authorize(request, establishment, server, load, handle=handle)
 
 
 def _load_pending(request: Request, establishment: EstablishmentView, handle: str):  # type: ignore[no-untyped-def]
@@ -205,30 +193,54 @@ async def _authorize(
     request: Request,
     establishment: EstablishmentView,
     server: EstablishmentServer,
-    oauth_request: OAuthRequest,
+    load: Callable[[], tuple[OAuthRequest, Any] | None],
     *,
-    not_before: Any,
     handle: str | None = None,
 ) -> Response:
+    """`load` gives the request and the moment before which a sign-in is too old (None
+    for a new request), or None when the stored request to resume has expired."""
     rt = request.app.state.runtime
     rt_signin = request.app.state.signin
     token = session_token(request, establishment.code)
 
-    def decide_and_settle() -> tuple[Ask, Outcome]:
-        # One worker-thread call for the common case: the session, the decision, and for
-        # a grant the code, committed together (idp.web.transactions.run_and_commit).
+    def decide_and_settle() -> tuple[OAuthRequest, Ask, Outcome, str | None] | None:
+        # One worker-thread call whatever the outcome: the stored request, the session, the
+        # decision, and what it stores (the code of a grant, the request an interaction
+        # resumes), committed together, so that on SQLite the write lock is never held
+        # across an await.
         work = db(request)
+        loaded = load()
+        if loaded is None:
+            work.commit()
+            return None
+        oauth_request, not_before = loaded
+        data = oauth_request.payload.data
         session = rt_signin.current_session(work, establishment.id, token)
         ask = Ask(server, oauth_request, session, rt.clock.now(), not_before)
         outcome = decide(ask)
+        stored = None
         if isinstance(outcome, Granted):
             if handle and outcome.response.location and "code=" in outcome.response.location:
                 # Answered: the stored request cannot be replayed for another code.
                 _drop_pending(request, establishment, handle)
-            work.commit()
-        return ask, outcome
+        elif isinstance(outcome, Interaction):
+            # Sign-in keeps no `not_before`: the request is answered after a fresh one.
+            since = not_before if outcome.kind != "login" else None
+            stored = _store_pending(request, establishment, server, data, since)
+        work.commit()
+        return oauth_request, ask, outcome, stored
 
-    ask, outcome = await run_in_threadpool(decide_and_settle)
+    settled = await run_in_threadpool(decide_and_settle)
+    if settled is None:
+        return render(
+            request,
+            "oidc_error.html",
+            status_code=400,
+            establishment=establishment,
+            detail="expired",
+            no_store=True,
+        )
+    oauth_request, ask, outcome, stored = settled
     session = ask.session
     data = oauth_request.payload.data
 
@@ -248,8 +260,8 @@ async def _authorize(
             no_store=True,
         )
     if isinstance(outcome, Interaction) and outcome.kind == "login":
-        handle = await run_in_threadpool(_store_pending, request, establishment, server, data)
-        query = {"next": _resume(request, establishment, handle)}
+        assert stored is not None
+        query = {"next": _resume(request, establishment, stored)}
         if data.get("login_hint"):
             query["login_hint"] = data["login_hint"]
         if negotiate(data.get("ui_locales")) != DEFAULT_LOCALE:
@@ -258,16 +270,13 @@ async def _authorize(
             url(request, "login", query, code=establishment.code), status_code=303, headers=NO_STORE
         )
     if isinstance(outcome, Interaction):
-        handle = await run_in_threadpool(
-            _store_pending, request, establishment, server, data, not_before
-        )
         response = render(
             request,
             "consent.html",
             establishment=establishment,
             client=ask.client,
             scopes=ask.grant.request.scope.split(),  # type: ignore[union-attr]
-            handle=handle,
+            handle=stored,
             csrf_field=FIELD,
             csrf_token=csrf_token(request),
             user=session.user if session else None,
