@@ -35,8 +35,9 @@ test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Speed, measured against a real server process (production argon2 parameters).
+# BENCH_DATABASE=postgresql+psycopg://…: on that database (wiped), not on SQLite.
 bench: $(VENV)/.stamp-test
-	$(BIN)/python tests/bench.py
+	$(BIN)/python tests/bench.py $(if $(BENCH_DATABASE),--database '$(BENCH_DATABASE)')
 
 # Side by side with the certified peer in BENCH (an installed copy of the shared bench folder).
 BENCH ?= ../shared/bench

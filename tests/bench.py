@@ -29,9 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import html
 import json
+import math
 import os
 import platform
 import re
@@ -78,6 +80,8 @@ HASH_CONCURRENCY = 1
 GENERATOR_CPU, SERVER_CPU = 0, 1
 TICK = os.sysconf("SC_CLK_TCK")
 IMPORT_ACCOUNTS = 5000
+# Whose versions the report records.
+PACKAGES = "cpro-connect uvicorn starlette sqlalchemy uvloop httptools argon2-cffi psycopg"
 
 # The floor server: what uvicorn and Starlette cost with nothing of ours behind them, served
 # the way `idp serve` serves (uvloop, httptools, one worker, no access log).
@@ -99,9 +103,10 @@ uvicorn.run(Starlette(routes=[Route("/", ok)]), host="127.0.0.1", port=int(sys.a
 # The argon2id floor: verifications of one hash for a few seconds, with as many threads as
 # the server hashes at once (argon2-cffi releases the GIL while it hashes).
 ARGON2_FLOOR = """
-import json, os, sys, threading, time
+import json, sys, threading, time
 import argon2
-params, threads, seconds, password = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+params, threads = json.loads(sys.argv[1]), int(sys.argv[2])
+seconds, password = float(sys.argv[3]), sys.argv[4]
 hasher = argon2.PasswordHasher(hash_len=32, salt_len=16, type=argon2.Type.ID, **params)
 stored = hasher.hash(password)
 hasher.verify(stored, password)
@@ -129,6 +134,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = Parser(
         prog="tests/bench.py",
         description="Load benchmark of one `idp serve` process (see the module docstring).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "--database",
@@ -139,7 +145,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--accounts", type=int, default=40, help="accounts to provision")
-    parser.add_argument("--workers", type=int, default=1, help="`idp serve --workers`")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`idp serve --workers`, all on CPU 1"
+    )
     parser.add_argument("--json", default="bench-results/bench.json", help="where to write")
     parser.add_argument(
         "--import",
@@ -177,17 +185,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         )
     if args.database and not args.database.startswith(("postgresql+psycopg://", "postgresql://")):
         parser.error("--database must be a postgresql+psycopg:// URL (SQLite is the default)")
+    # Which backends are ours (libpq's default database is the user's name).
+    url = urlsplit(args.database or "")
+    args.pg_database = (
+        (url.path.lstrip("/") or url.username or "postgres") if args.database else None
+    )
     return args
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def redact(url: str) -> str:
-    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 # -- a raw HTTP/1.1 client ---------------------------------------------------------------
@@ -219,9 +222,9 @@ class Response:
 
 
 def request_bytes(
-    method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b""
+    port: int, method: str, target: str, headers: Iterable[tuple[str, str]] = (), body: bytes = b""
 ) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {HOST}", f"User-Agent: {USER_AGENT}"]
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {HOST}:{port}", f"User-Agent: {USER_AGENT}"]
     lines += [f"{name}: {value}" for name, value in headers]
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
@@ -334,8 +337,8 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.last = ""
 
-    async def get(self, target: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
-        return await self._send("GET", target, list(headers), b"")
+    async def get(self, target: str) -> Response:
+        return await self._send("GET", target, [], b"")
 
     async def post(self, target: str, form: dict[str, str], auth: str = "") -> Response:
         headers = [("Content-Type", "application/x-www-form-urlencoded")]
@@ -349,7 +352,9 @@ class Browser:
         if self.cookies:
             headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items())))
         self.last = f"{method} {target}"
-        response = await self.conn.send(request_bytes(method, target, headers, body))
+        response = await self.conn.send(
+            request_bytes(self.conn.port, method, target, headers, body)
+        )
         for name, value in response.headers:
             if name == "set-cookie":
                 self._store(value)
@@ -532,18 +537,19 @@ async def setup_with_token(t: Target, sim: Sim, build: Callable[[Target, Sim], b
 
 def userinfo_request(t: Target, sim: Sim) -> bytes:
     auth = [("Authorization", f"Bearer {sim.access_token}")]
-    return request_bytes("GET", t.path("/oidc/userinfo"), auth)
+    return request_bytes(t.port, "GET", t.path("/oidc/userinfo"), auth)
 
 
 def introspection_request(t: Target, sim: Sim) -> bytes:
     headers = [("Authorization", t.basic), ("Content-Type", "application/x-www-form-urlencoded")]
     body = urlencode({"token": sim.access_token}).encode()
-    return request_bytes("POST", t.path("/oidc/introspect"), headers, body)
+    return request_bytes(t.port, "POST", t.path("/oidc/introspect"), headers, body)
 
 
 def client_credentials_request(t: Target, sim: Sim) -> bytes:
     headers = [("Authorization", t.basic), ("Content-Type", "application/x-www-form-urlencoded")]
-    return request_bytes("POST", t.path("/oidc/token"), headers, b"grant_type=client_credentials")
+    body = b"grant_type=client_credentials"
+    return request_bytes(t.port, "POST", t.path("/oidc/token"), headers, body)
 
 
 async def login_op(t: Target, sim: Sim) -> None:
@@ -582,11 +588,11 @@ class Scenario:
 
 
 def _discovery(t: Target, sim: Sim) -> bytes:
-    return request_bytes("GET", t.path("/.well-known/openid-configuration"))
+    return request_bytes(t.port, "GET", t.path("/.well-known/openid-configuration"))
 
 
 def _jwks(t: Target, sim: Sim) -> bytes:
-    return request_bytes("GET", t.path("/oidc/jwks"))
+    return request_bytes(t.port, "GET", t.path("/oidc/jwks"))
 
 
 SCENARIO_TABLE = {
@@ -608,16 +614,19 @@ SCENARIO_TABLE = {
         lambda t, s: setup_with_token(t, s, introspection_request),
     ),
 }
-FLOOR = Scenario("starlette floor", 1, send_fixed, fixed(lambda t, s: request_bytes("GET", "/")))
+FLOOR = Scenario(
+    "starlette floor", 1, send_fixed, fixed(lambda t, s: request_bytes(t.port, "GET", "/"))
+)
 BROWSER_SCENARIOS = {"login", "sso", "refresh", "userinfo", "introspection"}
 
 
 # -- CPU accounting from /proc -------------------------------------------------------------
 
 
-def proc_table() -> dict[int, tuple[int, str, int]]:
-    """pid → (ppid, comm, clock ticks: utime + stime + those of its reaped children)."""
-    table: dict[int, tuple[int, str, int]] = {}
+def proc_table() -> dict[int, tuple[int, str, int, int]]:
+    """pid → (ppid, comm, its own clock ticks: utime + stime, those of its reaped children:
+    cutime + cstime)."""
+    table: dict[int, tuple[int, str, int, int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -631,10 +640,41 @@ def proc_table() -> dict[int, tuple[int, str, int]]:
         comm = raw[raw.index(b"(") + 1 : close].decode("utf-8", "replace")
         fields = raw[close + 2 :].split()
         # fields[0] is field 3 (state): ppid is field 4, utime..cstime are fields 14..17.
-        # A reaped child's time moves to its parent's cutime/cstime: PostgreSQL backends
-        # that end during a window stay counted.
-        table[int(name)] = (int(fields[1]), comm, sum(int(f) for f in fields[11:15]))
+        utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+        table[int(name)] = (int(fields[1]), comm, utime + stime, cutime + cstime)
     return table
+
+
+# What a PostgreSQL process's title says of its database: "postgres: [cluster: ]user database
+# host(port) activity" for a backend, "… autovacuum worker database" for that worker.
+PG_DATABASE = re.compile(
+    r"postgres: (?:[^:]*: )?(?:autovacuum worker (\S+)|\S+ (\S+) (?:\S+\(\d+\)|\[local\]))"
+)
+
+
+def postgres_ticks(
+    table: dict[int, tuple[int, str, int, int]], database: str
+) -> tuple[dict[int, int], int]:
+    """(pid → own clock ticks of PostgreSQL's live processes, less those working for other
+    databases (the test suite's, say); the clock ticks of the connections that ended, reaped
+    by the postmaster). A connection that ended may have been another database's: there is
+    no telling once it is gone."""
+    found: dict[int, int] = {}
+    ended = 0
+    for pid, (ppid, comm, own, reaped) in table.items():
+        if not comm.startswith("postgres"):
+            continue
+        if not table.get(ppid, (0, ""))[1].startswith("postgres"):  # the postmaster
+            ended += reaped
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                title = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        match = PG_DATABASE.match(title)
+        if match is None or database in match.groups():
+            found[pid] = own
+    return found, ended
 
 
 def machine_busy() -> float:
@@ -649,15 +689,16 @@ def machine_busy() -> float:
 class CpuSample:
     at: float
     server: float  # CPU seconds so far
-    postgres: float
+    postgres: dict[int, int]  # pid → clock ticks so far
+    postgres_ended: int  # clock ticks of the connections that ended so far
     generator: float
     machine: float
 
 
-def cpu_sample(server_pid: int) -> CpuSample:
+def cpu_sample(server_pid: int, pg_database: str | None) -> CpuSample:
     table = proc_table()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
+    for pid, (ppid, _, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
     tree: set[int] = set()
     todo = [server_pid]
@@ -666,11 +707,14 @@ def cpu_sample(server_pid: int) -> CpuSample:
         if pid in table and pid not in tree:
             tree.add(pid)
             todo.extend(children.get(pid, ()))
-    postgres = sum(ticks for _, comm, ticks in table.values() if comm.startswith("postgres"))
+    # The server's reaped children count: a worker that uvicorn replaced worked for it.
+    server = sum(table[pid][2] + table[pid][3] for pid in tree)
+    postgres, ended = postgres_ticks(table, pg_database) if pg_database else ({}, 0)
     return CpuSample(
         at=time.perf_counter(),
-        server=sum(table[pid][2] for pid in tree) / TICK,
-        postgres=postgres / TICK,
+        server=server / TICK,
+        postgres=postgres,
+        postgres_ended=ended,
         generator=time.process_time(),
         machine=machine_busy(),
     )
@@ -712,10 +756,10 @@ async def run_cell(
     tasks = [asyncio.create_task(client(sim)) for sim in sims]
     await asyncio.sleep(args.warmup)
     requests_before = sum(sim.conn.requests for sim in sims)
-    before = cpu_sample(server_pid)
+    before = cpu_sample(server_pid, args.pg_database)
     window[0] = before.at
     await asyncio.sleep(args.duration)
-    after = cpu_sample(server_pid)
+    after = cpu_sample(server_pid, args.pg_database)
     window[1] = after.at
     requests = sum(sim.conn.requests for sim in sims) - requests_before
     stopping = True
@@ -729,7 +773,12 @@ async def run_cell(
     ops = len(latencies)
     ordered = sorted(latencies)
     server = after.server - before.server
-    postgres = after.postgres - before.postgres if args.database else 0.0
+    # Per live process: one that ended during the window must not take its past time away
+    # (the postmaster's reaped time has it), one that started counts from zero. The server
+    # opening and closing connections (its pool overflowing) shows as pg_ended.
+    pg_live = sum(ticks - before.postgres.get(pid, 0) for pid, ticks in after.postgres.items())
+    pg_ended = (after.postgres_ended - before.postgres_ended) / TICK
+    postgres = pg_live / TICK + pg_ended
     generator = after.generator - before.generator
     cell: dict[str, Any] = {
         "scenario": scenario.name,
@@ -751,12 +800,15 @@ async def run_cell(
         "server_cpu_ms_per_op": server * 1000 / ops if ops else None,
         "server_cores": server / seconds,
         "generator_cores": generator / seconds,
-        # Whatever else ran on the machine meanwhile (the bench is only as quiet as it).
-        "other_cores": (after.machine - before.machine - server - postgres - generator) / seconds,
+        # Whatever else ran on the machine meanwhile (the bench is only as quiet as it is);
+        # at least 0: each reading is rounded to a clock tick.
+        "other_cores": max(0.0, after.machine - before.machine - server - postgres - generator)
+        / seconds,
     }
     if args.database:
         cell["postgres_cpu_ms_per_op"] = postgres * 1000 / ops if ops else None
         cell["postgres_cores"] = postgres / seconds
+        cell["postgres_ended_connections_cores"] = pg_ended / seconds
     return cell
 
 
@@ -801,9 +853,17 @@ def wipe_postgres(url: str) -> None:
         import psycopg
     except ImportError:
         raise SystemExit("--database needs psycopg: pip install -e '.[postgres]'") from None
-    with psycopg.connect(url.replace("+psycopg", "", 1), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+    try:
+        with psycopg.connect(url.replace("+psycopg", "", 1), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+    except psycopg.Error as exc:
+        # A database that is not there or not reachable: a bad --database, exit status 2.
+        print(
+            f"tests/bench.py: error: --database {redact(url)}: {' '.join(str(exc).split())}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
 
 
 def redact(url: str) -> str:
@@ -812,8 +872,7 @@ def redact(url: str) -> str:
 
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("cpro-connect", "uvicorn", "starlette", "sqlalchemy", "uvloop", "httptools",
-                 "argon2-cffi", "psycopg"):  # fmt: skip
+    for name in PACKAGES.split():
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -840,14 +899,15 @@ def fmt(value: float | None, spec: str) -> str:
 
 def table(cells: list[dict[str, Any]], postgres: bool, header: bool = True) -> str:
     """One line per cell. cores: the server's; gen: the load generator's; other: everything
-    else on the machine; floor: ops/s as a fraction of the bare Starlette endpoint's."""
+    else on the machine; floor: ops/s as a fraction of the bare Starlette endpoint's; pg:
+    PostgreSQL's, of which `ended` in connections that closed during the window."""
     head = (
         f"{'scenario':<19}{'c':>4}{'ops/s':>9}{'req/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'p99 ms':>8}{'errors':>7}{'CPU ms/op':>10}{'cores':>6}{'gen':>5}{'other':>6}"
         f"{'floor':>7}"
     )
     if postgres:
-        head += f"{'pg ms/op':>9}{'pg cores':>9}"
+        head += f"{'pg ms/op':>9}{'pg cores':>9}{'ended':>6}"
     lines = [head, "-" * len(head)] if header else []
     for c in cells:
         lat = c["latency_ms"]
@@ -862,6 +922,7 @@ def table(cells: list[dict[str, Any]], postgres: bool, header: bool = True) -> s
         if postgres:
             line += f"{fmt(c.get('postgres_cpu_ms_per_op'), '.2f'):>9}"
             line += f"{c.get('postgres_cores', 0):>9.2f}"
+            line += f"{c.get('postgres_ended_connections_cores', 0):>6.2f}"
         if "of_argon2" in c:
             line += f"  {c['of_argon2']:.0%} of the argon2id floor"
         lines.append(line)
@@ -874,15 +935,15 @@ def table(cells: list[dict[str, Any]], postgres: bool, header: bool = True) -> s
 class Bench:
     def __init__(self, args: argparse.Namespace, runner: asyncio.Runner) -> None:
         self.args, self.runner = args, runner
-        self.workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
-        self.procs: list[subprocess.Popen[bytes]] = []
         available = os.sched_getaffinity(0)
         self.pinned = {GENERATOR_CPU, SERVER_CPU} <= available
         self.pin = ["taskset", "-c", str(SERVER_CPU)] if self.pinned else []
         if not self.pinned:
-            print(f"note: only CPUs {sorted(available)} here: nothing is pinned")
+            print(f"note: only CPUs {sorted(available)} here, fewer than 2: nothing is pinned")
         elif not shutil.which("taskset"):
             raise SystemExit("taskset (util-linux) is needed to pin the servers to CPU 1")
+        self.workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
+        self.procs: list[subprocess.Popen[bytes]] = []
         self.port = free_port()
         self.database = args.database or f"sqlite:///{self.workdir / 'idp.db'}"
         self.server_env = {
@@ -914,7 +975,6 @@ class Bench:
                 else None,
                 "argon2": ARGON2,
                 "hash_concurrency": HASH_CONCURRENCY,
-                "generator_loop": type(asyncio.get_event_loop_policy()).__module__,
                 "server_env": self.server_env
                 | {"IDP_DATABASE_URL": redact(self.database), "IDP_SECRET_KEY": "***"},
             },
@@ -932,9 +992,14 @@ class Bench:
     def idp(self, *args: str, stdin: str | None = None) -> str:
         """The `idp` command next to this Python, with the server's environment."""
         result = subprocess.run(
-            [IDP, *args], cwd=self.workdir, env=self.env, input=stdin, capture_output=True,
-            text=True, check=False,
-        )  # fmt: skip
+            [IDP, *args],
+            cwd=self.workdir,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise SystemExit(f"idp {shlex.join(args)}: {result.stderr.strip()}")
         return result.stdout
@@ -956,17 +1021,28 @@ class Bench:
         if self.args.database:
             wipe_postgres(self.args.database)
         self.idp("db", "upgrade")
-        self.idp("establishment", "create", SCHOOL, "--name", "Lycée du banc d'essai",
-                 "--uai", "0750655E", "--email", "banc@example.org")  # fmt: skip
-        client = json.loads(
-            self.idp("client", "add", SCHOOL, "--name", "Banc", "--redirect-uri", REDIRECT,
-                     "--json")
-        )  # fmt: skip
+        school = [
+            "--name",
+            "Lycée du banc d'essai",
+            "--uai",
+            "0750655E",
+            "--email",
+            "b@example.org",
+        ]
+        self.idp("establishment", "create", SCHOOL, *school)
+        module = ["--name", "Banc", "--redirect-uri", REDIRECT, "--json"]
+        client = json.loads(self.idp("client", "add", SCHOOL, *module))
 
         def account(i: int) -> str:
-            login = self.idp("user", "add", SCHOOL, "--first-name", f"Banc{i}", "--last-name",
-                             "Essai", "--birth-date", "2009-01-01", "--role", "student")  # fmt: skip
-            login = login.split()[-1]
+            person = [
+                "--first-name",
+                f"Banc{i}",
+                "--last-name",
+                "Essai",
+                "--birth-date",
+                "2009-01-01",
+            ]
+            login = self.idp("user", "add", SCHOOL, *person, "--role", "student").split()[-1]
             self.idp("user", "set-password", SCHOOL, login, "--password-stdin", stdin=PASSWORD)
             return login
 
@@ -982,37 +1058,50 @@ class Bench:
             f"--birth-date 2009-01-01 --role student; "
             f"idp user set-password {SCHOOL} LOGIN --password-stdin",
         ]
-        print(f"provisioned 1 client and {len(logins)} accounts in {self.report['provisioning_s']} s")
+        print(
+            f"provisioned 1 client and {len(logins)} accounts in {self.report['provisioning_s']} s"
+        )
         return Target(self.port, client["client_id"], client["client_secret"]), logins
 
     def argon2_floor(self) -> float:
-        command = [*self.pin, sys.executable, "-c", ARGON2_FLOOR, json.dumps(ARGON2),
-                   str(HASH_CONCURRENCY), "4", PASSWORD]  # fmt: skip
+        command = [
+            *self.pin,
+            sys.executable,
+            "-c",
+            ARGON2_FLOOR,
+            json.dumps(ARGON2),
+            str(HASH_CONCURRENCY),
+            "4",
+            PASSWORD,
+        ]
+        busy = machine_busy()
         result = subprocess.run(command, capture_output=True, text=True, check=True)
+        busy = machine_busy() - busy
         measured = json.loads(result.stdout)
+        count, seconds, cpu = (
+            measured["verifications"],
+            measured["seconds"],
+            measured["cpu_seconds"],
+        )
         floor = measured | {
             "threads": HASH_CONCURRENCY,
             "params": ARGON2,
-            "per_s": measured["verifications"] / measured["seconds"],
-            "cpu_ms_per_hash": measured["cpu_seconds"] * 1000 / measured["verifications"],
+            "per_s": count / seconds,
+            "cpu_ms_per_hash": cpu * 1000 / count,
+            # Less than HASH_CONCURRENCY cores: something else ran on CPU 1 meanwhile.
+            "cores": cpu / seconds,
+            "other_cores": max(0.0, busy - cpu) / seconds,
         }
         self.report["floors"]["argon2id"] = floor
-        self.report["commands"]["argon2_floor"] = shlex.join(
-            [*command[:3], "<ARGON2_FLOOR>", *command[4:]]
-        )
-        print(
-            f"argon2id floor: {floor['per_s']:.1f} verifications/s "
-            f"({floor['cpu_ms_per_hash']:.1f} ms CPU each, {HASH_CONCURRENCY} thread)"
-        )
+        self.report["commands"]["argon2_floor"] = shlex.join(placeholder(command))
+        print(argon2_line(floor))
         return float(floor["per_s"])
 
     def starlette_floor(self) -> dict[int, float]:
         port = free_port()
         command = [*self.pin, sys.executable, "-c", FLOOR_SERVER, str(port)]
         proc = self.start(command, "floor.log", f"http://{HOST}:{port}/")
-        self.report["commands"]["starlette_floor"] = shlex.join(
-            [*command[:-2], "<FLOOR_SERVER>", command[-1]]
-        )
+        self.report["commands"]["starlette_floor"] = shlex.join(placeholder(command))
         cells = []
         for c in self.args.concurrency:
             sims = [new_sim(port, "") for _ in range(c)]
@@ -1024,9 +1113,11 @@ class Bench:
         self.report["floors"]["starlette"] = cells
         return {cell["concurrency"]: cell["ops_per_s"] for cell in cells}
 
-    def provider(self, target: Target, logins: list[str], argon2: float, floor: dict[int, float]) -> None:
-        command = [*self.pin, IDP, "serve", "--port", str(self.port),
-                   "--workers", str(self.args.workers)]  # fmt: skip
+    def provider(
+        self, target: Target, logins: list[str], argon2: float, floor: dict[int, float]
+    ) -> None:
+        workers = str(self.args.workers)
+        command = [*self.pin, IDP, "serve", "--port", str(self.port), "--workers", workers]
         server = self.start(command, "serve.log", f"http://{HOST}:{self.port}/healthz")
         self.report["commands"]["server"] = shlex.join(command)
         print(f"\nidp serve, {self.report['settings']['database']}, {self.args.workers} worker(s)")
@@ -1034,8 +1125,10 @@ class Bench:
         header = True
         for name in self.args.scenarios:
             scenario = SCENARIO_TABLE[name]
-            sims = [new_sim(self.port, logins[i % len(logins)])
-                    for i in range(max(self.args.concurrency))]  # fmt: skip
+            sims = [
+                new_sim(self.port, logins[i % len(logins)])
+                for i in range(max(self.args.concurrency))
+            ]
             try:
                 self.runner.run(set_up(scenario, target, sims))
                 # Once before measuring: a scenario that does not work is reported, not timed.
@@ -1068,9 +1161,13 @@ class Bench:
         csv_path = self.workdir / "import.csv"
         csv_path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
         start = time.perf_counter()
-        self.idp("user", "import", SCHOOL, str(csv_path))
+        output = self.idp("user", "import", SCHOOL, str(csv_path))
         seconds = time.perf_counter() - start
-        self.report["import"] = {"accounts": IMPORT_ACCOUNTS, "seconds": seconds}
+        self.report["import"] = {
+            "accounts": IMPORT_ACCOUNTS,
+            "seconds": seconds,
+            "output": output.strip(),
+        }
         self.report["commands"]["import"] = f"idp user import {SCHOOL} import.csv"
         print(f"import of {IMPORT_ACCOUNTS:,} accounts (CLI): {seconds:.1f} s")
 
@@ -1096,8 +1193,7 @@ class Bench:
             + ("server on CPU 1, generator on CPU 0" if self.pinned else "nothing pinned"),
         ]
         if "argon2id" in report["floors"]:
-            a2 = report["floors"]["argon2id"]
-            lines.append(f"argon2id floor: {a2['per_s']:.1f}/s, {a2['cpu_ms_per_hash']:.1f} ms CPU each")
+            lines.append(argon2_line(report["floors"]["argon2id"]))
         if "starlette" in report["floors"]:
             lines += ["", "bare Starlette endpoint:", table(report["floors"]["starlette"], False)]
         if report["cells"]:
@@ -1113,8 +1209,37 @@ class Bench:
                 lines.append(f"{cell['scenario']} c={cell['concurrency']}: {cell['errors']} errors")
                 lines += [f"    {sample}" for sample in cell["error_samples"]]
         if "import" in report:
-            lines.append(f"import of {IMPORT_ACCOUNTS:,} accounts: {report['import']['seconds']:.1f} s")
+            lines.append(
+                f"import of {IMPORT_ACCOUNTS:,} accounts: {report['import']['seconds']:.1f} s"
+            )
+        floor = report["floors"].get("argon2id")
+        if floor and floor["cores"] < 0.9 * HASH_CONCURRENCY:
+            lines.append(
+                f"note: the argon2id floor ran on {floor['cores']:.2f} core(s), not "
+                f"{HASH_CONCURRENCY}: CPU 1 was shared, the login's percentage of it is too high"
+            )
+        cells = report["cells"] + report["floors"].get("starlette", [])
+        busiest = max((cell["other_cores"] for cell in cells), default=0.0)
+        if busiest > 0.25:
+            lines.append(
+                f"note: other processes used up to {busiest:.2f} cores during the cells "
+                "(the 'other' column): the machine was not quiet, the numbers are noisy"
+            )
         return "\n".join(lines)
+
+
+def argon2_line(floor: dict[str, Any]) -> str:
+    return (
+        f"argon2id floor: {floor['per_s']:.1f} verifications/s, {floor['cpu_ms_per_hash']:.1f} ms "
+        f"CPU each ({floor['threads']} thread, {floor['cores']:.2f} cores used, "
+        f"other processes {floor['other_cores']:.2f} cores)"
+    )
+
+
+def placeholder(command: list[str]) -> list[str]:
+    """The command line for the report, with the `python -c` program named, not inlined."""
+    names = {FLOOR_SERVER: "<FLOOR_SERVER>", ARGON2_FLOOR: "<ARGON2_FLOOR>"}
+    return [names.get(part, part) for part in command]
 
 
 def new_sim(port: int, login: str) -> Sim:
