@@ -41,7 +41,17 @@ async def resolve(request: Request) -> EstablishmentView | Response:
     directory = request.app.state.directory
     view = directory.peek(code)
     if isinstance(view, Missing):
-        view = await run_in_threadpool(directory.get, db(request), code)
+        view = await run_in_threadpool(_look_up, request, code)
     if view is None:
         raise HTTPException(404)
+    return view
+
+
+def _look_up(request: Request, code: str) -> EstablishmentView | None:
+    """The directory's answer, and the end of the transaction that read it: on SQLite a
+    request's first statement takes the write lock, which must not stay held while the
+    handler goes on across awaits (nothing has been written yet)."""
+    work = db(request)
+    view = request.app.state.directory.get(work, code)
+    work.commit()
     return view
