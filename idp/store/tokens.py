@@ -20,8 +20,11 @@ def add(session: Session, establishment: Establishment, **values: Any) -> None:
     session.execute(_INSERT, {"establishment_id": establishment.id, **values})
 
 
+_BY_JTI = prepared(Token, Token.jti == bindparam("jti"))
+
+
 def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | None:
-    return session.scalar(owned(Token, establishment, Token.jti == jti))
+    return session.scalar(_BY_JTI, scope(establishment, jti=jti))
 
 
 _BEARER = (
