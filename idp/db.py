@@ -55,7 +55,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, read_only: bool = False, pool_size: int | None = None, **kwargs: Any
+) -> Engine:
     """An engine. On SQLite, `read_only` gives connections that begin deferred transactions
     (WAL readers never wait for the write lock) and refuse any write (PRAGMA query_only),
     and the default gives connections whose transactions take the write lock at BEGIN."""
@@ -81,15 +83,26 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         return engine
     # hide_parameters: a failing statement's values (a password hash, a token hash) must
     # never reach a log line through the exception text.
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **_POOL, **kwargs)
+    kept = pool_size or POSTGRES_POOL_SIZE
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        pool_size=kept,
+        max_overflow=kept,
+        **kwargs,
+    )
 
 
-# As many kept connections as worker threads may use at once (anyio's default limiter,
-# 40): overflow connections are closed at every checkin and opened again (with their
-# PRAGMAs, or a PostgreSQL handshake) at the next request; with 20 kept, 32 busy clients on
-# PostgreSQL opened and closed 25 connections a second. The overflow covers the few
-# transactions that hold a connection across an await.
+# SQLite: as many kept connections as worker threads may use at once (anyio's default
+# limiter, 40). Overflow connections are closed at every checkin and opened again at the
+# next request; the overflow covers the few transactions that hold one across an await.
 _POOL = {"pool_size": 40, "max_overflow": 10}
+# PostgreSQL: connections are the server's to ration (max_connections, 100 by default, for
+# every worker of every instance), so each process keeps IDP_DATABASE_POOL_SIZE (20 by
+# default) and may open as many again in a burst. A single busy worker churns connections
+# beyond that (32 clients on one worker with 20 kept: 25 new connections a second).
+POSTGRES_POOL_SIZE = 20
 
 # How long a SQLite writer waits for the write lock before "database is locked".
 BUSY_SECONDS = 30.0
@@ -235,9 +248,9 @@ class UnitOfWork:
 class Database:
     """The engines and their sessions. One per app or CLI invocation, never a global."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, pool_size: int | None = None, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.engine = make_engine(url, pool_size=pool_size, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             self.read_engine = make_engine(url, read_only=True, **engine_kwargs)

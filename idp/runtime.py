@@ -56,7 +56,7 @@ def build_runtime(
 ) -> Runtime:
     clock = clock or SystemClock()
     templates = Templates()
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
     # An old key stays published while any token it signed may live (plus clock skew).
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
     caches = Caches(settings.cache_seconds)

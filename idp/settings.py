@@ -63,6 +63,8 @@ class Settings:
     access_token_lifetime: timedelta = timedelta(minutes=10)
     id_token_lifetime: timedelta = timedelta(minutes=10)
     refresh_token_lifetime: timedelta = timedelta(days=30)
+    # PostgreSQL connections each process keeps (and may open as many again in a burst).
+    database_pool_size: int = 20
     # How access tokens are signed: ES256 costs a fifth of RS256 at the token endpoint.
     access_token_alg: str = "ES256"  # noqa: S105 - an algorithm name
     audit_retention_days: int = 365
@@ -130,6 +132,7 @@ class Settings:
                 minutes=read("IDP_ACCESS_TOKEN_MINUTES", _int(1, 60), 10)
             ),
             "id_token_lifetime": timedelta(minutes=read("IDP_ID_TOKEN_MINUTES", _int(1, 60), 10)),
+            "database_pool_size": read("IDP_DATABASE_POOL_SIZE", _int(1, 500), 20),
             "access_token_alg": read(
                 "IDP_ACCESS_TOKEN_ALG", _choice("ES256", "RS256", upper=True), "ES256"
             ),

@@ -57,6 +57,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.smtp_timeout == 10.0
     assert s.log_level == "INFO"
     assert s.access_token_alg == "ES256"
+    assert s.database_pool_size == 20
     # Development (http on loopback, SQLite): a key is generated beside ./idp.db.
     assert len(s.secret_key) >= 32
     assert (tmp_path / "idp.db.secret-key").read_text().strip() == s.secret_key
@@ -109,6 +110,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         IDP_ACCESS_TOKEN_MINUTES="5",
         IDP_ID_TOKEN_MINUTES="3",
         IDP_ACCESS_TOKEN_ALG="RS256",
+        IDP_DATABASE_POOL_SIZE="35",
         IDP_REFRESH_TOKEN_DAYS="7",
         IDP_TEMPORARY_PASSWORD_HOURS="48",
         IDP_AUDIT_RETENTION_DAYS="90",
@@ -141,6 +143,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.access_token_lifetime == timedelta(minutes=5)
     assert s.id_token_lifetime == timedelta(minutes=3)
     assert s.access_token_alg == "RS256"
+    assert s.database_pool_size == 35
     assert s.refresh_token_lifetime == timedelta(days=7)
     assert s.temporary_password_lifetime == timedelta(hours=48)
     assert (s.audit_retention_days, s.throttle_ip_failures) == (90, 300)
@@ -224,6 +227,7 @@ BAD_VALUES = [
     ("IDP_SMTP_SECURITY", "ssl"),
     ("IDP_LOG_LEVEL", "TRACE"),
     ("IDP_ACCESS_TOKEN_ALG", "HS256"),
+    ("IDP_DATABASE_POOL_SIZE", "0"),
     ("IDP_ACCESS_TOKEN_ALG", "none"),
     ("IDP_BASE_URL", "idp.example.fr"),
     ("IDP_BASE_URL", "/cpro"),

@@ -40,6 +40,8 @@ _CLAIM = (
         AuthorizationCode.expires_at > bindparam("now"),
     )
     .values(used_at=bindparam("now"))
+    # Bound values: the session cannot match loaded objects against them; none is read after.
+    .execution_options(synchronize_session=False)
 )
 _BY_HASH = prepared(AuthorizationCode, AuthorizationCode.code_hash == bindparam("hash"))
 

@@ -106,6 +106,8 @@ _SET_BLOCK = (
     update(Throttle)
     .where(Throttle.scope == bindparam("key"))
     .values(blocked_until=bindparam("until"))
+    # Bound values: the session cannot match loaded rows against them (none is read after).
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -127,6 +129,7 @@ def _counting(*, by_window: bool, honour_block: bool) -> Update:
             last_failure_at=now,
         )
         .returning(Throttle.failures)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -157,6 +160,7 @@ _RESET = (
     update(Throttle)
     .where(Throttle.scope == bindparam("key"))
     .values(failures=0, blocked_until=None)
+    .execution_options(synchronize_session=False)
 )
 
 

@@ -60,6 +60,7 @@ _MARK_ROTATED = (
         Token.id == bindparam("token_id"), Token.rotated_at.is_(None), Token.revoked_at.is_(None)
     )
     .values(rotated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
 )
 
 

@@ -48,10 +48,13 @@ async def resolve(request: Request) -> EstablishmentView | Response:
 
 
 def _look_up(request: Request, code: str) -> EstablishmentView | None:
-    """The directory's answer, and the end of the transaction that read it: on SQLite a
-    request's first statement takes the write lock, which must not stay held while the
-    handler goes on across awaits (nothing has been written yet)."""
+    """The directory's answer, and the end of the transaction that read it when the lookup
+    began it: on SQLite a request's first statement takes the write lock, which must not
+    stay held while the handler goes on across awaits. A transaction already under way (a
+    console action that shows its page again) is left to the unit of work."""
     work = db(request)
+    began = not work.in_transaction()
     view = request.app.state.directory.get(work, code)
-    work.commit()
+    if began:
+        work.commit()
     return view
