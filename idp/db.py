@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
+T = TypeVar("T")
 
 # Stable constraint names, so that Alembic migrations name the same thing on every database.
 NAMING_CONVENTION = {
@@ -206,6 +207,28 @@ async def release(session: Session) -> None:
     hash takes tens of milliseconds): no lock or snapshot is held meanwhile. The next
     statement begins a new transaction. Only where a flow needs it, and says why."""
     await anyio.to_thread.run_sync(session.commit)
+
+
+async def read(session: Session, call: Callable[..., T], *args: Any) -> T:
+    """Run a read in a worker thread and, if it began the session's transaction, end that
+    transaction in the same call: on SQLite a writer's first statement takes the write
+    lock, which a read must not keep while the handler goes on across awaits (other
+    writers would queue behind it, and with every worker thread waiting, stall). A
+    transaction already under way is left as it is."""
+
+    def run() -> T:
+        began = not session.in_transaction()
+        try:
+            result = call(*args)
+        except BaseException:
+            if began:
+                session.rollback()
+            raise
+        if began:
+            session.commit()
+        return result
+
+    return await anyio.to_thread.run_sync(run)
 
 
 class UnitOfWork:

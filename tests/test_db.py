@@ -1,12 +1,17 @@
-"""idp/db.py: how many connections a process keeps."""
+"""idp/db.py: how many connections a process keeps, and reads that end their own\ntransaction."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
-from sqlalchemy import text
+import anyio
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
-from idp.runtime import build_runtime
+from idp.db import read
+from idp.models import Establishment
+from idp.runtime import Runtime, build_runtime
 from idp.settings import Settings
 
 
@@ -22,3 +27,45 @@ def test_postgresql_keeps_the_configured_number_of_connections(
             assert session.execute(text("SELECT 1")).scalar() == 1
     finally:
         rt.close()
+
+
+def _establishment_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Establishment)) or 0
+
+
+def test_a_read_that_began_the_transaction_ends_it(rt: Runtime) -> None:
+    uow = rt.database.unit_of_work()
+    try:
+        with rt.database.opened(uow):
+            session = uow.session
+            assert anyio.run(read, session, _establishment_count, session) == 0
+            # Ended in the worker thread: on SQLite no write lock is held any more, so
+            # another writer gets in at once.
+            assert not session.in_transaction()
+        with rt.database.session() as other:
+            other.add(_school("lp-b"))
+    finally:
+        uow.close()
+
+
+def test_a_read_inside_a_transaction_under_way_leaves_it_open(rt: Runtime) -> None:
+    uow = rt.database.unit_of_work()
+    try:
+        with rt.database.opened(uow):
+            session = uow.session
+            session.add(_school("lp-c"))
+            session.flush()
+            assert anyio.run(read, session, _establishment_count, session) == 1
+            assert session.in_transaction()  # the write is the unit of work's to commit
+            uow.rollback()
+        with rt.database.session() as other:
+            assert _establishment_count(other) == 0
+    finally:
+        uow.close()
+
+
+def _school(code: str) -> Establishment:
+    now = datetime.now(UTC)
+    return Establishment(
+        code=code, name=code, uai=f"07506{len(code)}5E", email=f"{code}@x.example", created_at=now
+    )

@@ -20,7 +20,7 @@ from idp.accounts import logins
 from idp.accounts.initial_passwords import matches_initial
 from idp.accounts.password_policy import PasswordOwner, PasswordPolicy, Refusal
 from idp.accounts.throttling import ThrottlePolicy
-from idp.db import release
+from idp.db import read, release
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
@@ -447,15 +447,14 @@ class SignIn:
         """The policy's verdict. `current` is what a voluntary change typed; for a forced
         change the current password is the initial one (the birth date, which the policy
         refuses anyway) or a generated one, compared against its hash."""
-        found = await run_in_threadpool(self.owner, db, user_id)
+        found = await read(db, self.owner, db, user_id)
         assert found is not None
         owner, _ = found
         refusal = await run_in_threadpool(
             self.policy.check, new, owner, confirmation=confirmation, current=current
         )
         if refusal is None and current is None:
-            stored = await run_in_threadpool(self._stored_password, db, user_id)
-            await release(db)
+            stored = await read(db, self._stored_password, db, user_id)
             if stored and stored[0] and (await self.rt.hasher.verify_async(stored[0], new)).ok:
                 return self.policy.refusal("same_as_current")
         return refusal
@@ -465,7 +464,7 @@ class SignIn:
     ) -> Attempt:
         """The current password, typed to change it voluntarily: throttled like a sign-in,
         so that a borrowed session cannot be used to find the password."""
-        login = await run_in_threadpool(self._login_of, db, user_id)
+        login = await read(db, self._login_of, db, user_id)
         reserved, stored = await run_in_threadpool(
             self._reserve_and_read, db, establishment_id, login or "", client
         )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts import establishment_codes
+from idp.db import read
 from idp.directory import EstablishmentView, Missing
 from idp.errors import InvalidInput
 from idp.web.rendering import render
@@ -41,20 +41,8 @@ async def resolve(request: Request) -> EstablishmentView | Response:
     directory = request.app.state.directory
     view = directory.peek(code)
     if isinstance(view, Missing):
-        view = await run_in_threadpool(_look_up, request, code)
+        # The lookup's transaction ends with it (idp.db.read): nothing is written yet.
+        view = await read(db(request), directory.get, db(request), code)
     if view is None:
         raise HTTPException(404)
-    return view
-
-
-def _look_up(request: Request, code: str) -> EstablishmentView | None:
-    """The directory's answer, and the end of the transaction that read it when the lookup
-    began it: on SQLite a request's first statement takes the write lock, which must not
-    stay held while the handler goes on across awaits. A transaction already under way (a
-    console action that shows its page again) is left to the unit of work."""
-    work = db(request)
-    began = not work.in_transaction()
-    view = request.app.state.directory.get(work, code)
-    if began:
-        work.commit()
     return view

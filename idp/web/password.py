@@ -8,10 +8,10 @@ password (help page: « vous devrez vous reconnecter »), and a pending `next` s
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.db import read
 from idp.directory import EstablishmentView
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
@@ -43,7 +43,7 @@ async def start_forced_change(
     temporary: bool = False,
 ) -> Response:
     service = request.app.state.signin
-    found = await run_in_threadpool(service.owner, db(request), user_id)
+    found = await read(db(request), service.owner, db(request), user_id)
     assert found is not None
     _, fingerprint = found
     ticket = request.app.state.ticket_signer.sign(
@@ -100,7 +100,7 @@ async def show(request: Request) -> Response:
         return establishment
     ticket = _ticket(request, establishment)
     if ticket is not None:
-        found = await run_in_threadpool(request.app.state.signin.owner, db(request), ticket["u"])
+        found = await read(db(request), request.app.state.signin.owner, db(request), ticket["u"])
         if found is not None:
             return _page(request, establishment, forced=True, login=found[0].login)
     session = await current_session(request, establishment.id, establishment.code)
@@ -128,7 +128,7 @@ async def submit(request: Request) -> Response:
     if ticket is None and session is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
     user_id: int = ticket["u"] if ticket else session.user_id  # type: ignore[union-attr]
-    found = await run_in_threadpool(service.owner, db(request), user_id)
+    found = await read(db(request), service.owner, db(request), user_id)
     if found is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
     login = found[0].login
