@@ -48,6 +48,7 @@ class Runtime:
 
     def close(self) -> None:
         self.logout.close()
+        self.hasher.close()
         self.database.dispose()
 
 

@@ -180,6 +180,33 @@ def test_the_async_api_hashes_and_verifies(hasher: PasswordHasher) -> None:
     anyio.run(main)
 
 
+def test_async_hashes_run_on_as_many_threads_as_the_bound() -> None:
+    # The allocator keeps a freed hash's memory in its thread's arena: hashes spread over
+    # every worker thread would keep that much per thread.
+    hasher = cheap(concurrency=2)
+    threads: set[str] = set()
+    verify = hasher._verify
+
+    def recording(stored: str, password: str) -> Verification:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough for the requests to overlap
+        return verify(stored, password)
+
+    hasher._verify = recording  # type: ignore[method-assign]
+    stored = hasher.hash("tempête")
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(12):
+                tasks.start_soon(hasher.verify_async, stored, "tempête")
+
+    anyio.run(main)
+    hasher.close()
+    # Its own threads, not the server's shared worker threads (which run everything else).
+    assert 1 <= len(threads) <= 2
+    assert all(name.startswith("argon2") for name in threads), threads
+
+
 # -- burn ----------------------------------------------------------------------------------
 
 
