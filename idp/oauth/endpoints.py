@@ -13,7 +13,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet
 
-from idp.models import Client, Token, User
+from idp.models import Client, Token
 from idp.oauth.access_tokens import verify_access_token, verify_id_token_hint
 from idp.oauth.keys import ALGORITHMS
 from idp.security.tokens import secret_hash
@@ -99,26 +99,27 @@ class Introspection(IntrospectionEndpoint):
             return {"active": False}
         if expires is None or expires <= now:
             return {"active": False}
-        session = self.oidc.db
-        client = session.get(Client, row.client_pk)
-        user = session.get(User, row.user_id) if row.user_id else None
-        if client is None or not client.enabled or (user is not None and not user.active):
+        found = token_store.parties(self.oidc.db, row)
+        if found is None or not found.enabled:
+            return {"active": False}
+        has_user = row.user_id is not None
+        if has_user and not found.active:
             return {"active": False}
         payload: dict[str, Any] = {
             "active": True,
             "scope": row.scope,
-            "client_id": client.client_id,
+            "client_id": found.client_id,
             "token_type": "refresh_token" if is_refresh else "access_token",
             "exp": int(expires.timestamp()),
             "iat": int(row.created_at.timestamp()),
             "iss": self.oidc.issuer,
-            "sub": user.sub if user else client.client_id,
+            "sub": found.sub if has_user else found.client_id,
         }
-        if user is not None:
-            payload["username"] = user.login
+        if has_user:
+            payload["username"] = found.login
         if not is_refresh:
             payload["jti"] = row.jti
-            payload["aud"] = client.client_id
+            payload["aud"] = found.client_id
         return payload
 
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Client, Establishment, Token, User
@@ -43,6 +43,23 @@ def bearer_by_jti(
     one query (userinfo asks for all of them at every call)."""
     found = session.execute(_BEARER, scope(establishment, jti=jti)).one_or_none()
     return None if found is None else (found[0], found[1], found[2], found[3])
+
+
+# Plain columns, no ORM objects: introspection answers with these and nothing else.
+_PARTIES = (
+    select(Client.client_id, Client.enabled, User.sub, User.login, User.active)
+    .select_from(Client)
+    .outerjoin(User, User.id == bindparam("user_id"))
+    .where(Client.id == bindparam("client_pk"))
+)
+
+
+def parties(session: Session, token: Token) -> Row[Any] | None:
+    """The token's client (`client_id`, `enabled`) and user (`sub`, `login`, `active`, all
+    None for a client's own token), in one query."""
+    return session.execute(
+        _PARTIES, {"client_pk": token.client_pk, "user_id": token.user_id}
+    ).one_or_none()
 
 
 _BY_REFRESH_HASH = prepared(Token, Token.refresh_hash == bindparam("refresh_hash"))
