@@ -147,6 +147,18 @@ async def resume(request: Request) -> Response:
     return await _authorize(request, establishment, server, load, handle=handle)
 
 
+def _expired(request: Request, establishment: EstablishmentView) -> Response:
+    """The stored request to resume is gone (used, or past its lifetime)."""
+    return render(
+        request,
+        "oidc_error.html",
+        status_code=400,
+        establishment=establishment,
+        detail="expired",
+        no_store=True,
+    )
+
+
 def _load_pending(request: Request, establishment: EstablishmentView, handle: str):  # type: ignore[no-untyped-def]
     rt = request.app.state.runtime
     session = db(request)
@@ -232,14 +244,7 @@ async def _authorize(
 
     settled = await run_in_threadpool(decide_and_settle)
     if settled is None:
-        return render(
-            request,
-            "oidc_error.html",
-            status_code=400,
-            establishment=establishment,
-            detail="expired",
-            no_store=True,
-        )
+        return _expired(request, establishment)
     oauth_request, ask, outcome, stored = settled
     session = ask.session
     data = oauth_request.payload.data
@@ -321,14 +326,7 @@ async def consent_decision(request: Request) -> Response:
     pending = await run_in_threadpool(_load_pending, request, establishment, handle)
     session = await current_session(request, establishment.id, establishment.code)
     if pending is None or session is None:
-        return render(
-            request,
-            "oidc_error.html",
-            status_code=400,
-            establishment=establishment,
-            detail="expired",
-            no_store=True,
-        )
+        return _expired(request, establishment)
     params, _ = pending
     oauth_request = from_params(
         params, _public(request, "authorize", establishment), request.headers, db(request)
