@@ -356,8 +356,10 @@ class CodeGrant(AuthorizationCodeGrant):
         session = server.db
         establishment = server.establishment(session)
         claim = codes.claim(session, establishment, secret_hash(code), client.id, now)
-        if claim.replayed and claim.code is not None:
-            # RFC 6749 §4.1.2: a code used twice revokes what its first use issued.
+        if claim.replayed and claim.code is not None and claim.code.client_pk == client.id:
+            # RFC 6749 §4.1.2: a code used twice revokes what its first use issued. Only its
+            # own client's replay does: another client that merely saw the code (a shared
+            # log, a leaked URL) must not be able to sign the real module's user out.
             revoked = token_store.revoke_from_code(session, establishment, claim.code.id, now)
             audit.record(
                 session,

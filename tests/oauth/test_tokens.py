@@ -182,6 +182,21 @@ def test_a_code_is_bound_to_its_client(provider, school_a, module, other_module,
     assert redeem(provider, module, code, verifier).status_code == 200
 
 
+def test_a_used_code_presented_by_another_client_revokes_nothing(
+    provider, school_a, module, other_module, browser
+):
+    code, verifier = authorize(browser, provider, module.client_id)
+    first = redeem(provider, module, code, verifier)
+    assert first.status_code == 200, first.text
+    access_token = first.json()["access_token"]
+    # Only a replay by the code's own client may revoke what the code issued: another
+    # client (one that merely saw the code) gets invalid_grant and changes nothing.
+    assert_error(redeem(provider, other_module, code, verifier), "invalid_grant")
+    assert userinfo(provider, access_token).status_code == 200
+    assert_error(redeem(provider, module, code, verifier), "invalid_grant")
+    assert_invalid_token(userinfo(provider, access_token))
+
+
 def test_a_code_is_bound_to_its_redirect_uri(provider, school_a, browser):
     second_uri = "https://sti.cpro.example/callback2"
     client = add_client(provider, "Deux adresses", redirect_uris_=[REDIRECT, second_uri])
