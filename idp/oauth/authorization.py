@@ -86,6 +86,26 @@ Outcome = Refused | Interaction | Granted
 Step = Callable[[Ask], Refused | Interaction | None]
 
 
+# Parameters Authlib repeats in its error descriptions, which RFC 6749 §5.2 limits to
+# printable ASCII without `"` and `\`: Authlib then refuses to build the error at all.
+_ECHOED = ("client_id", "redirect_uri", "response_type", "response_mode", "scope")
+
+
+def _describable(value: str) -> bool:
+    return all(" " <= c <= "~" and c not in '"\\' for c in value)
+
+
+def check_characters(ask: Ask) -> Refused | None:
+    """A parameter that no error description may quote is refused on the page, before the
+    redirect URI is trusted: no registered redirect URI or client id holds such a
+    character, and no response type or scope does either."""
+    for name in _ECHOED:
+        value = ask.data.get(name)
+        if isinstance(value, str) and not _describable(value):
+            return Refused(InvalidRequestError(f"Invalid '{name}'."))
+    return None
+
+
 def validate_request(ask: Ask) -> Refused | None:
     """Client, redirect URI, response type, scope, PKCE and the OIDC parameters that
     Authlib checks (RFC 6749 §4.1.2.1: without a valid redirect URI, never redirect)."""
@@ -176,6 +196,7 @@ def check_consent(ask: Ask) -> Refused | Interaction | None:
 
 
 STEPS: tuple[Step, ...] = (
+    check_characters,
     validate_request,
     check_max_age,
     check_claims,

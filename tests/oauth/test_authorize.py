@@ -255,3 +255,27 @@ def test_authorization_request_by_post_works_like_get(provider, school_a, module
     assert_error_redirect(provider, refused, "invalid_request")
     unknown = browser.http.post(endpoint, data={**params, "client_id": "nope"})
     assert_error_page(unknown)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("redirect_uri", REDIRECT + '"x'),
+        ("redirect_uri", REDIRECT + "é"),
+        ("redirect_uri", REDIRECT + "\x01"),
+        ("response_type", 'co"de'),
+        ("response_type", "co\\de"),
+        ("response_type", "codé"),
+        ("response_type", "co\x01de"),
+        ("scope", "openid\\"),
+        ("client_id", 'x"'),
+    ],
+)
+def test_characters_no_error_description_may_hold_get_a_page_not_a_500(
+    provider: Provider, school_a: str, module: Registered, name: str, value: str
+) -> None:
+    if name == "client_id":
+        url = authorize_url(provider, value)
+    else:
+        url = authorize_url(provider, module.client_id, **{name: value})
+    assert_error_page(httpx.get(url))
