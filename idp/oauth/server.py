@@ -310,6 +310,18 @@ class Pkce(CodeChallenge):
             )
         super().validate_code_challenge(grant, redirect_uri)
 
+    def validate_code_verifier(self, grant, result):  # type: ignore[no-untyped-def]
+        verifier = grant.request.form.get("code_verifier")
+        challenge = self.get_authorization_code_challenge(grant.request.authorization_code)
+        # A verifier missing for a code issued with a challenge, or one sent for a code
+        # issued without (a PKCE downgrade, RFC 9700 §4.8.2): the grant is what is wrong,
+        # as for a wrong verifier (RFC 7636 §4.6), not the request.
+        if challenge and not verifier:
+            raise InvalidGrantError(description="The code was issued with a code_challenge.")
+        if verifier and not challenge:
+            raise InvalidGrantError(description="The code was issued without a code_challenge.")
+        super().validate_code_verifier(grant, result)
+
     def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
         return authorization_code.code_challenge
 

@@ -225,9 +225,10 @@ def test_a_wrong_code_verifier_is_invalid_grant(provider, school_a, module, brow
     assert_error(redeem(provider, module, code, other_verifier), "invalid_grant")
 
 
-def test_a_missing_code_verifier_is_invalid_request(provider, school_a, module, browser):
+def test_a_missing_code_verifier_is_invalid_grant(provider, school_a, module, browser):
+    # RFC 7636 §4.6 and OAuth 2.1: the grant is what is wrong, as for a wrong verifier.
     code, _ = authorize(browser, provider, module.client_id)
-    assert_error(redeem(provider, module, code, None), "invalid_request")
+    assert_error(redeem(provider, module, code, None), "invalid_grant")
 
 
 def test_a_code_verifier_without_a_challenge_is_refused(provider, school_a, module, browser):
@@ -244,7 +245,7 @@ def test_a_code_verifier_without_a_challenge_is_refused(provider, school_a, modu
     )
     code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
     verifier, _ = pkce()
-    assert_error(redeem(provider, module, code, verifier), "invalid_request")
+    assert_error(redeem(provider, module, code, verifier), "invalid_grant")
 
 
 # -- client authentication --------------------------------------------------------------------
@@ -353,7 +354,7 @@ def test_a_public_client_gets_tokens_with_pkce_and_no_secret(
 
 def test_a_public_client_must_send_its_code_verifier(provider, school_a, public_app, browser):
     code, _ = authorize(browser, provider, public_app.client_id)
-    assert_error(redeem(provider, public_app, code, None), "invalid_request")
+    assert_error(redeem(provider, public_app, code, None), "invalid_grant")
 
 
 def test_an_unsupported_grant_type_is_refused(provider, school_a, module):
