@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+from e2e.conftest import stop_server
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,6 @@ LOGIN_LINK = "Se connecter avec CPRO éducation"
 CHANGED = "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe."
 UNKNOWN_LOGIN = "Authentification incorrecte : login inconnu"
 MODULE_STARTUP_SECONDS = 30.0
-MODULE_STOP_SECONDS = 10.0
 BACKCHANNEL_SECONDS = 5.0
 HTTP_SECONDS = 10.0
 
@@ -98,17 +98,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=MODULE_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=MODULE_STOP_SECONDS)
-
-
 @pytest.fixture(scope="module")
 def modules(provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Module, Module]]:  # type: ignore[no-untyped-def]
     directory = tmp_path_factory.mktemp("modules")
@@ -156,7 +145,7 @@ def modules(provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
         yield started[0], started[1]
     finally:
         for module in started:
-            _stop(module.process)
+            stop_server(module.process)
 
 
 # -- what a user does --------------------------------------------------------------------------
