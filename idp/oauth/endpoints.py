@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnauthorizedClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -25,16 +25,29 @@ if TYPE_CHECKING:
 ALL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def find_token(server: EstablishmentServer, presented: str, hint: str | None) -> Token | None:
-    """An access token (one of our JWTs, by its jti) or a refresh token (by its hash)."""
+def find_token(server: EstablishmentServer, presented: str) -> Token | None:
+    """An access token (one of our JWTs, by its jti) or a refresh token (by its hash).
+
+    The `token_type_hint` is not consulted: it is only a hint (RFC 7009 §2.1, RFC 7662
+    §2.1), and the form tells the two apart: our refresh tokens never hold a dot.
+    """
     session = server.db
-    claims = None
-    if hint != "refresh_token" and presented.count(".") == 2:
-        claims = verify_access_token(server, session, presented, allow_expired=True)
     establishment = server.establishment(session)
-    if isinstance(claims, dict):
+    if presented.count(".") == 2:
+        claims = verify_access_token(server, session, presented, allow_expired=True)
+        if not isinstance(claims, dict):
+            return None
         return token_store.by_jti(session, establishment, claims["jti"])
     return token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+
+
+def check_token_param(request: Any) -> None:
+    """Only `token` is required. An unknown `token_type_hint` is ignored (RFC 7662 §2.1
+    allows it; RFC 7009's `unsupported_token_type` is for a type the server cannot
+    revoke, and Authlib answered it with a 401, as if the client had failed to
+    authenticate)."""
+    if not request.form.get("token"):
+        raise InvalidRequestError("Missing 'token'.")
 
 
 class Revocation(RevocationEndpoint):
@@ -45,10 +58,13 @@ class Revocation(RevocationEndpoint):
         return self.server  # type: ignore[return-value]
 
     def authenticate_token(self, request: Any, client: Client) -> Token | None:
-        self.check_params(request, client)
-        token = find_token(self.oidc, request.form["token"], request.form.get("token_type_hint"))
-        # Another client's token: answer 200 and revoke nothing (RFC 7009 §2.1).
-        return token if token is not None and token.client_pk == client.id else None
+        check_token_param(request)
+        token = find_token(self.oidc, request.form["token"])
+        if token is not None and token.client_pk != client.id:
+            # RFC 7009 §2.1: the server verifies that the token was issued to the client
+            # asking, and refuses the request otherwise; nothing is revoked.
+            raise UnauthorizedClientError("The token was not issued to this client.")
+        return token
 
     def revoke_token(self, token: Token, request: Any) -> None:
         now = self.oidc.rt.clock.now()
@@ -77,17 +93,21 @@ class Introspection(IntrospectionEndpoint):
     def oidc(self) -> EstablishmentServer:
         return self.server  # type: ignore[return-value]
 
+    def check_params(self, request: Any, client: Client) -> None:
+        check_token_param(request)
+
     def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
-        row = find_token(self.oidc, token_string, token_type_hint)
+        row = find_token(self.oidc, token_string)
         if row is None:
             return None
         refresh = row.refresh_hash is not None and row.refresh_hash == secret_hash(token_string)
         return Presented(row, refresh)
 
     def check_permission(self, token: Presented, client: Client, request: Any) -> bool:
-        # Any confidential module of the establishment may ask; the query is already scoped
-        # to the establishment, so nothing of another school is ever found.
-        return True
+        # A module learns about its own tokens only: another module's token is "not active"
+        # to it (RFC 7662 §2.2), so that no module can turn a token it saw into a pupil's
+        # login. The query is already scoped to the establishment.
+        return token.row.client_pk == client.id
 
     def create_introspection_payload(self, token: Presented | None) -> dict[str, Any]:
         now = self.oidc.rt.clock.now()

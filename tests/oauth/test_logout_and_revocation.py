@@ -258,14 +258,20 @@ def test_revocation(provider, school_a, modules, browser):
     token = sign_in_module(provider, browser, school_a, a, REDIRECT)
     endpoint = f"{provider.issuer(school_a)}/oidc/revoke"
     with httpx.Client() as http:
-        # Another client's attempt answers 200 and revokes nothing.
-        other = http.post(
-            endpoint, data={"token": token["access_token"]}, auth=(b.client.client_id, b.secret)
-        )
-        assert other.status_code == 200
+        # Another client's attempt is refused (RFC 7009 §2.1) and revokes nothing, whichever
+        # of the two tokens it presents.
+        for presented in (token["access_token"], token["refresh_token"]):
+            other = http.post(
+                endpoint, data={"token": presented}, auth=(b.client.client_id, b.secret)
+            )
+            assert other.status_code == 400
+            assert other.json()["error"] == "unauthorized_client"
         assert userinfo_status(provider, school_a, token["access_token"]) == 200
+        # The hint is only a hint: an access token sent as a refresh token is still revoked.
         mine = http.post(
-            endpoint, data={"token": token["access_token"]}, auth=(a.client.client_id, a.secret)
+            endpoint,
+            data={"token": token["access_token"], "token_type_hint": "refresh_token"},
+            auth=(a.client.client_id, a.secret),
         )
         assert mine.status_code == 200
         assert userinfo_status(provider, school_a, token["access_token"]) == 401
@@ -277,10 +283,28 @@ def test_revocation(provider, school_a, modules, browser):
             auth=(a.client.client_id, a.secret),
         )
         assert userinfo_status(provider, school_a, fresh["access_token"]) == 401
+        # A refresh token sent as an access token, with the hint wrong the other way.
+        third = sign_in_module(provider, browser, school_a, a, REDIRECT)
+        answer = http.post(
+            endpoint,
+            data={"token": third["refresh_token"], "token_type_hint": "access_token"},
+            auth=(a.client.client_id, a.secret),
+        )
+        assert answer.status_code == 200
+        assert userinfo_status(provider, school_a, third["access_token"]) == 401
         unknown = http.post(
             endpoint, data={"token": "nonsense"}, auth=(a.client.client_id, a.secret)
         )
         assert unknown.status_code == 200
+        # A hint the server does not know is ignored (RFC 7662 §2.1), not a 401.
+        odd = http.post(
+            endpoint,
+            data={"token": "nonsense", "token_type_hint": "id_token"},
+            auth=(a.client.client_id, a.secret),
+        )
+        assert odd.status_code == 200
+        missing = http.post(endpoint, data={}, auth=(a.client.client_id, a.secret))
+        assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
         bad_client = http.post(endpoint, data={"token": "x"}, auth=(a.client.client_id, "wrong"))
         assert bad_client.status_code == 401 and bad_client.json()["error"] == "invalid_client"
 
@@ -290,10 +314,18 @@ def test_introspection(provider, school_a, school_b, modules, browser):
     token = sign_in_module(provider, browser, school_a, a, REDIRECT)
     other_school = provider.rt.run(clients.add, school_b, name="B", redirect_uris_=[REDIRECT])
     with httpx.Client() as http:
+        # Another module of the same school learns nothing of a token that is not its own.
+        for presented in (token["access_token"], token["refresh_token"]):
+            foreign = http.post(
+                f"{provider.issuer(school_a)}/oidc/introspect",
+                data={"token": presented},
+                auth=(b.client.client_id, b.secret),
+            ).json()
+            assert foreign == {"active": False}
         answer = http.post(
             f"{provider.issuer(school_a)}/oidc/introspect",
-            data={"token": token["access_token"]},
-            auth=(b.client.client_id, b.secret),
+            data={"token": token["access_token"], "token_type_hint": "refresh_token"},
+            auth=(a.client.client_id, a.secret),
         ).json()
         assert answer["active"] is True
         assert answer["client_id"] == a.client.client_id
@@ -327,7 +359,7 @@ def test_introspection(provider, school_a, school_b, modules, browser):
         after = http.post(
             f"{provider.issuer(school_a)}/oidc/introspect",
             data={"token": token["access_token"]},
-            auth=(b.client.client_id, b.secret),
+            auth=(a.client.client_id, a.secret),
         ).json()
         assert after == {"active": False}
 
