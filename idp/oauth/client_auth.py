@@ -27,6 +27,10 @@ _JWKS_TTL = 300.0
 # Key sets kept per process (one server per establishment): the least recently used leaves.
 _JWKS_CACHE_SIZE = 64
 _LEEWAY = 60
+# The longest an assertion may live, from its `iat` (or from now, without one): RFC 7523
+# §3 lets the server limit it, and a short life bounds how long a leaked one is worth
+# replaying to an instance whose record of spent ids was lost.
+MAX_ASSERTION_LIFETIME = 300
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
@@ -46,6 +50,23 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             server.endpoint("revoke"),
             server.endpoint("introspect"),
         ]
+
+    def verify_claims(self, claims: Any) -> None:
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if _numeric(exp):
+            # Without `iat`, the client's clock may run ahead of ours: the usual leeway.
+            start, slack = (iat, 0) if _numeric(iat) else (time.time(), _LEEWAY)
+            try:
+                too_long = exp - start > MAX_ASSERTION_LIFETIME + slack
+            except OverflowError:  # an integer no float can hold
+                too_long = True
+            if too_long:
+                raise InvalidClientError(
+                    description="The assertion must expire within 5 minutes of its issue."
+                )
+        # Then the registered claims (a non-numeric `exp` or `iat` is refused there), the
+        # audience, and the assertion id.
+        super().verify_claims(claims)
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         if client.jwks:
@@ -97,3 +118,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             expires_at=expires_at,
             now=datetime.now(UTC),
         )
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value

@@ -44,7 +44,7 @@ def module_with_key(provider, school: str, name: str) -> tuple[str, ECKey]:  # t
     return created.client.client_id, key
 
 
-def make_assertion(provider, school, client_id, key, jti=None):  # type: ignore[no-untyped-def]
+def make_assertion(provider, school, client_id, key, jti=None, **times):  # type: ignore[no-untyped-def]
     now = int(time.time())  # assertions are checked against the wall clock
     claims = {
         "iss": client_id,
@@ -54,6 +54,11 @@ def make_assertion(provider, school, client_id, key, jti=None):  # type: ignore[
         "exp": now + 120,
         "jti": jti or uuid.uuid4().hex,
     }
+    # An offset from now for each time given; None leaves the claim out.
+    claims.update(
+        {name: None if offset is None else now + offset for name, offset in times.items()}
+    )
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key), claims
 
 
@@ -90,6 +95,35 @@ def test_a_replayed_assertion_is_refused(provider, school_a):
     assert row.jti_hash != claims["jti"] and len(row.jti_hash) == 64  # stored hashed
     # Remembered until the assertion can no longer be accepted: its exp plus the leeway.
     assert row.expires_at == datetime.fromtimestamp(claims["exp"] + 60, UTC)
+
+
+@pytest.mark.parametrize(
+    ("iat", "exp", "accepted"),
+    [
+        (0, 300, True),  # five minutes from its issue: the longest allowed
+        (0, 301, False),
+        (-200, 110, False),  # issued a while ago, still ending more than 5 min after
+        (-200, 100, True),
+        (None, 290, True),  # no iat: five minutes from now, with the leeway for skew
+        (None, 600, False),
+        (None, 10**20, False),  # beyond what a float holds: refused, not a 500
+    ],
+)
+def test_an_assertion_living_longer_than_five_minutes_is_refused(
+    provider, school_a, iat, exp, accepted
+):
+    client_id, key = module_with_key(provider, school_a, "PKJ")
+    times = {"exp": exp if exp < 10**10 else exp - int(time.time())}
+    times["iat"] = iat
+    assertion, _ = make_assertion(provider, school_a, client_id, key, **times)
+    answer = backend_token(provider, school_a, assertion)
+    if accepted:
+        assert answer.status_code == 200, answer.text
+    else:
+        assert answer.status_code in (400, 401), answer.text
+        assert answer.json()["error"] == "invalid_client"
+        assert "5 minutes" in answer.json()["error_description"]
+        assert used(provider.rt) == []  # nothing remembered for a refused assertion
 
 
 def test_an_assertion_id_is_per_client(provider, school_a):
