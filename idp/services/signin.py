@@ -42,6 +42,15 @@ class Result(Enum):
 
 
 @dataclass(frozen=True)
+class PasswordChange:
+    """Whether the password was stored, and the new cookie token of the session a
+    voluntary change keeps (the session id rotates, as at sign-in)."""
+
+    done: bool
+    session_token: str | None = None
+
+
+@dataclass(frozen=True)
 class Attempt:
     result: Result
     user_id: int | None = None
@@ -494,9 +503,10 @@ class SignIn:
         keep_session: str | None = None,
         expected_fingerprint: str | None = None,
         via_temporary: bool = False,
-    ) -> bool:
-        """Store the new password; end the user's sessions (but the one being used, for a
-        voluntary change). False if the password changed meanwhile (a stale ticket)."""
+    ) -> PasswordChange:
+        """Store the new password; end the user's sessions but the one being used, for a
+        voluntary change, which gets a new token. Not done if the password changed
+        meanwhile (a stale ticket)."""
         await release(db)
         new_hash = await self.rt.hasher.hash_async(new)
         return await run_in_threadpool(
@@ -521,23 +531,27 @@ class SignIn:
         keep_session: str | None,
         expected_fingerprint: str | None,
         via_temporary: bool = False,
-    ) -> bool:
+    ) -> PasswordChange:
         now = self.rt.clock.now()
         establishment = self._establishment(session, establishment_id)
         user = session.get(User, user_id, with_for_update=True)
         if user is None or user.establishment_id != establishment.id or not user.active:
-            return False
+            return PasswordChange(False)
         if expected_fingerprint and password_fingerprint(user) != expected_fingerprint:
-            return False
+            return PasswordChange(False)
         forced = user.password_hash is None or user.must_change_password or via_temporary
         users.set_password_hash(session, user, new_hash, must_change=False, now=now)
         if via_temporary:
             # The temporary password reached its owner at this address: it is verified.
             user.email_verified = True
-        keep = None
+        keep, rotated = None, None
         if keep_session:
             row = self._live(session, establishment, keep_session, now)
-            keep = row.id if row else None
+            if row is not None and row.user_id == user.id:
+                # A new session id, as at sign-in: a token seen before the change (a shared
+                # computer, a stolen cookie) no longer signs anyone in.
+                keep, rotated = row.id, new_secret()
+                sessions.rekey(session, row, secret_hash(rotated), now)
         self.rt.logout.end_user(session, establishment, user, now, keep=keep)
         audit.record(
             session,
@@ -549,4 +563,4 @@ class SignIn:
             ip=client.ip,
             details={"forced": forced},
         )
-        return True
+        return PasswordChange(True, rotated)

@@ -65,6 +65,13 @@ def touch(session: Session, row: SsoSession, now: datetime) -> None:
     session.flush()
 
 
+def rekey(session: Session, row: SsoSession, token_hash: str, now: datetime) -> None:
+    """The same session under a new cookie token: whoever held the old one is out."""
+    row.token_hash = token_hash
+    row.last_seen_at = now
+    session.flush()
+
+
 def end(session: Session, row: SsoSession, now: datetime) -> None:
     row.ended_at = now
     session.flush()

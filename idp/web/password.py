@@ -25,6 +25,7 @@ from idp.web.forms import (
     finish,
     safe_next,
     session_token,
+    set_session_cookie,
 )
 from idp.web.messages import EXPIRED, WRONG_CURRENT, too_many
 from idp.web.pages import resolve_open
@@ -177,7 +178,7 @@ async def submit(request: Request) -> Response:
             expected_fingerprint=ticket["f"],
             via_temporary=bool(ticket.get("t")),
         )
-        if not changed:
+        if not changed.done:
             # The password changed meanwhile (another tab, a reset): start over.
             response = RedirectResponse(
                 url(request, "login", code=establishment.code), status_code=303
@@ -195,7 +196,10 @@ async def submit(request: Request) -> Response:
         return finish(request, response)
 
     token = session_token(request, establishment.code)
-    await service.change_password(
+    changed = await service.change_password(
         db(request), establishment.id, user_id, new, client, keep_session=token
     )
-    return _page(request, establishment, forced=False, login=login, done=True)
+    response = _page(request, establishment, forced=False, login=login, done=True)
+    if changed.session_token is not None:
+        set_session_cookie(request, response, establishment.code, changed.session_token)
+    return response

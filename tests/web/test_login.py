@@ -364,9 +364,16 @@ def test_voluntary_change_needs_the_current_password_and_ends_other_sessions(
         assert 'name="current_password"' in page.text
         wrong = change_password(client, school, "une autre phrase bien longue", current="nope")
         assert "mot de passe actuel n'est pas le bon" in unescape(wrong.text)
+        before = client.cookies.get("cpro-lp-a")
         done = change_password(client, school, "une autre phrase bien longue", current=NEW)
         assert "Votre mot de passe a été modifié" in done.text
         assert client.get(f"/{school}").status_code == 200  # this one stays
+        # ... under a new id, as at sign-in: the cookie from before the change is useless.
+        assert client.cookies.get("cpro-lp-a") != before
+        assert len(live_sessions(rt)) == 1
+        with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as thief:
+            thief.cookies.set("cpro-lp-a", before)
+            assert thief.get(f"/{school}").status_code == 303
         assert phone.get(f"/{school}").status_code == 303  # the other one ended
     assert sign_in(client, school, "lea.martin", "une autre phrase bien longue").status_code == 303
 
