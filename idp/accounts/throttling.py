@@ -4,7 +4,9 @@ Per account: 5 failures are free; each further consecutive failure opens a growi
 (1 s, 2 s, 4 s … capped at 15 min) during which attempts are refused at once, without
 checking the password. A success resets the count, a quiet day forgets it. No permanent
 lock: once the delay is over, the right password works; and a browser that has already
-signed in to the account is exempt from its delay.
+signed in to the account is exempt from its delay, for 3 failures per account in 15 minutes
+(counted in the database: the browser's cookie can be copied and replayed), after which it
+is throttled like any other.
 
 Per client IP: failures only, in a window of an hour, with enough room for a whole class
 signing in from the school's one address; past that, the same growing delay.
@@ -24,9 +26,16 @@ class ThrottlePolicy:
     ip_window: timedelta = timedelta(hours=1)
     first_delay: timedelta = timedelta(seconds=1)
     max_delay: timedelta = timedelta(minutes=15)
+    known_browser_failures: int = 3
+    known_browser_window: timedelta = timedelta(minutes=15)
 
     def account_delay(self, failures: int) -> timedelta | None:
         return self._delay(failures - self.account_free_failures)
+
+    def known_browser_exempt(self, failures: int) -> bool:
+        """Whether a known browser's attempt, counted as the n-th failure of the window on
+        the account by known browsers, is still exempt from the account's delay."""
+        return failures <= self.known_browser_failures
 
     def ip_delay(self, failures: int) -> timedelta | None:
         return self._delay(failures - self.ip_free_failures)

@@ -219,6 +219,20 @@ class SignIn:
         exempt = user is not None and (
             f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts
         )
+        if exempt:
+            # The exemption's failures are counted here, on the account: the browser's cookie
+            # can be replayed. Past a few, the browser is throttled like any other.
+            assert user is not None
+            failures = throttles.reserve(
+                session,
+                throttles.known_browser_scope(user.id),
+                now=now,
+                forget_before=now - self.throttle.known_browser_window,
+                by_window=True,
+                delay_for=throttles.never,
+                establishment_id=establishment.id,
+            )
+            exempt = failures is not None and self.throttle.known_browser_exempt(failures)
         # A known browser is counted per address but not held back by its delay.
         if client.ip and self._ip_reserve(session, client, now, honour_block=not exempt) is None:
             until = throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
@@ -335,6 +349,8 @@ class SignIn:
             )
             return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login)
         throttles.reset(session, throttles.account_scope(user.id))
+        if f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts:
+            throttles.reset(session, throttles.known_browser_scope(user.id))
         self._ip_give_back(session, client, now)
         if new_hash is not None and user.password_hash == replaced_hash:
             # Parameters changed since this hash was made: upgrade it, unless the

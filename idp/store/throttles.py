@@ -26,6 +26,16 @@ def account_scope(user_id: int) -> str:
     return f"account:{user_id}"
 
 
+def known_browser_scope(user_id: int) -> str:
+    """Failures on an account from browsers that have signed in to it before."""
+    return f"known:{user_id}"
+
+
+def never(failures: int) -> timedelta | None:
+    """A scope that counts and never blocks."""
+    return None
+
+
 def ip_scope(ip: str) -> str:
     """IPv6 addresses count per /64: one subscriber line holds a whole /64."""
     try:

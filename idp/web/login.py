@@ -35,8 +35,6 @@ from idp.web.rendering import render
 from idp.web.transactions import db
 
 KNOWN_DEVICES_MAX = 10
-# Failures a known browser may make on an account before it is throttled like any other.
-DEVICE_STRIKES = 3
 KNOWN_DEVICE_DAYS = 400
 
 
@@ -111,9 +109,9 @@ async def submit(request: Request) -> Response:
 
     jar = cookies(request)
     client = client_of(request)
+    # The failures this exemption allows are counted in the database (SignIn), not here.
     known = _known_devices(request, establishment.code)
-    trusted = frozenset(entry for entry, strikes in known if strikes < DEVICE_STRIKES)
-    client = Client(client.ip, client.user_agent, trusted)
+    client = Client(client.ip, client.user_agent, frozenset(known))
     old = session_token(request, establishment.code)
     attempt = await signin(request).authenticate(
         db(request),
@@ -140,15 +138,9 @@ async def submit(request: Request) -> Response:
             request, establishment, login=typed_login, next_url=next_url, error=UNKNOWN_LOGIN
         )
     if attempt.result is Result.BAD_PASSWORD:
-        response = login_page(
+        return login_page(
             request, establishment, login=typed_login, next_url=next_url, error=BAD_PASSWORD
         )
-        if attempt.exempt_sub:
-            # A known browser has a few failures of its own, then is throttled like any.
-            prefix = f"{attempt.exempt_sub}:"
-            struck = [[e, n + 1 if e.startswith(prefix) else n] for e, n in known]
-            _set_devices(request, response, establishment.code, struck)
-        return response
     if attempt.result is Result.INACTIVE:
         return login_page(
             request,
@@ -170,14 +162,15 @@ async def submit(request: Request) -> Response:
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(request, response, establishment.code, token)
     sub = entry.split(":", 1)[0]
-    others = [[e, n] for e, n in known if not e.startswith(f"{sub}:")]
-    _set_devices(request, response, establishment.code, [[entry, 0], *others][:KNOWN_DEVICES_MAX])
+    others = [e for e in known if not e.startswith(f"{sub}:")]
+    _set_devices(request, response, establishment.code, [entry, *others][:KNOWN_DEVICES_MAX])
     jar.delete(response, jar.password_change(establishment.code))
     return finish(request, response)
 
 
-def _known_devices(request: Request, code: str) -> list[list]:  # type: ignore[type-arg]
-    """This browser's known-device entries: [`sub:password stamp`, failures]."""
+def _known_devices(request: Request, code: str) -> list[str]:
+    """This browser's known-device entries, `sub:password stamp` (an entry of an older
+    cookie is a pair whose second item, a failure count, is ignored now)."""
     raw = request.cookies.get(cookies(request).known_device(code))
     try:
         value = request.app.state.device_signer.unsign(raw, max_age=KNOWN_DEVICE_DAYS * 86400)
@@ -185,17 +178,11 @@ def _known_devices(request: Request, code: str) -> list[list]:  # type: ignore[t
         return []
     if not isinstance(value, list):
         return []
-    return [
-        [item[0], item[1]]
-        for item in value
-        if isinstance(item, list)
-        and len(item) == 2
-        and isinstance(item[0], str)
-        and isinstance(item[1], int)
-    ]
+    entries = [item[0] if isinstance(item, list) and item else item for item in value]
+    return [entry for entry in entries if isinstance(entry, str)]
 
 
-def _set_devices(request: Request, response: Response, code: str, entries: list[list]) -> None:  # type: ignore[type-arg]
+def _set_devices(request: Request, response: Response, code: str, entries: list[str]) -> None:
     jar = cookies(request)
     jar.set(
         response,

@@ -129,6 +129,43 @@ def test_a_known_browser_is_exempt_from_the_account_delay(app, school, lea):
         assert sign_in(owner, school, lea, NEW).status_code == 303
 
 
+def test_a_replayed_known_browser_cookie_gets_three_failures_then_is_throttled(
+    app, school, lea, clock
+):
+    """Finding 2 of the outside review: the failure count lived in the cookie, so sending the
+    original cookie again reset it, and 40 wrong passwords went through unthrottled."""
+    with browser(app, "198.51.100.20") as owner, browser(app, "203.0.113.66") as attacker:
+        assert sign_in(owner, school, lea, NEW).status_code == 303
+        stolen = owner.cookies.get("cpro_device.lp-a")
+        assert stolen
+        # The account is already being guessed from elsewhere: blocked for everyone else.
+        for _ in range(8):
+            sign_in(attacker, school, lea, "01012000")
+        assert wait_of(sign_in(attacker, school, lea, NEW)) is not None
+        outcomes = []
+        with browser(app, "203.0.113.67") as replay:
+            for _ in range(40):
+                replay.cookies.clear()
+                replay.cookies.set("cpro_device.lp-a", stolen)
+                response = sign_in(replay, school, lea, "02022002")
+                outcomes.append("throttled" if wait_of(response) is not None else "checked")
+        assert outcomes[:3] == ["checked"] * 3
+        assert set(outcomes[3:]) == {"throttled"}
+        # The owner's own browser is throttled too while the window lasts ...
+        assert wait_of(sign_in(owner, school, lea, NEW)) is not None
+        # ... and a quarter of an hour later (the account's delay over too) it gets in.
+        clock.advance(minutes=16)
+        assert sign_in(owner, school, lea, NEW).status_code == 303
+        # Its exemption is whole again: the next 3 typos are not held back by the account's
+        # delay, which the guesser keeps high.
+        for _ in range(8):
+            sign_in(attacker, school, lea, "01012000")
+        assert wait_of(sign_in(attacker, school, lea, NEW)) is not None
+        for _ in range(3):
+            assert "non valide" in sign_in(owner, school, lea, "03032003").text
+        assert wait_of(sign_in(owner, school, lea, "03032003")) is not None
+
+
 def test_a_whole_class_behind_one_address_is_not_slowed(app, rt, school):
     logins = []
     for i in range(30):
