@@ -21,7 +21,7 @@ from idp.oauth.scopes import SCOPES
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
 from idp.services import establishments
-from idp.store import audit, clients
+from idp.store import audit, clients, tokens
 from idp.store.audit import EventType
 
 
@@ -260,6 +260,9 @@ def set_enabled(
     establishment = establishments.get(session, code)
     client = get(session, establishment, client_id)
     client.enabled = enabled
+    # Disabling ends every grant the module holds: re-enabling it later must not revive
+    # month-long refresh tokens, which a module disabled for a leak may have lost.
+    revoked = 0 if enabled else tokens.revoke_of_client(session, establishment, client.id, now)
     # Instances cache clients: they see the change within IDP_CACHE_SECONDS.
     rt.caches.changed(session)
     audit.record(
@@ -269,6 +272,7 @@ def set_enabled(
         at=now,
         actor=actor,
         subject=client_id,
+        details=None if enabled else {"tokens_revoked": revoked},
     )
 
 

@@ -125,6 +125,13 @@ def revoke_of_user(
     return _revoke(session, establishment, now, Token.user_id == user_id)
 
 
+def revoke_of_client(
+    session: Session, establishment: Establishment, client_pk: int, now: datetime
+) -> int:
+    """Every token of a module (disabled: re-enabling it must not revive its grants)."""
+    return _revoke(session, establishment, now, Token.client_pk == client_pk)
+
+
 def revoke_of_session(
     session: Session, establishment: Establishment, sso_session_id: int, now: datetime
 ) -> int:

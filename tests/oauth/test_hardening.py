@@ -153,10 +153,22 @@ def test_a_stored_request_answers_once(provider, school_a, module, browser):
 
 
 def test_a_disabled_clients_tokens_stop_working(provider, school_a, module, browser):
-    response, verifier = authorize(browser, provider, school_a, module.client_id)
+    response, verifier = authorize(
+        browser, provider, school_a, module.client_id, scope="openid offline_access"
+    )
     token = redeem(provider, school_a, module, callback_params(response)["code"], verifier)
     provider.rt.run(clients.set_enabled, school_a, module.client_id, False, actor="test")
     assert userinfo(provider, school_a, token["access_token"]).status_code == 401
+    # Re-enabling it revives nothing: its grants ended when it was disabled.
+    provider.rt.run(clients.set_enabled, school_a, module.client_id, True, actor="test")
+    assert userinfo(provider, school_a, token["access_token"]).status_code == 401
+    with httpx.Client() as http:
+        refreshed = http.post(
+            f"{provider.issuer(school_a)}/oidc/token",
+            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+            auth=(module.client_id, module.client_secret),
+        )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
 def test_malformed_inputs_get_answers_not_500(provider, school_a, module, browser):
