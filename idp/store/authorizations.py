@@ -46,9 +46,18 @@ def pending(
     )
 
 
-def delete_pending(session: Session, row: PendingAuthorization) -> None:
-    session.delete(row)
-    session.flush()
+def take_pending(session: Session, establishment: Establishment, handle_hash: str) -> bool:
+    """Delete the stored request; False if another request took it first (the same handle
+    resumed twice at once: on PostgreSQL this waits for the other's commit)."""
+    result = session.execute(
+        delete(PendingAuthorization)
+        .where(
+            PendingAuthorization.establishment_id == establishment.id,
+            PendingAuthorization.handle_hash == handle_hash,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def consent(

@@ -232,9 +232,13 @@ async def _authorize(
         outcome = decide(ask)
         stored = None
         if isinstance(outcome, Granted):
-            if handle and outcome.response.location and "code=" in outcome.response.location:
-                # Answered: the stored request cannot be replayed for another code.
-                _drop_pending(request, establishment, handle)
+            answered = outcome.response.location and "code=" in outcome.response.location
+            # Answered: the stored request cannot be replayed for another code. Taken by
+            # another request meanwhile (resumed twice at once): that one has the code,
+            # this one issues none.
+            if handle and answered and not _take_pending(request, establishment, handle):
+                work.rollback()
+                return None
         elif isinstance(outcome, Interaction):
             # Sign-in keeps no `not_before`: the request is answered after a fresh one.
             since = not_before if outcome.kind != "login" else None
@@ -292,14 +296,12 @@ async def _authorize(
     return _deliver(request, oauth_request, outcome.response)
 
 
-def _drop_pending(request: Request, establishment: EstablishmentView, handle: str) -> None:
+def _take_pending(request: Request, establishment: EstablishmentView, handle: str) -> bool:
     rt = request.app.state.runtime
     session = db(request)
-    row = authorizations.pending(
-        session, rt.directory.row(session, establishment.id), secret_hash(handle), rt.clock.now()
+    return authorizations.take_pending(
+        session, rt.directory.row(session, establishment.id), secret_hash(handle)
     )
-    if row is not None:
-        authorizations.delete_pending(session, row)
 
 
 def _deliver(request: Request, oauth_request: OAuthRequest, response: OAuthResponse) -> Response:

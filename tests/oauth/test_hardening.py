@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from idp.errors import InvalidRedirectUri
+from idp.models import AuthorizationCode
 from idp.oauth.redirect_uris import validate_outbound
 from idp.services import clients
 from oauth_support import (
@@ -150,6 +154,48 @@ def test_a_stored_request_answers_once(provider, school_a, module, browser):
     assert "code" in callback_params(browser.go(provider.base_url + signed_in.headers["location"]))
     replay = browser.http.get(provider.base_url + resume)
     assert replay.status_code == 400 and "a expiré" in replay.text
+
+
+def test_a_stored_request_resumed_many_times_at_once_gives_one_code(
+    provider, school_a, module, browser
+):
+    """The same resume link opened in parallel (a double click, a retrying phone): one
+    answer carries a code, the others say the request has expired; never a 500, and one
+    code only (on PostgreSQL the second DELETE used to find nothing and raise)."""
+    _, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": module.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    first = browser.http.get(
+        f"{provider.issuer(school_a)}/oidc/authorize?{httpx.QueryParams(query)}"
+    )
+    signed_in = browser.sign_in(
+        provider.base_url + first.headers["location"], "lea.martin", PASSWORD
+    )
+    resume = provider.base_url + signed_in.headers["location"]
+    cookies = dict(browser.http.cookies)
+    barrier = threading.Barrier(8)
+
+    def open_it() -> httpx.Response:
+        with httpx.Client(cookies=cookies, follow_redirects=False, timeout=10) as http:
+            barrier.wait()
+            return http.get(resume)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: open_it(), range(8)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [302] + [400] * 7, [a.text[:200] for a in answers]
+    [granted] = [a for a in answers if a.status_code == 302]
+    assert "code" in callback_params(granted)
+    assert all("a expiré" in a.text for a in answers if a.status_code == 400)
+    with provider.rt.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(AuthorizationCode)) == 1
 
 
 def test_a_disabled_clients_tokens_stop_working(provider, school_a, module, browser):
