@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 
+from idp import logs
 from idp.app import create_app
 from idp.settings import Settings
 
 
 def app() -> Starlette:
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     return create_app(settings)

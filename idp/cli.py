@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from idp import __version__, demo, schema
+from idp import __version__, demo, logs, schema
 from idp.accounts.imports import parse
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
@@ -94,7 +94,7 @@ def _parse_date(value: str) -> date:
 @click.version_option(__version__, prog_name="idp")
 def cli() -> None:
     """CPRO Connect: the identity provider of CPRO éducation."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.WARNING)
 
 
 def main() -> None:
