@@ -97,7 +97,7 @@ def build_runtime(
         mailer=mailer or make_mailer(settings),
         messages=MessageRenderer(templates, settings.mail_from, clock),
         keys=keys,
-        logout=Logout(settings, keys, database=database, clock=clock),
+        logout=Logout(settings, keys, database=database, clock=clock, outbound=outbound),
         directory=Directory(caches),
         urls=Urls(settings.base_url),
         caches=caches,
