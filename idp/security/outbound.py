@@ -21,6 +21,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -315,17 +316,21 @@ class _Backend(httpcore.NetworkBackend):
         except (socket.gaierror, UnicodeError) as exc:
             raise httpcore.ConnectError(f"{host} does not resolve") from exc
         failure: Exception | None = None
-        # A few: a name with a hundred unreachable addresses must not hold the sender.
+        # The connect timeout is for all the attempts together (the outbox's lease counts on
+        # it), and a few addresses at most are tried.
+        deadline = None if timeout is None else time.monotonic() + timeout
         for address in addresses[:_MAX_ATTEMPTS]:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
             try:
                 # TLS comes later, on this stream, with the URL's host as server_hostname.
                 return self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                    str(address), port, left, local_address, socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
-        assert failure is not None
-        raise failure
+        raise failure or httpcore.ConnectTimeout(f"{host}: no address answered in time")
 
     def connect_unix_socket(self, *args: object, **kwargs: object) -> httpcore.NetworkStream:
         raise Refused("no unix sockets")

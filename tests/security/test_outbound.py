@@ -388,6 +388,20 @@ def test_the_transport_connects_to_the_address_it_checked(server):
     assert server.hosts == [f"module.cpro.example:{server.port}"]
 
 
+def test_the_next_checked_address_is_tried_a_few_times_at_most(server):
+    """The server listens on 127.0.0.1 only: 127.0.0.2 and 127.0.0.3 refuse at once."""
+    names = {
+        "third.cpro.example": ["127.0.0.2", "127.0.0.3", "127.0.0.1"],
+        "fourth.cpro.example": ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.1"],
+    }
+    outbound = Outbound(allow_loopback=True, resolver=fixed(names))
+    with outbound.client() as http:
+        assert http.get(f"http://third.cpro.example:{server.port}/").text == "ok"
+        with pytest.raises(httpx.ConnectError):
+            http.get(f"http://fourth.cpro.example:{server.port}/")
+    assert server.hosts == [f"third.cpro.example:{server.port}"]
+
+
 def test_a_name_that_now_resolves_to_loopback_is_not_contacted(listener):
     """DNS rebinding: public when it was registered, loopback now. The transport's own
     lookup is the one that counts: nothing reaches the listener."""
