@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from idp.caches import Caches
 from idp.clock import Clock, SystemClock
@@ -14,6 +15,8 @@ from idp.directory import Directory
 from idp.mail import Mailer, MessageRenderer, make_mailer
 from idp.oauth.keys import KeyPolicy, KeyRing
 from idp.oauth.logout import Logout
+from idp.oauth.redirect_uris import is_loopback_host
+from idp.security.outbound import Outbound, Resolver
 from idp.security.passwords import PasswordHasher
 from idp.settings import Settings
 from idp.templating import Templates
@@ -38,6 +41,8 @@ class Runtime:
     # Paths and public URLs, from the route table's names.
     urls: Urls
     caches: Caches
+    # What the provider may call itself (back-channel logout, jwks_uri), and how.
+    outbound: Outbound
 
     def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a use case `use_case(rt, session, …)` in a unit of work of its own, committed
@@ -53,8 +58,14 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, mailer: Mailer | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    resolver: Resolver | None = None,
 ) -> Runtime:
+    """`resolver` replaces getaddrinfo for outbound requests: a seam for tests, which need a
+    name to resolve to an address no name on the test machine resolves to."""
     clock = clock or SystemClock()
     templates = Templates()
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
@@ -66,6 +77,10 @@ def build_runtime(
         clock,
         caches,
         KeyPolicy(longest_token=longest + timedelta(minutes=5)),
+    )
+    # A loopback IDP_BASE_URL is development, where modules run on loopback too.
+    outbound = Outbound(
+        allow_loopback=is_loopback_host(urlsplit(settings.base_url).hostname), resolver=resolver
     )
     return Runtime(
         settings=settings,
@@ -82,8 +97,9 @@ def build_runtime(
         mailer=mailer or make_mailer(settings),
         messages=MessageRenderer(templates, settings.mail_from, clock),
         keys=keys,
-        logout=Logout(settings, keys, database=database, clock=clock),
+        logout=Logout(settings, keys, database=database, clock=clock, outbound=outbound),
         directory=Directory(caches),
         urls=Urls(settings.base_url),
         caches=caches,
+        outbound=outbound,
     )

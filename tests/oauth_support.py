@@ -137,9 +137,12 @@ class Received:
 
 class Receiver:
     """A module's back-channel logout endpoint: answers the n-th POST with `answers[n]` (the
-    last one repeats), after `delay` seconds, and records what it got."""
+    last one repeats), after `delay` seconds, with a Location header if `location` is
+    given, and records what it got."""
 
-    def __init__(self, answers: tuple[int, ...] = (200,), delay: float = 0.0) -> None:
+    def __init__(
+        self, answers: tuple[int, ...] = (200,), delay: float = 0.0, location: str | None = None
+    ) -> None:
         self.answers = answers
         self.delay = delay
         self.got: list[Received] = []
@@ -160,7 +163,8 @@ class Receiver:
                 status = self.answers[min(len(self.got), len(self.answers)) - 1]
             if self.delay:
                 await anyio.sleep(self.delay)
-            return PlainTextResponse("", status_code=status)
+            headers = {"Location": location} if location else None
+            return PlainTextResponse("", status_code=status, headers=headers)
 
         app = Starlette(routes=[Route("/backchannel", receive, methods=["POST"])])
         self.server = uvicorn.Server(
@@ -181,3 +185,33 @@ class Receiver:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class Listener:
+    """A bare TCP socket on loopback that counts the connections it is offered, whatever
+    they carry (TLS or not): to prove that nothing was sent somewhere."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()

@@ -11,6 +11,11 @@ lets receivers drop duplicates, in a freshly signed token (its `iat`/`exp` are n
 A 2xx answer delivers the notice; any other answer but 429 or 5xx is final (§2.8: 400 means
 the module refused it, and a retry would not change that); a timeout, a connection error,
 429 or 5xx is tried again after 1 s, 5 s, 30 s, 2 min and 10 min, then given up.
+
+Requests go through idp.security.outbound: an address that is not public (a name that
+resolves to one today, whatever it resolved to at registration) is refused without being
+contacted, a final outcome; a redirect is an answer like any other 3xx (final), never
+followed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import httpx
 
 from idp.clock import Clock
 from idp.db import Database
+from idp.security.outbound import Outbound, Refused
 from idp.store import outbox
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,7 @@ class Sender:
         *,
         sign: Callable[[Notice, datetime], str],
         issuer: Callable[[str], str],
+        outbound: Outbound,
         timeout: float = 5.0,
         poll_interval: float = 1.0,
         batch: int = 10,
@@ -90,6 +97,7 @@ class Sender:
         self._clock = clock
         self._sign = sign
         self._issuer = issuer
+        self._outbound = outbound
         self._timeout = timeout
         self._poll_interval = poll_interval
         self._batch = batch
@@ -131,7 +139,7 @@ class Sender:
             ]
         if not claimed:
             return 0
-        with httpx.Client(timeout=self._timeout, follow_redirects=False) as http:
+        with self._outbound.client(self._timeout) as http:
             for item in claimed:
                 if self._clock.now() >= until:
                     break  # the rest is no longer ours: another sender may have it
@@ -153,6 +161,10 @@ class Sender:
     def _attempt(self, http: httpx.Client, notice: Notice) -> tuple[Outcome, str]:
         # A fresh token each time (a retry ten minutes on must not carry an expired one),
         # with the row's jti.
+        try:
+            self._outbound.check_url(notice.uri, resolve=False)
+        except Refused as exc:
+            return Outcome.REFUSED, f"address refused: {exc.reason}"
         token = self._sign(notice, self._clock.now())
         try:
             # Streamed and never read: a module's answer body is of no use to us.
@@ -163,6 +175,8 @@ class Sender:
                 headers={"Cache-Control": "no-store"},
             ) as response:
                 status = response.status_code
+        except Refused as exc:  # the transport's check, on what the name resolves to now
+            return Outcome.REFUSED, f"address refused: {exc.reason}"
         except httpx.InvalidURL:
             return Outcome.REFUSED, "invalid URL"
         except httpx.HTTPError as exc:

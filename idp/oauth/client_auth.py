@@ -6,6 +6,8 @@ expires, so that no instance behind the load balancer accepts it a second time."
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -18,10 +20,13 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
 
 from idp.models import Client
+from idp.security.outbound import Refused
 from idp.store import assertions
 
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
+
+log = logging.getLogger(__name__)
 
 _JWKS_TTL = 300.0
 # Key sets kept per process (one server per establishment): the least recently used leaves.
@@ -31,6 +36,8 @@ _LEEWAY = 60
 # §3 lets the server limit it, and a short life bounds how long a leaked one is worth
 # replaying to an instance whose record of spent ids was lost.
 MAX_ASSERTION_LIFETIME = 300
+# A JWK Set is a few kilobytes; a module's endpoint may not make us read more.
+_JWKS_MAX_BYTES = 64 * 1024
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
@@ -82,9 +89,12 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
                 self._jwks.move_to_end(cache_key)
                 return cached[1]
         try:
-            response = httpx.get(client.jwks_uri, timeout=5, follow_redirects=False)
-            response.raise_for_status()
-            keys = KeySet.import_key_set(response.json())
+            # Only to a public address (checked again now: DNS changes), no redirect.
+            body = self.server.rt.outbound.get(client.jwks_uri, max_bytes=_JWKS_MAX_BYTES)
+            keys = KeySet.import_key_set(json.loads(body))
+        except Refused as exc:
+            log.warning("jwks_uri of client %s refused: %s", client.client_id, exc.reason)
+            raise InvalidClientError(description="The client's keys cannot be fetched.") from exc
         except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
             raise InvalidClientError(description="The client's keys cannot be fetched.") from exc
         with self._lock:

@@ -21,6 +21,7 @@ from idp.db import Database, after_commit
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.backchannel import Notice, Sender
 from idp.oauth.keys import KeyRing
+from idp.security.outbound import Outbound
 from idp.settings import Settings
 from idp.store import outbox
 from idp.store import sessions as session_store
@@ -39,6 +40,7 @@ class Logout:
         *,
         database: Database,
         clock: Clock,
+        outbound: Outbound,
         timeout: float = 5.0,
         poll_interval: float = 1.0,
     ) -> None:
@@ -52,6 +54,7 @@ class Logout:
             clock,
             sign=self.logout_token,
             issuer=settings.issuer,
+            outbound=outbound,
             timeout=timeout,
             poll_interval=poll_interval,
         )

@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 from idp.errors import InvalidRedirectUri
+from idp.security.outbound import Outbound, Refused
 
 _PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+")
 
@@ -82,29 +83,20 @@ def matches(registered: str, presented: str, public: bool) -> bool:
     )
 
 
-def validate_outbound(uri: str, *, allow_loopback: bool) -> str:
+def validate_outbound(uri: str, outbound: Outbound) -> str:
     """An address the provider itself calls (back-channel logout, a client's jwks_uri):
-    https to a named host, never an address of the provider's own network (SSRF). Loopback
-    http is allowed only in development (a loopback IDP_BASE_URL)."""
-
-    def refuse(why: str) -> InvalidRedirectUri:
-        return InvalidRedirectUri(f"Adresse refusée : {uri} ({why}).", detail=f"{uri!r}: {why}")
-
+    https to a public host, never one of the provider's own network, in any notation, nor a
+    name that resolves to one (SSRF; idp.security.outbound has the rules, and applies them
+    again at each request). Loopback http only in development (a loopback IDP_BASE_URL)."""
     validate(uri)
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    if is_loopback_host(host):
-        if allow_loopback:
-            return uri
-        raise refuse("the provider does not call its own loopback address")
-    if parts.scheme != "https":
-        raise refuse("must be an https URL")
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host.endswith((".local", ".internal", ".localhost")) or "." not in host:
-            raise refuse("must be a public host name") from None
-        return uri
-    if not address.is_global:
-        raise refuse("must not be a private, link-local or reserved address")
+        outbound.check_url(uri, resolve=True)
+    except Refused as exc:
+        raise InvalidRedirectUri(
+            # Without the address: the form shows it, and a `%` in it would break the
+            # message's formatting in the page.
+            "Adresse refusée : le fournisseur n'appelle qu'une adresse https d'un serveur "
+            "public, jamais une adresse locale, privée ou réservée.",
+            detail=f"{uri!r}: refused, {exc.reason}",
+        ) from None
     return uri

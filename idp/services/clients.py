@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -34,11 +33,6 @@ class NewClient:
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 ID_TOKEN_ALGS = ("RS256", "ES256")
-
-
-def _dev(rt: Runtime) -> bool:
-    """A loopback IDP_BASE_URL: development, where modules run on 127.0.0.1 too."""
-    return redirect_uris.is_loopback_host(urlsplit(rt.settings.base_url).hostname)
 
 
 def _scopes(allowed: Sequence[str] | None) -> list[str] | None:
@@ -121,7 +115,7 @@ def add(
             detail="--jwks-uri/--jwks-file go with --auth-method private_key_jwt",
         )
     if jwks_uri:
-        jwks_uri = redirect_uris.validate_outbound(jwks_uri, allow_loopback=_dev(rt))
+        jwks_uri = redirect_uris.validate_outbound(jwks_uri, rt.outbound)
     if jwks is not None:
         jwks = check_jwks(jwks)
     if not redirect_uris_:
@@ -135,7 +129,7 @@ def add(
     if backchannel_logout_uri is not None:
         # The provider POSTs to it itself: https to a public host (no SSRF).
         backchannel_logout_uri = redirect_uris.validate_outbound(
-            backchannel_logout_uri, allow_loopback=_dev(rt)
+            backchannel_logout_uri, rt.outbound
         )
     secret = new_secret() if method in ("client_secret_basic", "client_secret_post") else None
     now = rt.clock.now()
@@ -214,7 +208,7 @@ def update(
         for u in dict.fromkeys(post_logout_redirect_uris)
     ]
     client.backchannel_logout_uri = (
-        redirect_uris.validate_outbound(backchannel_logout_uri, allow_loopback=_dev(rt))
+        redirect_uris.validate_outbound(backchannel_logout_uri, rt.outbound)
         if backchannel_logout_uri
         else None
     )

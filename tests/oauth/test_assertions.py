@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from helpers import UAI_A
 from idp.models import AuditEvent, Client, UsedAssertion
 from idp.oauth.client_auth import _JWKS_CACHE_SIZE, PrivateKeyJwt
 from idp.purge import purge
+from idp.security.outbound import Outbound
 from idp.services import clients, establishments
 from idp.store import assertions, audit
 from idp.store import establishments as establishment_store
@@ -289,7 +291,9 @@ def test_the_jwks_cache_is_bounded_and_keeps_the_recently_used():
     while not server.started:
         time.sleep(0.02)
     try:
-        auth = PrivateKeyJwt(None)  # type: ignore[arg-type] - the server is not asked here
+        # Only the server's outbound rules are asked here (development: loopback allowed).
+        dev = SimpleNamespace(rt=SimpleNamespace(outbound=Outbound(allow_loopback=True)))
+        auth = PrivateKeyJwt(dev)  # type: ignore[arg-type]
         modules = [
             Client(client_id=f"m{i}", jwks=None, jwks_uri=f"http://127.0.0.1:{port}/m{i}/jwks")
             for i in range(_JWKS_CACHE_SIZE + 1)

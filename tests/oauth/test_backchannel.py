@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import threading
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 
 import anyio
@@ -22,11 +24,12 @@ from idp.models import BackchannelNotice, SsoSession
 from idp.oauth.backchannel import RETRY_DELAYS, Sender
 from idp.oauth.logout import EVENT
 from idp.purge import purge
+from idp.runtime import build_runtime
 from idp.services import accounts, clients, establishments
 from idp.store import clients as client_store
 from idp.store import codes, outbox, sessions, users
 from idp.store import establishments as establishment_store
-from oauth_support import REDIRECT, Receiver, free_port
+from oauth_support import REDIRECT, Listener, Receiver, free_port
 
 SCHOOL = "lp-a"
 
@@ -35,8 +38,10 @@ SCHOOL = "lp-a"
 def receivers():  # type: ignore[no-untyped-def]
     started: list[Receiver] = []
 
-    def start(answers: tuple[int, ...] = (200,), delay: float = 0.0) -> Receiver:
-        started.append(Receiver(answers, delay))
+    def start(
+        answers: tuple[int, ...] = (200,), delay: float = 0.0, location: str | None = None
+    ) -> Receiver:
+        started.append(Receiver(answers, delay, location))
         return started[-1]
 
     yield start
@@ -44,8 +49,7 @@ def receivers():  # type: ignore[no-untyped-def]
         r.stop()
 
 
-@pytest.fixture
-def school(rt):  # type: ignore[no-untyped-def]
+def create_school(rt) -> str:  # type: ignore[no-untyped-def]
     rt.run(
         establishments.create,
         code=SCHOOL,
@@ -63,6 +67,11 @@ def school(rt):  # type: ignore[no-untyped-def]
         role=Role.STUDENT,
     )
     return SCHOOL
+
+
+@pytest.fixture
+def school(rt):  # type: ignore[no-untyped-def]
+    return create_school(rt)
 
 
 def add_module(rt, uri: str, name: str = "C Pro STI") -> str:  # type: ignore[no-untyped-def]
@@ -261,7 +270,12 @@ def test_a_timeout_or_a_module_that_is_down_is_retried(rt, school, receivers, cl
     sso = signed_in(rt, add_module(rt, slow.url), add_module(rt, down, name="Down"))
     sign_out(rt, sso)
     sender = Sender(
-        rt.database, clock, sign=rt.logout.logout_token, issuer=rt.settings.issuer, timeout=0.3
+        rt.database,
+        clock,
+        sign=rt.logout.logout_token,
+        issuer=rt.settings.issuer,
+        outbound=rt.outbound,
+        timeout=0.3,
     )
     started = time.monotonic()
     assert sender.drain() == 2
@@ -272,6 +286,96 @@ def test_a_timeout_or_a_module_that_is_down_is_retried(rt, school, receivers, cl
     for row in by_uri.values():
         assert row.attempts == 1 and row.next_attempt_at == clock.now() + timedelta(seconds=1)
         assert row.delivered_at is None and row.abandoned_at is None
+
+
+# -- outbound rules at send time (finding 1 of the outside review, SSRF) -------------------
+
+PUBLIC = "93.184.215.14"
+
+
+@pytest.fixture
+def production(settings, clock):  # type: ignore[no-untyped-def]
+    """A runtime with an https IDP_BASE_URL (loopback is not development's here), whose
+    names resolve from `names`, a table the test changes: the runtime's resolver seam, as
+    no name on this machine resolves to a public address, nor changes its answer."""
+    names: dict[str, list[str]] = {}
+
+    def resolve(name: str, port: int) -> list[str]:
+        if name not in names:
+            raise socket.gaierror(socket.EAI_NONAME, name)
+        return names[name]
+
+    runtime = build_runtime(
+        replace(settings, base_url="https://idp.cpro.example"), clock=clock, resolver=resolve
+    )
+    create_school(runtime)
+    yield runtime, names
+    runtime.close()
+
+
+@pytest.fixture
+def listener():  # type: ignore[no-untyped-def]
+    listening = Listener()
+    yield listening
+    listening.close()
+
+
+def assert_refused_once(rt, clock, listener, caplog):  # type: ignore[no-untyped-def]
+    with caplog.at_level(logging.INFO, logger="idp.oauth.backchannel"):
+        assert rt.logout.drain() == 1
+    [row] = rows(rt)
+    assert row.abandoned_at == clock.now() and row.attempts == 1, "final: no retry"
+    assert row.next_attempt_at is None and row.delivered_at is None
+    assert row.last_error.startswith("address refused: ")
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "refused after 1 attempt(s): address refused" in record.getMessage()
+    clock.advance(hours=1)
+    assert rt.logout.drain() == 0
+    time.sleep(0.2)  # the listener's accept loop polls every 0.1 s
+    assert listener.connections == 0, "the internal address was never contacted"
+
+
+def test_a_name_resolving_inside_now_is_refused_without_contact(
+    production, clock, listener, caplog
+):
+    """Public when the module was registered, loopback at send time (DNS rebinding, or a
+    record changed since): the sender's own lookup is the one that counts."""
+    rt, names = production
+    names["sti.cpro.example"] = [PUBLIC]
+    client_id = add_module(rt, f"https://sti.cpro.example:{listener.port}/bc")
+    names["sti.cpro.example"] = ["127.0.0.1"]
+    sign_out(rt, signed_in(rt, client_id))
+    assert_refused_once(rt, clock, listener, caplog)
+    assert "resolves to 127.0.0.1" in rows(rt)[0].last_error
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.0.0.1", "2130706433", "[::ffff:127.0.0.1]"])
+def test_an_internal_address_stored_earlier_is_refused_at_send_time(
+    production, clock, listener, caplog, host
+):
+    """A row registered before the rules (or written around them): never contacted."""
+    rt, names = production
+    names["sti.cpro.example"] = [PUBLIC]
+    client_id = add_module(rt, "https://sti.cpro.example/bc")
+    with rt.database.session() as s:
+        establishment = establishment_store.by_code(s, SCHOOL)
+        client = client_store.by_client_id(s, establishment, client_id)
+        client.backchannel_logout_uri = f"https://{host}:{listener.port}/bc"
+    sign_out(rt, signed_in(rt, client_id))
+    assert_refused_once(rt, clock, listener, caplog)
+
+
+def test_a_redirect_is_not_followed(rt, school, receivers, clock):
+    """Development (loopback allowed): a module answering 302 elsewhere gets a final
+    refusal; where it points is never asked."""
+    target = receivers()
+    redirecting = receivers((302,), location=target.url)
+    sso = signed_in(rt, add_module(rt, redirecting.url))
+    sign_out(rt, sso)
+    assert rt.logout.drain() == 1
+    [row] = rows(rt)
+    assert row.last_error == "HTTP 302" and row.abandoned_at == clock.now()
+    assert len(redirecting.got) == 1 and target.got == []
 
 
 # -- senders sharing the outbox ------------------------------------------------------------
@@ -327,7 +431,13 @@ def test_concurrent_senders_never_deliver_a_row_twice(rt, school, receivers, clo
     receiver = receivers(delay=0.01)
     jtis = queue_many(rt, receiver.url, 40)
     senders = [
-        Sender(rt.database, clock, sign=rt.logout.logout_token, issuer=rt.settings.issuer)
+        Sender(
+            rt.database,
+            clock,
+            sign=rt.logout.logout_token,
+            issuer=rt.settings.issuer,
+            outbound=rt.outbound,
+        )
         for _ in range(2)
     ]
     start = threading.Barrier(2)
@@ -391,6 +501,7 @@ def test_the_loop_sends_when_woken_and_finds_other_instances_notices(rt, school,
         clock,
         sign=rt.logout.logout_token,
         issuer=rt.settings.issuer,
+        outbound=rt.outbound,
         poll_interval=30,
     )
     rt.logout.sender = sender  # a commit that queued notices wakes this one
@@ -418,6 +529,7 @@ def test_the_loop_sends_when_woken_and_finds_other_instances_notices(rt, school,
         clock,
         sign=rt.logout.logout_token,
         issuer=rt.settings.issuer,
+        outbound=rt.outbound,
         poll_interval=0.1,
     )
 
