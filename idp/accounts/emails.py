@@ -14,7 +14,8 @@ def normalise(address: str) -> str:
     candidate = address.strip()
     if len(candidate) > 254 or not _ADDRESS.fullmatch(candidate):
         raise InvalidInput(
-            f"Adresse électronique invalide : {candidate!r}.",
+            "Adresse électronique invalide : « %(address)s ».",
+            {"address": candidate},
             detail=f"invalid email address {candidate!r}",
         )
     local, domain = candidate.rsplit("@", 1)

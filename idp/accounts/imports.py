@@ -149,7 +149,9 @@ def parse(data: bytes, *, default_role: Role, today: date) -> Parsed:
         names = {"last_name": "Nom", "first_name": "Prénom", "birth_date": "Date de naissance"}
         wanted = ", ".join(names[m] for m in missing)
         raise InvalidInput(
-            f"Colonnes manquantes : {wanted}.", detail=f"missing columns: {', '.join(missing)}"
+            "Colonnes manquantes : %(columns)s.",
+            {"columns": wanted},
+            detail=f"missing columns: {', '.join(missing)}",
         )
     parsed = Parsed(encoding=encoding, delimiter=delimiter)
     seen: dict[tuple[str, str, date], int] = {}

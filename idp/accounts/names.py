@@ -12,10 +12,13 @@ def clean(value: str, label: str, limit: int = MAX_LENGTH) -> str:
     `label` is the field's name in the form (« Prénom »), for the message."""
     cleaned = " ".join(value.split())
     if not cleaned:
-        raise InvalidInput(f"Le champ « {label} » est obligatoire.", detail=f"{label} is empty")
+        raise InvalidInput(
+            "Le champ « %(label)s » est obligatoire.", {"label": label}, detail=f"{label} is empty"
+        )
     if len(cleaned) > limit:
         raise InvalidInput(
-            f"Le champ « {label} » dépasse {limit} caractères.",
+            "Le champ « %(label)s » dépasse %(limit)s caractères.",
+            {"label": label, "limit": limit},
             detail=f"{label} is longer than {limit} characters",
         )
     return cleaned

@@ -96,7 +96,7 @@ async def preview(request: Request) -> Response:
             step="upload",
             role=role,
             status_code=400,
-            error=Message(exc.message),
+            error=exc.public,
         )
     handle = await run_in_threadpool(_store, db(request), rt, who, data, role)
     return page(
