@@ -64,6 +64,16 @@ def test_skip_invalid_imports_the_rest_and_writes_the_logins(idp, school, rt, tm
     assert "14032009" not in out.read_text(encoding="utf-8-sig")  # no passwords
 
 
+def test_the_logins_file_carries_no_spreadsheet_formula(idp, school, rt, tmp_path):
+    """Finding 6 of the outside review: a name beginning with = + - @ is written quoted."""
+    path = write(tmp_path, "eleves.csv", [HEADER, "=1+1;@Léa;14/03/2009;-CAP1;"])
+    out = tmp_path / "logins.csv"
+    result = idp("user", "import", school, path, "--created-csv", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[1] == ["lea.11", "'=1+1", "'@Léa", "'-CAP1"]
+
+
 def test_the_same_person_is_updated_not_duplicated(idp, school, rt, tmp_path):
     idp("user", "import", school, write(tmp_path, "a.csv", [HEADER, "Martin;Léa;14/03/2009;CAP1;"]))
     again = idp(

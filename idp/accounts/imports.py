@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from idp import spreadsheets
 from idp.accounts import emails, logins
 from idp.accounts.roles import Role
 from idp.errors import InvalidInput
@@ -178,8 +179,10 @@ def _row(
 
     def cell(name: str) -> str:
         index = columns.get(name)
-        present = index is not None and index < len(record)
-        return " ".join(record[index].split()) if present else ""  # type: ignore[index]
+        if index is None or index >= len(record):
+            return ""
+        # A file we exported and the admin edited: our quote before a formula comes off.
+        return " ".join(spreadsheets.restore(record[index]).split())
 
     first, last, born_text = cell("first_name"), cell("last_name"), cell("birth_date")
     labelled = (("Nom", last), ("Prénom", first), ("Date de naissance", born_text))
