@@ -160,3 +160,23 @@ def test_a_whole_establishment(idp, school, rt, tmp_path):
             )
             == 1
         )
+
+
+def test_an_unreadable_file_is_one_line_and_exit_2(idp, school, rt, tmp_path):
+    """Finding 7 of the outside review: these were tracebacks; nothing is imported."""
+    for name, data in {
+        "long.csv": (
+            'Nom;Prénom;Date de naissance\r\n"' + "a" * 200_000 + '";x;01/01/2010\r\n'
+        ).encode(),
+        "bom.csv": b"\xef\xbb\xbfNom;Pr\xe9nom;Date de naissance\r\nMartin;L\xe9a;14/03/2009\r\n",
+        "empty.csv": b"",
+        "binary.csv": bytes(range(256)) * 4,
+        "pipes.csv": b"Nom|Prenom|Date de naissance\r\nMartin|Lea|14/03/2009\r\n",
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = idp("user", "import", school, str(path))
+        assert result.exit_code == 2, name
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("idp: error: ") and "Traceback" not in result.stderr, name
+    assert people(rt) == {}

@@ -10,7 +10,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from helpers import csrf_from, sign_in
 from idp.models import User
@@ -171,3 +171,38 @@ def test_a_neutralised_export_imports_back_as_it_was(admin_client, rt, school):
             select(User.first_name, User.last_name).where(User.role == "student")
         ).all()
     assert (first, last) == ("+Hugo", "-Martin")
+
+
+# -- finding 7: files the importer cannot read --------------------------------------------------
+
+UNREADABLE = {
+    "oversized quoted cell": (
+        ('Nom;Prénom;Date de naissance\r\nMartin;"' + "a" * 200_000 + '";14/03/2009\r\n').encode(),
+        "guillemet",
+    ),
+    "invalid UTF-8 after a BOM": (
+        b"\xef\xbb\xbfNom;Pr\xe9nom;Date de naissance\r\nMartin;L\xe9a;14/03/2009\r\n",
+        "UTF-8",
+    ),
+    "empty": (b"", "vide"),
+    "binary": (bytes(range(256)) * 4, "pas un fichier texte"),
+    "workbook": (b"PK\x03\x04" + bytes(200), "classeur"),
+    "wrong delimiter": (b"Nom|Prenom|Date de naissance\r\nMartin|Lea|14/03/2009\r\n", "séparées"),
+}
+
+
+@pytest.mark.parametrize("data,fragment", UNREADABLE.values(), ids=list(UNREADABLE))
+def test_an_unreadable_file_is_a_message_and_imports_nothing(
+    admin_client, rt, school, data, fragment
+):
+    from idp.models import PendingImport
+
+    page = preview(admin_client, school, data)
+    assert page.status_code == 400
+    assert fragment in banner(page.text)
+    assert 'name="handle"' not in page.text
+    with rt.database.session() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(User).where(User.role != "admin")) == 0
+        )
+        assert session.scalar(select(func.count()).select_from(PendingImport)) == 0
