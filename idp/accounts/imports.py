@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from idp import spreadsheets
-from idp.accounts import emails, logins
+from idp.accounts import emails, logins, names
 from idp.accounts.roles import Role
 from idp.errors import InvalidInput
 
@@ -71,6 +71,14 @@ _ROLES = {
 _FRENCH_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 REQUIRED = ("last_name", "first_name", "birth_date")
+_LABELS = {
+    "last_name": "Nom",
+    "first_name": "Prénom",
+    "birth_date": "Date de naissance",
+    "group": "Classe",
+    "email": "Email",
+    "role": "Rôle",
+}
 
 
 @dataclass(frozen=True)
@@ -237,8 +245,7 @@ def _read(
             columns[_HEADERS[key]] = index
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        names = {"last_name": "Nom", "first_name": "Prénom", "birth_date": "Date de naissance"}
-        wanted = ", ".join(names[m] for m in missing)
+        wanted = ", ".join(_LABELS[m] for m in missing)
         raise InvalidInput(
             "Colonnes manquantes : %(columns)s.",
             {"columns": wanted},
@@ -280,11 +287,15 @@ def _row(
         # A file we exported and the admin edited: our quote before a formula comes off.
         return " ".join(spreadsheets.restore(record[index]).split())
 
-    if any("\n" in c or "\r" in c for c in record):
+    used = {column: record[i] for column, i in columns.items() if i < len(record)}
+    if any("\n" in value or "\r" in value for value in used.values()):
         return (
             "une cellule tient sur plusieurs lignes : un guillemet « \" » n'est sans doute "
             "pas fermé"
         )
+    for column, value in used.items():
+        if found := names.hidden_character(value.strip(" \t")):
+            return f"caractère invisible ou de contrôle ({found}) dans la colonne {_LABELS[column]}"
     first, last, born_text = cell("first_name"), cell("last_name"), cell("birth_date")
     labelled = (("Nom", last), ("Prénom", first), ("Date de naissance", born_text))
     if absent := [label for label, value in labelled if not value]:

@@ -164,3 +164,26 @@ def test_a_cell_over_several_lines_is_refused_with_a_hint():
     parsed = read('Nom;Prénom;Date de naissance\nMartin;"Léa\nMartin";14/03/2009\n')
     [refused] = parsed.refused
     assert "plusieurs lignes" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ("Mar\x01tin;Léa;14/03/2009;CAP1", "Nom"),
+        ("Martin;\u202eLéa;14/03/2009;CAP1", "Prénom"),
+        ("Martin;Léa;14/03/2009;CAP\u200b1", "Classe"),
+        ("Martin;Lé\x85a;14/03/2009;CAP1", "Prénom"),
+    ],
+)
+def test_a_line_with_a_control_character_is_refused(line, column):
+    """Finding 12 of the outside review: these went into the database (NUL made PostgreSQL
+    refuse the whole import)."""
+    parsed = read("Nom;Prénom;Date de naissance;Classe\n" + line + "\n")
+    [refused] = parsed.refused
+    assert "caractère invisible ou de contrôle" in refused.reason
+    assert refused.reason.endswith(f"dans la colonne {column}")
+
+
+def test_a_control_character_in_a_column_not_read_is_no_reason_to_refuse():
+    parsed = read('Nom;Prénom;Date de naissance;Remarque\nMartin;Léa;14/03/2009;"a\x01\nb"\n')
+    assert parsed.refused == [] and len(parsed.rows) == 1

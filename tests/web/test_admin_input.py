@@ -206,3 +206,90 @@ def test_an_unreadable_file_is_a_message_and_imports_nothing(
             session.scalar(select(func.count()).select_from(User).where(User.role != "admin")) == 0
         )
         assert session.scalar(select(func.count()).select_from(PendingImport)) == 0
+
+
+# -- finding 12 (part): control characters in names ---------------------------------------------
+
+HIDDEN = {
+    "NUL": "Lé\x00a",
+    "C0 control": "Lé\x01a",
+    "C1 control": "Lé\x85a",
+    "right-to-left override": "\u202eLéa",
+    "zero-width space": "Lé\u200ba",
+}
+
+
+@pytest.mark.parametrize("first_name", HIDDEN.values(), ids=list(HIDDEN))
+def test_the_console_refuses_a_name_with_a_control_character(admin_client, rt, school, first_name):
+    page = admin_client.post(
+        f"/{school}/admin/users/new",
+        data={
+            "csrf_token": csrf_from(admin_client.get(f"/{school}/admin/users/new").text),
+            "first_name": first_name,
+            "last_name": "Martin",
+            "birth_date": "2009-03-14",
+            "role": "student",
+            "groups": "CAP1",
+        },
+    )
+    assert page.status_code == 400
+    assert "caractère invisible ou de contrôle" in banner(page.text)
+    with rt.database.session() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(User).where(User.role != "admin")) == 0
+        )
+
+
+def test_the_console_refuses_a_control_character_in_an_edit_and_a_group(admin_client, rt, school):
+    from datetime import date
+
+    from idp.accounts.roles import Role
+
+    rt.run(
+        accounts.add,
+        school,
+        first_name="Léa",
+        last_name="Martin",
+        birth_date=date(2009, 3, 14),
+        role=Role.STUDENT,
+    )
+    csrf = csrf_from(admin_client.get(f"/{school}/admin/users/new").text)
+    form = {
+        "csrf_token": csrf,
+        "first_name": "Léa",
+        "last_name": "Martin",
+        "birth_date": "2009-03-14",
+        "role": "student",
+    }
+    for changed in ({"last_name": "Mar\x00tin"}, {"groups": "CAP\x1b1"}):
+        page = admin_client.post(f"/{school}/admin/users/lea.martin", data={**form, **changed})
+        assert page.status_code == 400, changed
+        assert "caractère invisible ou de contrôle" in banner(page.text)
+    with rt.database.session() as session:
+        lea = session.scalar(select(User).where(User.login == "lea.martin"))
+        assert (lea.last_name, lea.group_names) == ("Martin", [])
+
+
+def test_an_import_refuses_a_line_with_a_control_character(admin_client, rt, school):
+    data = "Nom;Prénom;Date de naissance;Classe\nMar\u202etin;Léa;14/03/2009;CAP1\nDurand;Hugo;01/02/2010;CAP\x071\n"
+    page = preview(admin_client, school, data.encode())
+    assert page.status_code == 200
+    assert page.text.count("caractère invisible ou de contrôle") == 2
+    handle = re.search(r'name="handle" value="([^"]+)"', page.text).group(1)
+    done = admin_client.post(
+        f"/{school}/admin/import/confirm",
+        data={"csrf_token": csrf_from(page.text), "handle": handle, "skip_invalid": "1"},
+    )
+    assert done.status_code == 200
+    with rt.database.session() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(User).where(User.role != "admin")) == 0
+        )
+
+
+def test_a_control_character_in_a_looked_up_login_is_no_500(admin_client, school):
+    """PostgreSQL refuses NUL in text: a login or a search holding one must not reach it."""
+    assert admin_client.get(f"/{school}/admin/users/a%00b").status_code == 404
+    assert admin_client.get(f"/{school}/admin/users/a%00b/edit").status_code == 404
+    assert admin_client.get(f"/{school}/admin/users?q=a%00b").status_code == 200
+    assert admin_client.get(f"/{school}/admin/audit?user=a%00b").status_code == 200

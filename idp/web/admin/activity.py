@@ -127,7 +127,8 @@ def _audit_filters(request: Request) -> dict[str, Any]:
     except ValueError:
         number = 1
     return {
-        "user": q.get("user", "").strip()[:64],
+        # No stored text holds NUL, and PostgreSQL's driver refuses to send one.
+        "user": q.get("user", "").replace("\x00", "").strip()[:64],
         "type": q.get("type", "").strip()[:64],
         "from": day("from"),
         "to": day("to"),
