@@ -14,15 +14,37 @@ IdpError                  public message (French, for people) + private detail (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from idp.i18n import Message
+
 
 class IdpError(Exception):
+    """`message` is a constant French text (a message id); what a person typed goes in
+    `params` (`%(name)s` in the text), so that a page escapes it and a `%` in it is only text.
+    """
+
     status_code = 500
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        detail: str | None = None,
+    ) -> None:
+        self.text = message
+        self.params = dict(params or {})
+        # The French text in full, for a terminal or a test; pages show `public` instead.
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         # Only ever logged: may name internals, never a secret.
-        self.detail = detail or message
+        self.detail = detail or self.message
+
+    @property
+    def public(self) -> Message:
+        """What a page shows: translated, then the parameters put in as escaped text."""
+        return Message(self.text, self.params)
 
 
 class InvalidInput(IdpError):

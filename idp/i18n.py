@@ -41,7 +41,8 @@ def N_(text: str) -> str:
 @dataclass(frozen=True)
 class Message:
     """A message for a person: a French message id (marked with N_) and its parameters.
-    Templates show it with `{{ _(message.text, **message.params) }}`."""
+    Templates show it with `{{ say(message) }}` (idp.templating), not with `_()`, which
+    takes the text for markup and always %-formats it."""
 
     text: str
     params: Mapping[str, object] = field(default_factory=dict)

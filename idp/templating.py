@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
-from idp.i18n import LOCALES, translations
+from idp.i18n import LOCALES, Message, translations
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -47,4 +50,18 @@ def _environment(directory: Path, locale: str) -> Environment:
         keep_trailing_newline=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["say"] = _sayer(translations(locale))
     return env
+
+
+def _sayer(catalogue: NullTranslations) -> Callable[[Message], Markup]:
+    """`{{ say(message) }}`: a Message as HTML. Unlike `_(text, **params)`, which takes the
+    translated text for markup and always %-formats it, the text is escaped, and formatted
+    only when the message has parameters, which go in escaped: a message that quotes what
+    someone typed shows it as text, and a `%` in it cannot break the page."""
+
+    def say(message: Message) -> Markup:
+        text = escape(catalogue.gettext(message.text))
+        return text % dict(message.params) if message.params else text
+
+    return say

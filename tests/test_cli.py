@@ -249,6 +249,9 @@ def test_user_add_records_everything(idp, school, rt):
         ("Jean", "李", "2009-01-01", "student", "no letter or digit"),
         ("Jean", "Dupont", "2009-01-01", "admin", "'admin' is not one of"),
         ("", "Dupont", "2009-01-01", "student", "is empty"),
+        # Finding 12 of the outside review: control and invisible characters.
+        ("Je\x01an", "Dupont", "2009-01-01", "student", "control or format character U+0001"),
+        ("Jean", "\u202eDupont", "2009-01-01", "student", "control or format character U+202E"),
     ],
 )
 def test_user_add_refuses_bad_input(idp, school, rt, first, last, birth, role, fragment):

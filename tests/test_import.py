@@ -64,6 +64,16 @@ def test_skip_invalid_imports_the_rest_and_writes_the_logins(idp, school, rt, tm
     assert "14032009" not in out.read_text(encoding="utf-8-sig")  # no passwords
 
 
+def test_the_logins_file_carries_no_spreadsheet_formula(idp, school, rt, tmp_path):
+    """Finding 6 of the outside review: a name beginning with = + - @ is written quoted."""
+    path = write(tmp_path, "eleves.csv", [HEADER, "=1+1;@Léa;14/03/2009;-CAP1;"])
+    out = tmp_path / "logins.csv"
+    result = idp("user", "import", school, path, "--created-csv", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[1] == ["lea.11", "'=1+1", "'@Léa", "'-CAP1"]
+
+
 def test_the_same_person_is_updated_not_duplicated(idp, school, rt, tmp_path):
     idp("user", "import", school, write(tmp_path, "a.csv", [HEADER, "Martin;Léa;14/03/2009;CAP1;"]))
     again = idp(
@@ -150,3 +160,23 @@ def test_a_whole_establishment(idp, school, rt, tmp_path):
             )
             == 1
         )
+
+
+def test_an_unreadable_file_is_one_line_and_exit_2(idp, school, rt, tmp_path):
+    """Finding 7 of the outside review: these were tracebacks; nothing is imported."""
+    for name, data in {
+        "long.csv": (
+            'Nom;Prénom;Date de naissance\r\n"' + "a" * 200_000 + '";x;01/01/2010\r\n'
+        ).encode(),
+        "bom.csv": b"\xef\xbb\xbfNom;Pr\xe9nom;Date de naissance\r\nMartin;L\xe9a;14/03/2009\r\n",
+        "empty.csv": b"",
+        "binary.csv": bytes(range(256)) * 4,
+        "pipes.csv": b"Nom|Prenom|Date de naissance\r\nMartin|Lea|14/03/2009\r\n",
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = idp("user", "import", school, str(path))
+        assert result.exit_code == 2, name
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("idp: error: ") and "Traceback" not in result.stderr, name
+    assert people(rt) == {}

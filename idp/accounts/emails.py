@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from idp.accounts import names
 from idp.errors import InvalidInput
 
 # Deliberately simple: one @, a dotted domain, no spaces. Delivery is the real test.
@@ -12,9 +13,14 @@ _ADDRESS = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\".]+")
 
 def normalise(address: str) -> str:
     candidate = address.strip()
-    if len(candidate) > 254 or not _ADDRESS.fullmatch(candidate):
+    if (
+        len(candidate) > 254
+        or not _ADDRESS.fullmatch(candidate)
+        or names.hidden_character(candidate)  # NUL, bidi overrides… (PostgreSQL refuses NUL)
+    ):
         raise InvalidInput(
-            f"Adresse électronique invalide : {candidate!r}.",
+            "Adresse électronique invalide : « %(address)s ».",
+            {"address": candidate},
             detail=f"invalid email address {candidate!r}",
         )
     local, domain = candidate.rsplit("@", 1)

@@ -35,7 +35,8 @@ def get(session: Session, establishment: Establishment, login: str) -> User:
     user = users.by_login(session, establishment, logins.normalise_typed(login))
     if user is None:
         raise NotFound(
-            f"Utilisateur inconnu : {login}.",
+            "Utilisateur inconnu : %(login)s.",
+            {"login": login},
             detail=f"unknown login {login!r} at {establishment.code}",
         )
     return user
@@ -44,7 +45,8 @@ def get(session: Session, establishment: Establishment, login: str) -> User:
 def check_birth_date(birth_date: date, today: date) -> date:
     if not date(1900, 1, 1) <= birth_date <= today:
         raise InvalidInput(
-            f"Date de naissance invalide : {birth_date.isoformat()}.",
+            "Date de naissance invalide : %(date)s.",
+            {"date": birth_date.isoformat()},
             detail=f"birth date {birth_date.isoformat()} is not between 1900-01-01 and today",
         )
     return birth_date
@@ -150,7 +152,8 @@ def set_password(
             min_length=policy.min_length, max_length=MAX_LENGTH, min_score=policy.min_score
         )
         raise InvalidInput(
-            refusal.message.text % refusal.message.params,
+            refusal.message.text,
+            refusal.message.params,
             detail=f"password refused ({refusal.code}): {rule}",
         )
     password_hash = rt.hasher.hash(password)

@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 def get(session: Session, code: str) -> Establishment:
     establishment = establishments.by_code(session, code.strip().lower())
     if establishment is None:
-        raise NotFound(f"Établissement inconnu : {code}.", detail=f"unknown establishment {code!r}")
+        raise NotFound(
+            "Établissement inconnu : %(code)s.",
+            {"code": code},
+            detail=f"unknown establishment {code!r}",
+        )
     return establishment
 
 
@@ -58,12 +62,14 @@ def create(
     password_hash = rt.hasher.hash(password)
     if establishments.by_code(session, code):
         raise Conflict(
-            f"Le code d'établissement « {code} » existe déjà.",
+            "Le code d'établissement « %(code)s » existe déjà.",
+            {"code": code},
             detail=f"establishment code {code!r} already exists",
         )
     if existing := establishments.by_uai(session, uai_code):
         raise Conflict(
-            f"Le code UAI {uai_code} est déjà celui de l'établissement « {existing.code} ».",
+            "Le code UAI %(uai)s est déjà celui de l'établissement « %(code)s ».",
+            {"uai": uai_code, "code": existing.code},
             detail=f"UAI {uai_code} already belongs to {existing.code!r}",
         )
     establishment = establishments.add(

@@ -3,14 +3,13 @@ all or nothing, updating the accounts it already knows, retiring last year's stu
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
 
+from idp import spreadsheets
 from idp.accounts import logins
 from idp.accounts.imports import Parsed, Refused, fold
 from idp.accounts.roles import Role
@@ -124,9 +123,5 @@ def apply(
 
 def created_csv(created: list[tuple[str, str, str, str]]) -> str:
     """The new accounts, for handing out logins: no passwords (the initial password is the
-    birth date). Semicolons, for French spreadsheets."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Identifiant", "Nom", "Prénom", "Classe"])
-    writer.writerows(created)
-    return out.getvalue()
+    birth date)."""
+    return spreadsheets.write(["Identifiant", "Nom", "Prénom", "Classe"], created)

@@ -13,6 +13,8 @@ from idp.store.tenancy import owned
 
 
 def by_login(session: Session, establishment: Establishment, login: str) -> User | None:
+    if "\x00" in login:
+        return None  # no stored text holds NUL, and PostgreSQL's driver refuses to send one
     return session.scalar(owned(User, establishment, User.login == login))
 
 
@@ -90,6 +92,7 @@ def search(
         criteria += [User.password_hash.is_not(None), User.must_change_password.is_(True)]
     elif state == "personal":
         criteria += [User.password_hash.is_not(None), User.must_change_password.is_(False)]
+    query = query.replace("\x00", "")  # PostgreSQL's driver refuses to send NUL
     if query.strip():
         needle = f"%{query.strip().lower()}%"
         in_group = exists().where(

@@ -35,7 +35,7 @@ async def idp_error(request: Request, exc: Exception) -> Response:
         "errors/error.html",
         status_code=exc.status_code,
         status=exc.status_code,
-        message=exc.message,
+        message=exc.public,
     )
 
 

@@ -112,7 +112,7 @@ async def reset(request: Request) -> Response:
             )
         )
     except Forbidden as exc:
-        return await page(request, status_code=exc.status_code, error=Message(exc.message))
+        return await page(request, status_code=exc.status_code, error=exc.public)
     return await page(
         request,
         notice=Message(

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp import spreadsheets
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import AuditEvent, AuthorizationCode, Client, Establishment, SsoSession
@@ -128,7 +127,8 @@ def _audit_filters(request: Request) -> dict[str, Any]:
     except ValueError:
         number = 1
     return {
-        "user": q.get("user", "").strip()[:64],
+        # No stored text holds NUL, and PostgreSQL's driver refuses to send one.
+        "user": q.get("user", "").replace("\x00", "").strip()[:64],
         "type": q.get("type", "").strip()[:64],
         "from": day("from"),
         "to": day("to"),
@@ -183,13 +183,11 @@ async def audit_csv(request: Request) -> Response:
     f = _audit_filters(request)
 
     def export() -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(["date", "type", "acteur", "objet", "adresse IP", "détails"])
         session = db(request)
         query = _audit_query(session.get(Establishment, who.establishment.id), f).limit(100_000)
-        for e in session.scalars(query):
-            writer.writerow(
+        return spreadsheets.write(
+            ["date", "type", "acteur", "objet", "adresse IP", "détails"],
+            (
                 [
                     e.at.astimezone(PARIS).isoformat(timespec="seconds"),
                     e.type,
@@ -198,8 +196,9 @@ async def audit_csv(request: Request) -> Response:
                     e.ip or "",
                     " ".join(f"{k}={v}" for k, v in sorted(e.details.items())),
                 ]
-            )
-        return out.getvalue()
+                for e in session.scalars(query)
+            ),
+        )
 
     text = await run_in_threadpool(export)
     return Response(

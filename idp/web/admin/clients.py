@@ -117,7 +117,7 @@ async def create(request: Request) -> Response:
             client=None,
             values={**form, "scopes": form["_lists"].get("scopes", [])},
             status_code=400,
-            error=Message(exc.message),
+            error=exc.public,
         )
     return _reveal(request, who, created.client.client_id, created.secret, "created")
 
@@ -266,7 +266,7 @@ async def update(request: Request) -> Response:
             client=client or {"client_id": client_id},
             values={**form, "scopes": form["_lists"].get("scopes", [])},
             status_code=exc.status_code,
-            error=Message(exc.message),
+            error=exc.public,
         )
     return await show(request, notice=Message(N_("Modifications enregistrées.")))
 
@@ -314,5 +314,5 @@ async def action(request: Request) -> Response:
                 url(request, "admin_clients", {"deleted": client_id}, code=code), status_code=303
             )
     except IdpError as exc:
-        return await show(request, status_code=exc.status_code, error=Message(exc.message))
+        return await show(request, status_code=exc.status_code, error=exc.public)
     return await show(request, status_code=404)

@@ -84,7 +84,10 @@ async def preview(request: Request) -> Response:
     await upload.close()
     rt = request.app.state.runtime
     try:
-        parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
+        # Up to 10 MB to read: off the event loop.
+        parsed = await run_in_threadpool(
+            lambda: parse(data, default_role=Role(role), today=rt.clock.now().date())
+        )
         to_create, to_update = await run_in_threadpool(
             imports.plan, rt, db(request), who.establishment.code, parsed
         )
@@ -96,7 +99,7 @@ async def preview(request: Request) -> Response:
             step="upload",
             role=role,
             status_code=400,
-            error=Message(exc.message),
+            error=exc.public,
         )
     handle = await run_in_threadpool(_store, db(request), rt, who, data, role)
     return page(
@@ -134,7 +137,9 @@ async def confirm(request: Request) -> Response:
         return page(
             request, who, "admin/import.html", step="upload", role=pending.role, error=EXPIRED
         )
-    parsed = parse(pending.data, default_role=Role(pending.role), today=rt.clock.now().date())
+    parsed = await run_in_threadpool(
+        lambda: parse(pending.data, default_role=Role(pending.role), today=rt.clock.now().date())
+    )
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
     report = await run_in_threadpool(

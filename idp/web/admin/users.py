@@ -116,7 +116,7 @@ async def create(request: Request) -> Response:
             user=None,
             values=form,
             status_code=400,
-            error=Message(exc.message),
+            error=exc.public,
         )
     return RedirectResponse(
         url(
@@ -248,7 +248,7 @@ async def update(request: Request) -> Response:
             user={"login": login},
             values=form,
             status_code=400,
-            error=Message(exc.message),
+            error=exc.public,
         )
     return await show(request, notice=Message(N_("Modifications enregistrées.")))
 
@@ -323,7 +323,7 @@ async def action(request: Request) -> Response:
                 url(request, "admin_users", {"deleted": login}, code=code), status_code=303
             )
     except IdpError as exc:
-        return await show(request, status_code=exc.status_code, error=Message(exc.message))
+        return await show(request, status_code=exc.status_code, error=exc.public)
     return await show(request, status_code=404)
 
 
