@@ -417,6 +417,11 @@ def test_client_add_plain_output_shows_secret_once(idp, school, rt):
         ("fr.cpro.app:/callback", "only for a public"),
         ("javascript:alert(1)", "must be an https URL"),
         ("https://host:99999/cb", "not a valid URL"),
+        # Never usable: the authorization endpoint refuses such a redirect_uri.
+        ("https://sti.cpro.example/c\x00b", "printable ASCII"),
+        ('https://sti.cpro.example/"cb', "printable ASCII"),
+        ("https://sti.cpro.example/caf\u00e9", "printable ASCII"),
+        ("https://sti.cpro.example/c\\b", "printable ASCII"),
     ],
 )
 def test_client_add_refuses_bad_redirect_uris(idp, school, rt, uri, fragment):

@@ -31,11 +31,17 @@ def is_loopback_host(host: str | None) -> bool:
 def validate(uri: str, *, public: bool = False) -> str:
     def refuse(why: str) -> InvalidRedirectUri:
         return InvalidRedirectUri(
-            f"Adresse de redirection refusée : {uri} ({why}).", detail=f"{uri!r}: {why}"
+            "Adresse de redirection refusée : %(uri)s (%(why)s).",
+            {"uri": uri, "why": why},
+            detail=f"{uri!r}: {why}",
         )
 
     if uri != uri.strip() or any(c.isspace() for c in uri):
         raise refuse("contains whitespace")
+    if not all("!" <= c <= "~" and c not in '"\\' for c in uri):
+        # A URI is ASCII (RFC 3986: percent-encode the rest); the authorization endpoint
+        # refuses a redirect_uri holding anything else, so it could never be used.
+        raise refuse("characters other than printable ASCII must be percent-encoded")
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a bad port
