@@ -5,12 +5,14 @@ after the fault is served. The same with a real server process: tests/e2e/test_f
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+import anyio
 import pytest
 from fault_support import Proxy
 from sqlalchemy import text
@@ -24,6 +26,7 @@ from idp.app import create_app
 from idp.db import Database
 from idp.errors import ConfigurationError
 from idp.mail import FileMailer
+from idp.oauth.backchannel import Sender
 from idp.runtime import build_runtime
 from idp.settings import Settings
 
@@ -267,3 +270,36 @@ def test_writers_of_this_process_share_the_busy_timeout(settings: Settings) -> N
         assert busy - 0.05 < took["second"] < busy + 0.3
     finally:
         database.dispose()
+
+
+def test_the_back_channel_sender_says_once_that_the_database_is_away(
+    settings: Settings, clock, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The sender polls every interval: while the database is away, one warning line, not
+    a stack trace a pass."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    database = Database(settings.database_url, busy_timeout=0.05)
+    sender = Sender(
+        database,
+        clock,
+        sign=lambda notice, now: "",
+        issuer=settings.issuer,
+        poll_interval=0.05,
+    )
+
+    async def run_a_while() -> None:
+        with anyio.move_on_after(1.0):
+            await sender.run()
+
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="idp.oauth.backchannel"),
+            Locker(settings.database_url),
+        ):
+            anyio.run(run_a_while)
+    finally:
+        database.dispose()
+    records = [r for r in caplog.records if r.name == "idp.oauth.backchannel"]
+    assert [r.levelname for r in records] == ["WARNING"], [r.getMessage() for r in records]
+    assert "database unavailable" in records[0].getMessage()
