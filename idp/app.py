@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -48,7 +50,7 @@ def create_app(
     runtime: Runtime | None = None,
 ) -> Starlette:
     """The ASGI app. `clock` and `mailer` are for tests; `runtime` shares one with a caller."""
-    rt = runtime or build_runtime(settings, clock=clock, mailer=mailer)
+    rt = runtime or build_runtime(settings, clock=clock, mailer=mailer, server=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -68,6 +70,9 @@ def create_app(
         exception_handlers={
             HTTPException: errors.http_error,
             IdpError: errors.idp_error,
+            # The database away or saturated: a 503 (errors.database_error).
+            DBAPIError: errors.database_error,
+            PoolTimeout: errors.database_error,
             Exception: errors.server_error,
         },
         lifespan=lifespan,

@@ -6,9 +6,12 @@ so that the event loop never waits on a query.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,7 +20,9 @@ from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -56,22 +61,52 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+# SQLite: as many kept connections as worker threads may use at once (anyio's default
+# limiter, 40). Overflow connections are closed at every checkin and opened again at the
+# next request; the overflow covers the few transactions that hold one across an await.
+_POOL = {"pool_size": 40, "max_overflow": 10}
+# PostgreSQL: connections are the server's to ration (max_connections, 100 by default, for
+# every worker of every instance), so each process keeps IDP_DATABASE_POOL_SIZE (20 by
+# default) and may open as many again in a burst. A single busy worker churns connections
+# beyond that (32 clients on one worker with 20 kept: 25 new connections a second).
+POSTGRES_POOL_SIZE = 20
+
+# How long a SQLite writer waits for the write lock before "database is locked", unless
+# IDP_DATABASE_BUSY_TIMEOUT says otherwise.
+BUSY_SECONDS = 30.0
+
+# How long a pooled PostgreSQL connection has to answer its check before it is given up:
+# a live server answers an empty statement in a millisecond.
+PING_SECONDS = 1.0
+# The server cancels a statement this much before we would give up on its connection: its
+# answer (QueryCanceled) comes first, and the connection is kept.
+CANCEL_MARGIN = 0.5
+
+
 def make_engine(
-    url: str, *, read_only: bool = False, pool_size: int | None = None, **kwargs: Any
+    url: str,
+    *,
+    read_only: bool = False,
+    pool_size: int | None = None,
+    timeout: float | None = None,
+    busy_timeout: float = BUSY_SECONDS,
+    **kwargs: Any,
 ) -> Engine:
     """An engine. On SQLite, `read_only` gives connections that begin deferred transactions
     (WAL readers never wait for the write lock) and refuse any write (PRAGMA query_only),
-    and the default gives connections whose transactions take the write lock at BEGIN."""
+    and the default gives connections whose transactions take the write lock at BEGIN; a
+    writer waits `busy_timeout` seconds for it at most. On PostgreSQL, `timeout` bounds every
+    wait (see _postgres_timeouts); None, for commands, waits as long as the server works."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": BUSY_SECONDS}
-        writers = None if read_only else _Writers()
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": busy_timeout}
+        writers = None if read_only else _Writers(busy_timeout)
         if writers is not None:
             connect_args["factory"] = writers.connection_class
         engine = create_engine(
             url, connect_args=connect_args, hide_parameters=True, **_POOL, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas(read_only=read_only))
+        event.listen(engine, "connect", _sqlite_pragmas(read_only=read_only, busy=busy_timeout))
         # pysqlite's own transaction handling is turned off (isolation_level=None) and BEGIN
         # is ours. A writer takes the write lock at BEGIN (IMMEDIATE): in WAL mode a deferred
         # transaction that read and then writes after another connection's write fails at
@@ -85,28 +120,112 @@ def make_engine(
     # hide_parameters: a failing statement's values (a password hash, a token hash) must
     # never reach a log line through the exception text.
     kept = pool_size or POSTGRES_POOL_SIZE
-    return create_engine(
+    if timeout is None:
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            pool_size=kept,
+            max_overflow=kept,
+            **kwargs,
+        )
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         hide_parameters=True,
         pool_size=kept,
         max_overflow=kept,
+        pool_timeout=timeout,
+        connect_args=_postgres_timeouts(parsed, timeout),
         **kwargs,
     )
+    _bound_postgres_waits(engine, timeout)
+    return engine
 
 
-# SQLite: as many kept connections as worker threads may use at once (anyio's default
-# limiter, 40). Overflow connections are closed at every checkin and opened again at the
-# next request; the overflow covers the few transactions that hold one across an await.
-_POOL = {"pool_size": 40, "max_overflow": 10}
-# PostgreSQL: connections are the server's to ration (max_connections, 100 by default, for
-# every worker of every instance), so each process keeps IDP_DATABASE_POOL_SIZE (20 by
-# default) and may open as many again in a burst. A single busy worker churns connections
-# beyond that (32 clients on one worker with 20 kept: 25 new connections a second).
-POSTGRES_POOL_SIZE = 20
+def _postgres_timeouts(url: URL, timeout: float) -> dict[str, Any]:
+    """A request waits for PostgreSQL `timeout` seconds at most, whatever breaks:
+    - a statement that runs or waits for a lock that long (less CANCEL_MARGIN) is cancelled
+      by the server (statement_timeout, lock_timeout): QueryCanceled or LockNotAvailable;
+    - a connection that says nothing that long (a hung network, a stopped host) is closed by
+      us (_bound_postgres_waits);
+    - a pooled connection gets PING_SECONDS to answer its check, a new one the rest of
+      `timeout` to connect (psycopg's connect_timeout: whole seconds, 2 at least).
+    Values in the URL (connect_timeout, options) are kept; ours are added to its options."""
+    ms = round((timeout - CANCEL_MARGIN) * 1000)
+    ours = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+    given = url.query.get("options")
+    args: dict[str, Any] = {"options": f"{given} {ours}" if isinstance(given, str) else ours}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = max(2, math.ceil(timeout - PING_SECONDS))
+    return args
 
-# How long a SQLite writer waits for the write lock before "database is locked".
-BUSY_SECONDS = 30.0
+
+def _bound_postgres_waits(engine: Engine, timeout: float) -> None:
+    """Connections whose every wait for the server ends after `timeout` seconds (then closed:
+    their state is unknown), checked with PING_SECONDS when taken from the pool. SQLAlchemy's
+    pool_pre_ping would wait `timeout` for the check, then as long again to reconnect."""
+    connection_class = _timed_psycopg_connection()
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = connection_class.connect(*cargs, **cparams)
+        connection.answer_timeout = timeout
+        return connection
+
+    @event.listens_for(engine, "connect")
+    def fresh(dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return  # just connected: it answered
+        try:
+            dbapi_connection.ping(PING_SECONDS)
+        except dbapi_connection.Error as exc:
+            # Every pooled connection is suspect (a restarted server): the pool reconnects.
+            raise InvalidatePoolError(f"PostgreSQL did not answer: {type(exc).__name__}") from None
+
+
+_FRESH = "idp_fresh"
+
+
+@functools.cache
+def _timed_psycopg_connection() -> Any:
+    """psycopg's connection class with a deadline on every wait for the server (imported here:
+    psycopg is only needed with PostgreSQL)."""
+    import psycopg
+    from psycopg import errors
+
+    class TimedConnection(psycopg.Connection):  # type: ignore[type-arg]
+        answer_timeout: float | None = None
+
+        def wait(self, gen: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+            limit = self.answer_timeout if timeout is None else timeout
+            try:
+                return super().wait(gen, *args, timeout=limit, **kwargs)
+            except errors._WaitTimeout:  # psycopg's own "no answer in time"
+                # Mid-exchange with the server: the connection cannot be used again.
+                self.close()
+                raise NoAnswer(f"no answer from PostgreSQL within {limit:g} s") from None
+
+        def ping(self, seconds: float) -> None:
+            """SQLAlchemy's check (an empty statement outside any transaction), with its own
+            deadline."""
+            kept, self.answer_timeout = self.answer_timeout, seconds
+            autocommit = self.autocommit
+            try:
+                self.autocommit = True
+                self.execute(";")
+            finally:
+                self.answer_timeout = kept
+                if not self.closed:
+                    self.autocommit = autocommit
+
+    class NoAnswer(psycopg.OperationalError):
+        pass
+
+    return TimedConnection
 
 
 class _Writers:
@@ -116,9 +235,10 @@ class _Writers:
     IMMEDIATE and released once COMMIT or ROLLBACK has run (or the connection closes).
     Other processes (several workers, the CLI) still meet SQLite's busy timeout."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy_timeout: float) -> None:
         lock = threading.Lock()
         self.lock = lock
+        self.busy_timeout = busy_timeout
 
         class Connection(sqlite3.Connection):
             holds = False
@@ -150,22 +270,36 @@ class _Writers:
 
     def begin(self, conn: Any) -> None:
         dbapi = conn.connection.dbapi_connection
-        if not self.lock.acquire(timeout=BUSY_SECONDS):
-            raise sqlite3.OperationalError("database is locked")
+        started = time.monotonic()
+        if not self.lock.acquire(timeout=self.busy_timeout):
+            # As SQLite itself says it, and wrapped as it wraps it: one family to map to 503.
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
         dbapi.holds = True
+        waited = time.monotonic() - started
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if waited > 0.001:
+                # The wait for another process's lock gets what is left of the busy timeout.
+                left = max(1, round((self.busy_timeout - waited) * 1000))
+                dbapi.execute(f"PRAGMA busy_timeout={left}")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                if waited > 0.001:
+                    dbapi.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
         except BaseException:
             dbapi.release()
             raise
 
 
-def _sqlite_pragmas(*, read_only: bool):  # type: ignore[no-untyped-def]
+LOCKED = "database is locked"
+
+
+def _sqlite_pragmas(*, read_only: bool, busy: float):  # type: ignore[no-untyped-def]
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         if read_only:
@@ -271,12 +405,24 @@ class UnitOfWork:
 class Database:
     """The engines and their sessions. One per app or CLI invocation, never a global."""
 
-    def __init__(self, url: str, *, pool_size: int | None = None, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int | None = None,
+        timeout: float | None = None,
+        busy_timeout: float = BUSY_SECONDS,
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size, **engine_kwargs)
+        self.engine = make_engine(
+            url, pool_size=pool_size, timeout=timeout, busy_timeout=busy_timeout, **engine_kwargs
+        )
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
-            self.read_engine = make_engine(url, read_only=True, **engine_kwargs)
+            self.read_engine = make_engine(
+                url, read_only=True, busy_timeout=busy_timeout, **engine_kwargs
+            )
         elif self.dialect == "postgresql":
             # READ ONLY transactions on the same pool: a write by mistake fails at once.
             self.read_engine = self.engine.execution_options(postgresql_readonly=True)
@@ -328,6 +474,25 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is away or saturated for now (worth a 503 and a retry),
+    rather than a fault of ours: no connection, a connection lost or silent, a statement or
+    lock wait cancelled at the timeout, no pooled connection free in time, SQLite locked."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        # Not "no such table" and its kind: those are ours to fix, a 500.
+        return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+    # psycopg's OperationalError is the server's or the network's: connection failures,
+    # QueryCanceled, LockNotAvailable, AdminShutdown, serialization failures.
+    return isinstance(exc, OperationalError)
 
 
 def detached_copy(row: M) -> M:

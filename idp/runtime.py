@@ -63,12 +63,21 @@ def build_runtime(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     resolver: Resolver | None = None,
+    server: bool = False,
 ) -> Runtime:
     """`resolver` replaces getaddrinfo for outbound requests: a seam for tests, which need a
-    name to resolve to an address no name on the test machine resolves to."""
+    name to resolve to an address no name on the test machine resolves to.
+
+    `server`: for the web server, whose requests wait for PostgreSQL no longer than
+    IDP_DATABASE_TIMEOUT; commands (a migration, an import) take the time they need."""
     clock = clock or SystemClock()
     templates = Templates()
-    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        timeout=settings.database_timeout if server else None,
+        busy_timeout=settings.database_busy_timeout,
+    )
     # An old key stays published while any token it signed may live (plus clock skew).
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
     caches = Caches(settings.cache_seconds)

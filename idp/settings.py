@@ -65,6 +65,11 @@ class Settings:
     refresh_token_lifetime: timedelta = timedelta(days=30)
     # PostgreSQL connections each process keeps (and may open as many again in a burst).
     database_pool_size: int = 20
+    # PostgreSQL, for the server's requests: the longest a statement may run or wait for a
+    # lock, a silent connection be waited for, or a pooled connection be waited for; then 503.
+    database_timeout: float = 5.0
+    # SQLite: how long a writer waits for the write lock before a 503.
+    database_busy_timeout: float = 30.0
     # How access tokens are signed: ES256 costs a fifth of RS256 at the token endpoint.
     access_token_alg: str = "ES256"  # noqa: S105 - an algorithm name
     audit_retention_days: int = 365
@@ -133,6 +138,8 @@ class Settings:
             ),
             "id_token_lifetime": timedelta(minutes=read("IDP_ID_TOKEN_MINUTES", _int(1, 60), 10)),
             "database_pool_size": read("IDP_DATABASE_POOL_SIZE", _int(1, 500), 20),
+            "database_timeout": read("IDP_DATABASE_TIMEOUT", _float(2, 600), 5.0),
+            "database_busy_timeout": read("IDP_DATABASE_BUSY_TIMEOUT", _float(0.1, 600), 30.0),
             "access_token_alg": read(
                 "IDP_ACCESS_TOKEN_ALG", _choice("ES256", "RS256", upper=True), "ES256"
             ),

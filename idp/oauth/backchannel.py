@@ -31,7 +31,7 @@ import anyio
 import httpx
 
 from idp.clock import Clock
-from idp.db import Database
+from idp.db import Database, unavailable
 from idp.security.outbound import Outbound, Refused
 from idp.store import outbox
 
@@ -104,6 +104,7 @@ class Sender:
         # Set from any thread (a request's, after its commit) to end the loop's wait.
         self._wake = threading.Event()
         self._closed = False
+        self._database_away = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -230,8 +231,14 @@ class Sender:
             self._wake.clear()
             try:
                 await anyio.to_thread.run_sync(self.drain, limiter=limiter)
-            except Exception:  # the database may be away a moment: the next pass retries
-                log.exception("back-channel logout delivery failed")
+            except Exception as exc:  # the database may be away a moment: the next pass retries
+                if not unavailable(exc):
+                    log.exception("back-channel logout delivery failed")
+                elif not self._database_away:  # one line per outage, not one a second
+                    log.warning("back-channel logout: database unavailable, retrying")
+                self._database_away = unavailable(exc)
+            else:
+                self._database_away = False
             await anyio.to_thread.run_sync(
                 self._wake.wait, self._poll_interval, limiter=limiter, abandon_on_cancel=True
             )

@@ -6,12 +6,41 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from idp.errors import IdpError
+from idp import db
+from idp.errors import IdpError, Unavailable
 from idp.web.rendering import render
 
 log = logging.getLogger(__name__)
+
+# The routes modules call, which answer in JSON (RFC 6749 §4.1.2.1's temporarily_unavailable
+# for a 503); the others are people's pages.
+_API_ROUTES = frozenset(
+    {"token", "userinfo", "revoke", "introspect", "jwks", "discovery", "oauth_metadata"}
+)
+# Seconds after which a client may try again: about how long an outage we ride out takes
+# to be noticed (the database timeout), not a promise.
+RETRY_AFTER = "5"
+
+
+def _for_modules(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(route, "name", None) in _API_ROUTES
+
+
+def _unavailable(request: Request, message: str | None = None) -> Response:
+    headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
+    if _for_modules(request):
+        return JSONResponse({"error": "temporarily_unavailable"}, 503, headers=headers)
+    return render(
+        request,
+        "errors/error.html",
+        status_code=503,
+        status=503,
+        message=message,
+        headers=headers,
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -30,6 +59,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def idp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdpError)
     log.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc.detail)
+    if isinstance(exc, Unavailable):
+        return _unavailable(request, exc.message)
     return render(
         request,
         "errors/error.html",
@@ -42,3 +73,16 @@ async def idp_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     return render(request, "errors/error.html", status_code=500, status=500)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """The database away, silent or saturated: a 503 and one line in the log, not a stack
+    trace per request while it lasts. Any other database error is a fault of ours: raised
+    again, for server_error's 500 and its stack trace."""
+    if not db.unavailable(exc):
+        raise exc
+    orig = getattr(exc, "orig", None)
+    # The classes only: a driver's message may quote a statement.
+    cause = type(orig).__name__ if orig is not None else type(exc).__name__
+    log.warning("database unavailable on %s (%s): 503", request.url.path, cause)
+    return _unavailable(request)
