@@ -26,6 +26,7 @@ from idp.security.signing import Signer
 from idp.services.signin import SignIn
 from idp.settings import Settings
 from idp.web import errors
+from idp.web.body_limit import BodyLimit
 from idp.web.middleware import SecurityHeaders
 from idp.web.routes import routes
 
@@ -66,7 +67,7 @@ def create_app(
 
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(SecurityHeaders, hsts=settings.https)],
+        middleware=[Middleware(SecurityHeaders, hsts=settings.https), Middleware(BodyLimit)],
         exception_handlers={
             HTTPException: errors.http_error,
             IdpError: errors.idp_error,

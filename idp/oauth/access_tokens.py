@@ -14,6 +14,10 @@ from idp.oauth.keys import ALGORITHMS
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
 
+# What jwt.decode raises for a token that is not one of ours: joserfc's own errors, and
+# TypeError from header fields of the wrong type (a `crit` that is no list of names).
+MALFORMED = (JoseError, ValueError, TypeError)
+
 # Both, whichever IDP_ACCESS_TOKEN_ALG says: tokens signed before it changed stay good until
 # they expire.
 ACCESS_TOKEN_ALGS = list(ALGORITHMS)
@@ -26,7 +30,7 @@ def verify_access_token(
     keys = server.keys.verification_keys(session, server.establishment_id)
     try:
         decoded = jwt.decode(presented, keys, algorithms=ACCESS_TOKEN_ALGS)
-    except (JoseError, ValueError):
+    except MALFORMED:
         return "The access token is invalid."
     if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
         return "The access token is invalid."
@@ -48,7 +52,7 @@ def verify_id_token_hint(
     keys = server.keys.verification_keys(session, server.establishment_id)
     try:
         decoded = jwt.decode(hint, keys, algorithms=["RS256", "ES256"])
-    except (JoseError, ValueError):
+    except MALFORMED:
         return None
     if decoded.header.get("typ", "JWT").lower() in ("at+jwt", "application/at+jwt", "logout+jwt"):
         return None  # an access or logout token is no ID token

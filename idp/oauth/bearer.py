@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
 from idp.models import Client, Establishment, Token, User
-from idp.oauth.access_tokens import ACCESS_TOKEN_ALGS
+from idp.oauth.access_tokens import ACCESS_TOKEN_ALGS, MALFORMED
 from idp.store import tokens
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):
     def authenticate_token(self, token_string: str) -> JWTAccessTokenClaims:
         try:
             decoded = jwt.decode(token_string, self.get_jwks(), algorithms=ACCESS_TOKEN_ALGS)
-        except (JoseError, ValueError) as exc:
+        except MALFORMED as exc:
             raise InvalidTokenError("The access token is invalid.") from exc
         essential = {"essential": True}
         options = {

@@ -19,12 +19,14 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     RefreshTokenGrant,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -96,6 +98,17 @@ def _own_claims(signed: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+def _basic(query_client: Any, request: OAuth2Request) -> Client | None:
+    """client_secret_basic, where a malformed Authorization header authenticates no one
+    (invalid_client) instead of raising: Authlib's parser fails on `Basic ` with nothing
+    after it (ValueError) and on credentials that are no UTF-8 (UnicodeDecodeError)."""
+    try:
+        extract_basic_authorization(request.headers)
+    except ValueError:
+        return None
+    return authenticate_client_secret_basic(query_client, request)  # type: ignore[no-any-return]
+
+
 def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -116,6 +129,7 @@ class EstablishmentServer(AuthorizationServer):
         self.register_grant(RefreshGrant, [OpenIDRefresh(self)])
         self.register_grant(BackendGrant)
         self.register_extension(Issuer(self.issuer))
+        self.register_client_auth_method("client_secret_basic", _basic)
         self.register_client_auth_method("private_key_jwt", PrivateKeyJwt(self))
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)

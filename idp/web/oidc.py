@@ -388,10 +388,7 @@ async def token(request: Request) -> Response:
     oauth_request = await from_starlette(
         request, _public(request, "token", establishment), db(request)
     )
-    try:
-        response = await run_and_commit(request, server.create_token_response, oauth_request)
-    except UnicodeDecodeError:
-        return _bad_client()
+    response = await run_and_commit(request, server.create_token_response, oauth_request)
     return _respond(response)
 
 
@@ -444,22 +441,8 @@ async def _endpoint(request: Request, name: str, route: str) -> Response:
     oauth_request = await from_starlette(
         request, _public(request, route, establishment), db(request)
     )
-    try:
-        response = await run_and_commit(
-            request, server.create_endpoint_response, name, oauth_request
-        )
-    except UnicodeDecodeError:
-        return _bad_client()
+    response = await run_and_commit(request, server.create_endpoint_response, name, oauth_request)
     return _respond(response)
-
-
-def _bad_client() -> Response:
-    """Credentials that are not even text (Authlib cannot decode them)."""
-    return JSONResponse(
-        {"error": "invalid_client", "error_description": "Malformed client credentials."},
-        status_code=401,
-        headers={**NO_STORE, "WWW-Authenticate": 'Basic realm="token"'},
-    )
 
 
 async def revoke(request: Request) -> Response:

@@ -67,6 +67,11 @@ def unit_of_work(endpoint: Endpoint, *, write: bool = True) -> Endpoint:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(functools.partial(_finish, uow, commit=False))
             raise
+        finally:
+            # Files of a multipart form, whether the handler used them or not (Starlette
+            # leaves a parsed form open; its temporary files would wait for the collector).
+            with anyio.CancelScope(shield=True):
+                await request.close()
         if uow.in_transaction:
             await anyio.to_thread.run_sync(functools.partial(_finish, uow, commit=True))
         else:

@@ -1,0 +1,116 @@
+"""Request bodies have a size limit: 64 KiB, or the CSV import's 10 MiB on its upload.
+
+A declared `Content-Length` over the limit is answered 413 before a byte of the body is
+read; a body without one (chunked) is counted as the handler reads it, and refused as soon
+as it passes the limit, so that nothing ever buffers more than the limit. The modules'
+endpoints get an RFC 6749-style JSON error; people get a French page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from idp.accounts.imports import MAX_BYTES as IMPORT_MAX_BYTES
+from idp.web.rendering import render
+
+KIB = 1024
+FORM_LIMIT = 64 * KIB
+# The file may be IMPORT_MAX_BYTES itself: the multipart framing and the form's other
+# fields come on top of it.
+UPLOAD_LIMIT = IMPORT_MAX_BYTES + FORM_LIMIT
+
+# The admin console's CSV upload, the only form that carries a file.
+UPLOAD_PATH = re.compile(r"^/[^/]+/admin/import/?$")
+# The endpoints modules call from their back ends: they read JSON, not pages.
+PROTOCOL_PATH = re.compile(r"^/[^/]+/oidc/(token|userinfo|revoke|introspect)/?$")
+
+
+class BodyTooLarge(Exception):
+    """Raised from `receive` once a streamed body passes its limit; caught by BodyLimit."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    form: int = FORM_LIMIT
+    upload: int = UPLOAD_LIMIT
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, *, limits: Limits | None = None) -> None:
+        self.app = app
+        self.limits = limits or Limits()
+
+    def limit_of(self, scope: Scope) -> int:
+        if scope["method"] == "POST" and UPLOAD_PATH.match(scope["path"]):
+            return self.limits.upload
+        return self.limits.form
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_of(scope)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await too_large(scope, limit)(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:  # too late for another answer; the server closes the connection
+                raise
+            await too_large(scope, limit)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            # A malformed length is the server's to refuse (uvicorn answers 400 itself).
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def too_large(scope: Scope, limit: int) -> Response:
+    headers = {"Cache-Control": "no-store", "Connection": "close"}
+    if PROTOCOL_PATH.match(scope["path"]):
+        return JSONResponse(
+            {
+                "error": "invalid_request",
+                "error_description": f"The request body exceeds {limit} bytes.",
+            },
+            status_code=413,
+            headers=headers,
+        )
+    upload = limit > FORM_LIMIT
+    return render(
+        Request(scope),
+        "errors/error.html",
+        status_code=413,
+        status=413,
+        too_large="upload" if upload else "form",
+        size=limit // (KIB * KIB) if upload else limit // KIB,
+        headers=headers,
+    )
