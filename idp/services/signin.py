@@ -191,28 +191,35 @@ class SignIn:
         temp = user.temp_password_hash if expires is not None and expires > now else None
         return user.password_hash, user.role, user.birth_date, temp
 
-    def _ip_reserve(self, session, client: Client, now: datetime, *, honour_block: bool):  # type: ignore[no-untyped-def]
-        return throttles.reserve(
-            session,
-            throttles.ip_scope(client.ip),
-            now=now,
-            forget_before=now - self.throttle.ip_window,
-            by_window=True,
-            delay_for=self.throttle.ip_delay,
-            honour_block=honour_block,
-        )
+    def _ip_blocked(self, session: Session, client: Client, now: datetime) -> datetime | None:
+        """Until when the address is held back, if it is. Only failures that happened
+        count: an address's attempts in flight are not counted as failures, or a whole
+        school posting its right passwords at once behind one router would block itself
+        (past 100 in flight). Parallel guesses stay bounded per account (below), and per
+        address by what the hash queue lets through before the failures are recorded."""
+        if not client.ip:
+            return None
+        return throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
 
-    def _ip_give_back(self, session, client: Client, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    def _ip_failed(self, session: Session, client: Client, now: datetime) -> None:
+        """Count a failure of the address, and hold it back past the free ones."""
         if client.ip:
-            throttles.give_back(
-                session, throttles.ip_scope(client.ip), delay_for=self.throttle.ip_delay, now=now
+            throttles.reserve(
+                session,
+                throttles.ip_scope(client.ip),
+                now=now,
+                forget_before=now - self.throttle.ip_window,
+                by_window=True,
+                delay_for=self.throttle.ip_delay,
+                honour_block=False,
             )
 
     def _reserve(
         self, session: Session, establishment_id: int, login: str, client: Client
     ) -> Attempt:
         """Before any password check, in one transaction: is this attempt allowed? If so it
-        is counted as a failure already, so that parallel guesses cannot all get through."""
+        is counted as a failure of the account already, so that parallel guesses at one
+        account cannot all get through."""
         now = self.rt.clock.now()
         establishment = self._establishment(session, establishment_id)
         user = users.by_login(session, establishment, login) if login else None
@@ -233,11 +240,12 @@ class SignIn:
                 establishment_id=establishment.id,
             )
             exempt = failures is not None and self.throttle.known_browser_exempt(failures)
-        # A known browser is counted per address but not held back by its delay.
-        if client.ip and self._ip_reserve(session, client, now, honour_block=not exempt) is None:
-            until = throttles.blocked_until(session, throttles.ip_scope(client.ip), now)
+        # A known browser's failures count for its address, but its delay does not hold it.
+        until = None if exempt else self._ip_blocked(session, client, now)
+        if until is not None:
             return self._throttled(session, establishment, user, login, client, until, now, "ip")
         if user is None:
+            self._ip_failed(session, client, now)
             audit.record(
                 session,
                 establishment,
@@ -250,7 +258,6 @@ class SignIn:
             return Attempt(Result.UNKNOWN_LOGIN, login=login)
         if not user.active:
             # Said whatever the password: a deactivated account confirms no guess.
-            self._ip_give_back(session, client, now)
             audit.record(
                 session,
                 establishment,
@@ -274,7 +281,6 @@ class SignIn:
             )
             if reserved is None:
                 # Refused without a check: not a failure of this address.
-                self._ip_give_back(session, client, now)
                 until = throttles.blocked_until(session, scope, now)
                 return self._throttled(
                     session, establishment, user, login, client, until, now, "account"
@@ -304,8 +310,10 @@ class SignIn:
     def _fail(
         self, session: Session, establishment_id: int, reserved: Attempt, client: Client
     ) -> Attempt:
-        """The failure was counted when the attempt was reserved; record it."""
+        """The account's failure was counted when the attempt was reserved; the address's
+        is counted now, and the failure recorded."""
         now = self.rt.clock.now()
+        self._ip_failed(session, client, now)
         audit.record(
             session,
             self._establishment(session, establishment_id),
@@ -338,6 +346,7 @@ class SignIn:
         if user is None or not user.active:
             # The right password for a deactivated account still counts as a failure,
             # so that it cannot be used to confirm guesses.
+            self._ip_failed(session, client, now)
             audit.record(
                 session,
                 establishment,
@@ -351,7 +360,6 @@ class SignIn:
         throttles.reset(session, throttles.account_scope(user.id))
         if f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts:
             throttles.reset(session, throttles.known_browser_scope(user.id))
-        self._ip_give_back(session, client, now)
         if new_hash is not None and user.password_hash == replaced_hash:
             # Parameters changed since this hash was made: upgrade it, unless the
             # password itself changed meanwhile.

@@ -1,9 +1,9 @@
 """Counters of failed sign-ins, updated atomically in SQL so that instances sharing the
 database, and parallel requests, never slip a guess past the delay.
 
-An attempt is *reserved*: counted as a failure, and its delay set, in the same statement that
-checks the scope is not blocked, before the password is checked at all; a success then
-clears (account) or gives back (address) what was reserved.
+An attempt on an account is *reserved*: counted as a failure, and its delay set, in the same
+statement that checks the account is not blocked, before the password is checked at all; a
+success then clears the count. An address's failures are counted once they have happened.
 """
 
 from __future__ import annotations
@@ -141,19 +141,6 @@ def _counting(*, by_window: bool, honour_block: bool) -> Update:
         .returning(Throttle.failures)
         .execution_options(synchronize_session=False)
     )
-
-
-def give_back(session: Session, scope: str, *, delay_for: Delay, now: datetime) -> None:
-    """Undo one reserved failure (the attempt succeeded, or was never checked)."""
-    row = session.get(Throttle, scope, with_for_update=True)
-    if row is None:
-        return
-    row.failures = max(0, row.failures - 1)
-    if delay_for(row.failures) is None:
-        row.blocked_until = None
-    # The row stays at zero (the purge removes it a day later): deleting it would make the
-    # next attempts from this address race to create it again.
-    session.flush()
 
 
 def clear(session: Session, scope: str) -> None:

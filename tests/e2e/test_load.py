@@ -602,8 +602,8 @@ def _check_audit_and_throttles(db, site: Site, ledger: Ledger, flows: int) -> No
     assert {r.details["reason"] for r in rows} <= {"bad_password"}
     successes = db.execute(select(AuditEvent.ip).where(AuditEvent.type == "login.success"))
     assert Counter(ip for (ip,) in successes) == ledger.sign_ins
-    # Each address's counter holds its wrong passwords and nothing else (every right one
-    # was given back); each account's was reset by its next success.
+    # Each address's counter holds its wrong passwords and nothing else (a right one never
+    # counts); each account's was reset by its next success.
     counters = dict(db.execute(select(Throttle.scope, Throttle.failures)).all())
     for address in ADDRESSES:
         assert counters.get(f"ip:{address}", 0) == ledger.wrong[address], (address, counters)
@@ -616,13 +616,6 @@ def _check_audit_and_throttles(db, site: Site, ledger: Ledger, flows: int) -> No
 STORM = int(os.environ.get("IDP_TEST_STORM_PUPILS", "200"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each attempt counts against its address as a failure until it succeeds "
-    "(idp.services.signin reserves it before the hash), and past IDP_THROTTLE_IP_FAILURES "
-    "(100) in flight the address is blocked: right passwords get « Trop de tentatives » "
-    "although the address has failed not once",
-)
 def test_a_whole_school_behind_one_address_signing_in_at_once_is_let_in(
     database_url: str, tmp_path: Path
 ) -> None:
