@@ -43,11 +43,6 @@ def admin_client(client, rt, school):  # type: ignore[no-untyped-def]
     return client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="idp/web/admin/clients.py (console's scope): update() renders the client form "
-    "with {'client_id': …} for an unknown client, and the template reads client.name: 500",
-)
 def test_saving_an_unknown_client_is_not_found(admin_client, school):
     token = csrf_from(admin_client.get(f"/{school}/admin/clients/new").text)
     response = admin_client.post(

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.errors import IdpError
+from idp.errors import IdpError, NotFound
 from idp.i18n import N_, Message
 from idp.models import Client, Establishment
 from idp.oauth.scopes import SCOPES
@@ -259,11 +259,14 @@ async def update(request: Request) -> Response:
         )
     except IdpError as exc:
         client = await run_in_threadpool(_load, db(request), rt, who, client_id)
+        if client is None:
+            # No such module (or deleted meanwhile), whatever else was wrong: a 404.
+            raise NotFound("Application inconnue.", detail=f"unknown client {client_id!r}") from exc
         return page(
             request,
             who,
             "admin/client_form.html",
-            client=client or {"client_id": client_id},
+            client=client,
             values={**form, "scopes": form["_lists"].get("scopes", [])},
             status_code=exc.status_code,
             error=exc.public,
