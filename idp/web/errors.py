@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from idp import db
 from idp.errors import IdpError, Unavailable
+from idp.i18n import Message
 from idp.web.rendering import render
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def _for_modules(request: Request) -> bool:
     return getattr(route, "name", None) in _API_ROUTES
 
 
-def _unavailable(request: Request, message: str | None = None) -> Response:
+def _unavailable(request: Request, message: Message | None = None) -> Response:
     headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
     if _for_modules(request):
         return JSONResponse({"error": "temporarily_unavailable"}, 503, headers=headers)
@@ -60,7 +61,7 @@ async def idp_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdpError)
     log.warning("%s on %s: %s", type(exc).__name__, request.url.path, exc.detail)
     if isinstance(exc, Unavailable):
-        return _unavailable(request, exc.message)
+        return _unavailable(request, exc.public)
     return render(
         request,
         "errors/error.html",

@@ -672,3 +672,56 @@ async def _storm(site: Site) -> list[tuple[int, str]]:
             )
     finally:
         await transport.aclose()
+
+
+def test_a_storm_past_the_hashing_capacity_gets_the_retry_page_never_an_error(
+    database_url: str, tmp_path: Path
+) -> None:
+    """More pupils at once than one hashing slot can serve within IDP_HASH_QUEUE_TIMEOUT:
+    each gets either signed in or the clear « réessayez » page (503, Retry-After), within
+    the queue timeout plus its own hash; never a 500 (the busy page used to raise)."""
+    with _serve(
+        database_url, tmp_path, count=60, first_login_every=None, addresses=ADDRESSES[:1],
+        argon2=(19456, 2),
+        settings={"IDP_HASH_CONCURRENCY": "1", "IDP_HASH_QUEUE_TIMEOUT": "0.5"},
+    ) as site:  # fmt: skip
+        answers = asyncio.run(_busy_storm(site))
+    statuses = Counter(status for status, _, _ in answers)
+    print(f"{len(answers)} pupils at once, one hashing slot: {dict(statuses)}")
+    assert set(statuses) <= {303, 503}, statuses
+    assert statuses[503] > 0 and statuses[303] > 0, statuses
+    for status, text, retry_after in answers:
+        if status == 503:
+            assert "Veuillez réessayer dans quelques instants" in text
+            assert retry_after == "5"
+
+
+async def _busy_storm(site: Site) -> list[tuple[int, str, str | None]]:
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    )
+    browsers = [
+        httpx.AsyncClient(
+            base_url=site.base_url,
+            transport=transport,
+            headers={"X-Forwarded-For": pupil.address},
+            timeout=REQUEST_TIMEOUT,
+            trust_env=False,
+        )
+        for pupil in site.pupils
+    ]
+
+    async def attempt(http: httpx.AsyncClient, pupil: Pupil) -> tuple[int, str, str | None]:
+        page = await http.get(site.path("/login"))
+        csrf = _field(CSRF, page.text, "CSRF token")
+        form = {"csrf_token": csrf, "login": pupil.login, "password": pupil.password}
+        r = await http.post(site.path("/login"), data=form)
+        return r.status_code, html.unescape(r.text), r.headers.get("retry-after")
+
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            return await asyncio.gather(
+                *(attempt(http, pupil) for http, pupil in zip(browsers, site.pupils, strict=True))
+            )
+    finally:
+        await transport.aclose()
