@@ -168,13 +168,18 @@ class Sender:
             return Outcome.REFUSED, f"address refused: {exc.reason}"
         token = self._sign(notice, self._clock.now())
         try:
-            # Streamed and never read: a module's answer body is of no use to us.
-            with http.stream(
-                "POST",
-                notice.uri,
-                data={"logout_token": token},
-                headers={"Cache-Control": "no-store"},
-            ) as response:
+            # Streamed and never read: a module's answer body is of no use to us. The whole
+            # attempt ends within the timeout, however slowly the receiver answers, so that
+            # it ends within the lease.
+            with (
+                self._outbound.within(self._timeout),
+                http.stream(
+                    "POST",
+                    notice.uri,
+                    data={"logout_token": token},
+                    headers={"Cache-Control": "no-store"},
+                ) as response,
+            ):
                 status = response.status_code
         except Refused as exc:  # the transport's check, on what the name resolves to now
             return Outcome.REFUSED, f"address refused: {exc.reason}"

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _JWKS_TTL = 300.0
+# A failed fetch is remembered a little while too: a module whose endpoint is down or slow
+# must not make every one of its requests wait for it again.
+_JWKS_FAILURE_TTL = 10.0
 # Key sets kept per process (one server per establishment): the least recently used leaves.
 _JWKS_CACHE_SIZE = 64
 _LEEWAY = 60
@@ -46,7 +49,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def __init__(self, server: EstablishmentServer) -> None:
         super().__init__(validate_jti=True, leeway=_LEEWAY)
         self.server = server
-        self._jwks: OrderedDict[tuple[str, str], tuple[float, KeySet]] = OrderedDict()
+        self._jwks: OrderedDict[tuple[str, str], tuple[float, KeySet | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get_audiences(self) -> list[str]:
@@ -87,21 +90,32 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             cached = self._jwks.get(cache_key)
             if cached and cached[0] > now:
                 self._jwks.move_to_end(cache_key)
+                if cached[1] is None:
+                    raise InvalidClientError(description="The client's keys cannot be fetched.")
                 return cached[1]
+        # Nothing is written before the client is authenticated: end the transaction, so
+        # that no lock (SQLite's write lock) nor idle transaction waits on the module.
+        session = self.server.db
+        if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+            session.commit()
+        keys: KeySet | None = None
         try:
-            # Only to a public address (checked again now: DNS changes), no redirect.
+            # Only to a public address (checked again now: DNS changes), no redirect, all
+            # within a few seconds.
             body = self.server.rt.outbound.get(client.jwks_uri, max_bytes=_JWKS_MAX_BYTES)
             keys = KeySet.import_key_set(json.loads(body))
         except Refused as exc:
             log.warning("jwks_uri of client %s refused: %s", client.client_id, exc.reason)
-            raise InvalidClientError(description="The client's keys cannot be fetched.") from exc
         except (httpx.HTTPError, ValueError, TypeError, KeyError) as exc:
-            raise InvalidClientError(description="The client's keys cannot be fetched.") from exc
+            log.info("jwks_uri of client %s failed: %s", client.client_id, type(exc).__name__)
         with self._lock:
-            self._jwks[cache_key] = (now + _JWKS_TTL, keys)
+            ttl = _JWKS_TTL if keys is not None else _JWKS_FAILURE_TTL
+            self._jwks[cache_key] = (time.monotonic() + ttl, keys)
             self._jwks.move_to_end(cache_key)
             while len(self._jwks) > _JWKS_CACHE_SIZE:
                 self._jwks.popitem(last=False)
+        if keys is None:
+            raise InvalidClientError(description="The client's keys cannot be fetched.")
         return keys
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:

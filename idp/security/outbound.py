@@ -21,8 +21,9 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import httpcore
@@ -34,6 +35,9 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+# The longest one request may take in all: httpx's timeouts bound each read, so a peer
+# sending a byte every few seconds would otherwise hold a thread (and its lease) for hours.
+DEADLINE = 5.0
 
 # Names that never leave the machine or the site (RFC 6761, RFC 8375, cloud metadata),
 # whatever a resolver answers for them today.
@@ -193,6 +197,7 @@ class Outbound:
     ) -> None:
         self.allow_loopback = allow_loopback
         self._resolve = resolver or _getaddrinfo
+        self._deadline = _Deadline()
         # Tests pass a context that trusts their own certificate authority.
         self._verify = verify
 
@@ -266,6 +271,27 @@ class Outbound:
 
     # -- sending ---------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def within(self, seconds: float = DEADLINE) -> Iterator[None]:
+        """Every connection, read and write of the requests this thread makes inside ends
+        by then (httpx's timeouts are per operation)."""
+        kept = self._deadline.at
+        self._deadline.at = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._deadline.at = kept
+
+    def _left(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """`timeout`, shortened to what is left before the thread's deadline."""
+        at = self._deadline.at
+        if at is None:
+            return timeout
+        left = at - time.monotonic()
+        if left <= 0:
+            raise expired("the request took too long")
+        return left if timeout is None else min(timeout, left)
+
     def client(self, timeout: float | httpx.Timeout = TIMEOUT) -> httpx.Client:
         """An httpx client that connects only to allowed addresses and follows no redirect.
         A refused address raises Refused (not an httpx error: it is no network failure)."""
@@ -276,20 +302,33 @@ class Outbound:
             trust_env=False,
         )
 
-    def get(self, uri: str, *, max_bytes: int, timeout: float | httpx.Timeout = TIMEOUT) -> bytes:
+    def get(
+        self,
+        uri: str,
+        *,
+        max_bytes: int,
+        timeout: float | httpx.Timeout = TIMEOUT,
+        deadline: float = DEADLINE,
+    ) -> bytes:
         """GET a small document (a JWK Set): its body if the answer is 200. Refused;
         httpx.HTTPError on a failure or another status; ValueError past `max_bytes`."""
         self.check_url(uri, resolve=False)
+        # Uncompressed only: the limit counts what arrives, and a small compressed body may
+        # expand a thousandfold.
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         with (
+            self.within(deadline),
             self.client(timeout) as http,
-            http.stream("GET", uri, headers={"Accept": "application/json"}) as response,
+            http.stream("GET", uri, headers=headers) as response,
         ):
             if response.status_code != 200:
                 raise httpx.HTTPStatusError(
                     f"HTTP {response.status_code}", request=response.request, response=response
                 )
+            if response.headers.get("content-encoding", "identity").lower() != "identity":
+                raise ValueError("a compressed answer, though none was accepted")
             body = bytearray()
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_raw():
                 body += chunk
                 if len(body) > max_bytes:
                     raise ValueError(f"more than {max_bytes} bytes")
@@ -318,6 +357,7 @@ class _Backend(httpcore.NetworkBackend):
         failure: Exception | None = None
         # The connect timeout is for all the attempts together (the outbox's lease counts on
         # it), and a few addresses at most are tried.
+        timeout = self._outbound._left(timeout, httpcore.ConnectTimeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         for address in addresses[:_MAX_ATTEMPTS]:
             left = None if deadline is None else deadline - time.monotonic()
@@ -325,9 +365,10 @@ class _Backend(httpcore.NetworkBackend):
                 break
             try:
                 # TLS comes later, on this stream, with the URL's host as server_hostname.
-                return self._inner.connect_tcp(
+                stream = self._inner.connect_tcp(
                     str(address), port, left, local_address, socket_options
                 )
+                return _Stream(stream, self._outbound)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         raise failure or httpcore.ConnectTimeout(f"{host}: no address answered in time")
@@ -337,6 +378,38 @@ class _Backend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+class _Deadline(threading.local):
+    at: float | None = None
+
+
+class _Stream(httpcore.NetworkStream):
+    """A connection whose every wait ends by the deadline of the request using it."""
+
+    def __init__(self, inner: httpcore.NetworkStream, outbound: Outbound) -> None:
+        self._inner, self._outbound = inner, outbound
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._outbound._left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._outbound._left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self._outbound._left(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, left), self._outbound)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
 
 
 class _Transport(httpx.HTTPTransport):

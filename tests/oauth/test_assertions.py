@@ -16,6 +16,7 @@ import uvicorn
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -292,7 +293,9 @@ def test_the_jwks_cache_is_bounded_and_keeps_the_recently_used():
         time.sleep(0.02)
     try:
         # Only the server's outbound rules are asked here (development: loopback allowed).
-        dev = SimpleNamespace(rt=SimpleNamespace(outbound=Outbound(allow_loopback=True)))
+        dev = SimpleNamespace(
+            rt=SimpleNamespace(outbound=Outbound(allow_loopback=True)), db=Session()
+        )
         auth = PrivateKeyJwt(dev)  # type: ignore[arg-type]
         modules = [
             Client(client_id=f"m{i}", jwks=None, jwks_uri=f"http://127.0.0.1:{port}/m{i}/jwks")
@@ -309,3 +312,36 @@ def test_the_jwks_cache_is_bounded_and_keeps_the_recently_used():
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_failing_jwks_uri_is_asked_again_only_after_a_while(provider, school_a):
+    """A module's key endpoint that fails (here, nobody listens) is not asked at each of its
+    requests: the failure is remembered for a few seconds."""
+    port = free_port()
+    created = provider.rt.run(
+        clients.add,
+        school_a,
+        name="Down",
+        redirect_uris_=[REDIRECT],
+        auth_method="private_key_jwt",
+        jwks_uri=f"http://127.0.0.1:{port}/jwks",
+    )
+    key = ECKey.generate_key("P-256", parameters={"kid": "k"}, private=True)
+    calls: list[str] = []
+    outbound = provider.rt.outbound
+    original = outbound.get
+
+    def counting(uri, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(uri)
+        return original(uri, **kwargs)
+
+    outbound.get = counting
+    try:
+        for _ in range(3):
+            assertion, _ = make_assertion(provider, school_a, created.client.client_id, key)
+            answer = backend_token(provider, school_a, assertion)
+            assert answer.status_code in (400, 401)
+            assert answer.json()["error"] == "invalid_client"
+    finally:
+        outbound.get = original
+    assert len(calls) == 1

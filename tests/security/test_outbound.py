@@ -9,13 +9,15 @@ private one no /etc/hosts entry gives) goes through the runtime's resolver seam.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gzip
 import ipaddress
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from html import unescape
 
@@ -31,7 +33,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from helpers import UAI_A, csrf_from, sign_in
@@ -338,8 +340,26 @@ class Server:
             self.hosts.append(request.headers["host"])
             return RedirectResponse(str(request.url_for("index")), status_code=302)
 
+        async def drip(request: Request) -> StreamingResponse:
+            async def slowly() -> AsyncIterator[bytes]:
+                for _ in range(100):
+                    yield b" "
+                    await asyncio.sleep(0.2)
+
+            return StreamingResponse(slowly(), media_type="application/json")
+
+        async def packed(request: Request) -> Response:
+            body = gzip.compress(b'{"keys": []}' + b" " * 1_000_000)
+            return Response(body, headers={"Content-Encoding": "gzip"})
+
         app = Starlette(
-            routes=[Route("/", index, name="index"), Route("/big", big), Route("/moved", moved)]
+            routes=[
+                Route("/", index, name="index"),
+                Route("/big", big),
+                Route("/moved", moved),
+                Route("/drip", drip),
+                Route("/packed", packed),
+            ]
         )
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -435,6 +455,20 @@ def test_get_reads_a_bounded_answer(server):
     assert DEV.get(f"http://127.0.0.1:{server.port}/", max_bytes=10) == b"ok"
     with pytest.raises(ValueError, match="more than"):
         DEV.get(f"http://127.0.0.1:{server.port}/big", max_bytes=10_000)
+
+
+def test_an_answer_sent_a_byte_at_a_time_ends_at_the_deadline(server):
+    """Each byte comes well within the read timeout; the whole answer never would."""
+    started = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):
+        DEV.get(f"http://127.0.0.1:{server.port}/drip", max_bytes=10_000, deadline=1.0)
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_compressed_answer_is_refused_unread(server):
+    """Identity only was asked for: 1 MB packed in a few kilobytes is not expanded."""
+    with pytest.raises(ValueError, match="compressed"):
+        DEV.get(f"http://127.0.0.1:{server.port}/packed", max_bytes=64 * 1024)
 
 
 @pytest.fixture
