@@ -138,6 +138,27 @@ def test_deactivate_missing_retires_last_years_students(idp, school, rt, tmp_pat
     assert event.details == {"created": 0, "updated": 1, "deactivated": 1, "refused": 0}
 
 
+def test_refused_lines_never_retire_anyone(idp, school, rt, tmp_path):
+    """With --deactivate-missing, the people of refused lines would be taken for leavers;
+    an unclosed quote on the second line swallows the rest of the file into one refused
+    cell, and the whole school would go. Refused at once, nothing changed."""
+    pupils = [f"Eleve{i};Classe;{1 + i % 28:02d}/01/2009;CAP1;" for i in range(30)]
+    idp("user", "import", school, write(tmp_path, "2025.csv", [HEADER, *pupils]))
+    broken = [HEADER, 'Dupont;"Léa;01/02/2008;CAP1;', *pupils]
+    result = idp(
+        "user",
+        "import",
+        school,
+        write(tmp_path, "2026.csv", broken),
+        "--skip-invalid",
+        "--deactivate-missing",
+    )
+    assert result.exit_code == 2
+    assert "refused line(s) with deactivate_missing" in result.stderr.splitlines()[-1]
+    assert all(user.active for user in people(rt).values())
+    assert len(people(rt)) == 30
+
+
 def test_a_whole_establishment(idp, school, rt, tmp_path):
     """5,000 lines with homonyms: every one gets an account and a distinct login."""
     lines = [HEADER]

@@ -13,6 +13,7 @@ from idp import spreadsheets
 from idp.accounts import logins
 from idp.accounts.imports import Parsed, Refused, fold
 from idp.accounts.roles import Role
+from idp.errors import InvalidInput
 from idp.models import User
 from idp.runtime import Runtime
 from idp.services import establishments
@@ -57,6 +58,14 @@ def apply(
     file does not name (last year's students)."""
     if parsed.refused and not skip_invalid:
         return Report([], 0, 0, parsed.refused, applied=False)
+    if parsed.refused and deactivate_missing_role is not None:
+        # The people of the refused lines are not "missing": retiring them (or, when every
+        # line is refused, the whole school) would be wrong.
+        raise InvalidInput(
+            "Des lignes sont refusées : corrigez-les avant de désactiver les comptes absents "
+            "du fichier, sinon leurs titulaires seraient désactivés. Rien n'a été importé.",
+            detail=f"{len(parsed.refused)} refused line(s) with deactivate_missing",
+        )
     now = rt.clock.now()
     created: list[tuple[str, str, str, str]] = []
     updated = 0

@@ -142,17 +142,28 @@ async def confirm(request: Request) -> Response:
     )
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
-    report = await run_in_threadpool(
-        lambda: imports.apply(
-            rt,
-            db(request),
-            who.establishment.code,
-            parsed,
-            skip_invalid=skip,
-            actor=who.login,
-            deactivate_missing_role=Role(pending.role) if deactivate else None,
+    try:
+        report = await run_in_threadpool(
+            lambda: imports.apply(
+                rt,
+                db(request),
+                who.establishment.code,
+                parsed,
+                skip_invalid=skip,
+                actor=who.login,
+                deactivate_missing_role=Role(pending.role) if deactivate else None,
+            )
         )
-    )
+    except IdpError as exc:
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="upload",
+            role=pending.role,
+            status_code=exc.status_code,
+            error=exc.public,
+        )
     if not report.applied:
         return page(
             request,
