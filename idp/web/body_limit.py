@@ -53,6 +53,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if _multipart(scope) and not (
+            scope["method"] == "POST" and UPLOAD_PATH.match(scope["path"])
+        ):
+            # Only the import takes a file. Elsewhere a multipart body is of no use, and
+            # Starlette's parser leaves the temporary file of a part cut short open.
+            await refused(scope, 415)(scope, receive, send)
+            return
         limit = self.limit_of(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
@@ -91,6 +98,30 @@ def _content_length(scope: Scope) -> int | None:
             # A malformed length is the server's to refuse (uvicorn answers 400 itself).
             return int(value) if value.isdigit() else None
     return None
+
+
+def _multipart(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return False
+
+
+def refused(scope: Scope, status: int) -> Response:
+    """415: a body of a kind the route does not take."""
+    headers = {"Cache-Control": "no-store", "Connection": "close"}
+    if PROTOCOL_PATH.match(scope["path"]):
+        return JSONResponse(
+            {
+                "error": "invalid_request",
+                "error_description": "The body must be application/x-www-form-urlencoded.",
+            },
+            status_code=status,
+            headers=headers,
+        )
+    return render(
+        Request(scope), "errors/error.html", status_code=status, status=status, headers=headers
+    )
 
 
 def too_large(scope: Scope, limit: int) -> Response:

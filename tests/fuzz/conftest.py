@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from conftest import TEST_SECRET
+from conftest import TEST_SECRET, _truncate_postgres
 from helpers import UAI_A, csrf_from, sign_in
 from idp.accounts.roles import Role
 from idp.app import create_app
@@ -112,12 +112,21 @@ def _client(app: object) -> TestClient:
     )
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[World]:
+    """On both databases: PostgreSQL refuses what SQLite stores (a NUL in text), so some
+    hostile input fails only there."""
     tmp = tmp_path_factory.mktemp("fuzz")
-    shutil.copy(sqlite_template, tmp / "idp.db")
+    if request.param == "sqlite":
+        shutil.copy(sqlite_template, tmp / "idp.db")
+        database_url = f"sqlite:///{tmp / 'idp.db'}"
+    else:
+        database_url = request.getfixturevalue("postgres_url")
+        _truncate_postgres(database_url)
     settings = Settings(
-        database_url=f"sqlite:///{tmp / 'idp.db'}",
+        database_url=database_url,
         secret_key=TEST_SECRET,
         argon2_memory_kib=256,
         argon2_time_cost=1,

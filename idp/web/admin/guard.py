@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.accounts.roles import Role
 from idp.directory import EstablishmentView
-from idp.i18n import Message
+from idp.i18n import N_, Message
 from idp.models import SsoSession
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
@@ -57,6 +58,17 @@ async def posted(request: Request) -> tuple[Admin | Response, dict[str, Any]]:
     """For a POST: the admin and the form, or a response (no session, wrong role, or a
     stale CSRF token: the page it came from is shown again by the caller)."""
     who = await admin(request)
+    if not await _complete(request):
+        return (
+            render(
+                request,
+                "errors/error.html",
+                status_code=400,
+                status=400,
+                message=Message(N_("Le formulaire n'a pas été reçu en entier : réessayez.")),
+            ),
+            {},
+        )
     form = await request.form()
     if isinstance(who, Response):
         return who, {}
@@ -64,6 +76,17 @@ async def posted(request: Request) -> tuple[Admin | Response, dict[str, Any]]:
     values["_lists"] = {k: form.getlist(k) for k in form}
     values["_csrf_ok"] = await check_csrf(request, str(form.get(FIELD, "")) or None) is CsrfCheck.OK
     return who, values
+
+
+async def _complete(request: Request) -> bool:
+    """False for a multipart body cut short (no closing boundary): Starlette's parser then
+    returns the form without the last part, and leaves that part's temporary file open for
+    the garbage collector. The body is at most the import's 10 MiB (BodyLimit)."""
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data":
+        return True
+    boundary = options.get(b"boundary")
+    return bool(boundary) and b"--" + boundary + b"--" in await request.body()
 
 
 def page(
