@@ -495,6 +495,11 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError)
 
 
+def holds_nul(exc: BaseException) -> bool:
+    """PostgreSQL's refusal of a NUL character in a text value (psycopg's DataError)."""
+    return isinstance(exc, DBAPIError) and "NUL (0x00)" in str(exc.orig)
+
+
 def detached_copy(row: M) -> M:
     """A detached copy of a row's columns, to merge into later sessions without a query
     (`session.merge(copy, load=False)`): for rows cached per process, kept fresh by

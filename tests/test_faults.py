@@ -28,6 +28,7 @@ from idp.errors import ConfigurationError
 from idp.mail import FileMailer
 from idp.oauth.backchannel import Sender
 from idp.runtime import build_runtime
+from idp.security.outbound import Outbound
 from idp.settings import Settings
 
 SCHOOL = "lp-a"
@@ -286,6 +287,7 @@ def test_the_back_channel_sender_says_once_that_the_database_is_away(
         sign=lambda notice, now: "",
         issuer=settings.issuer,
         poll_interval=0.05,
+        outbound=Outbound(allow_loopback=True),
     )
 
     async def run_a_while() -> None:

@@ -195,6 +195,8 @@ class EstablishmentServer(AuthorizationServer):
         return self.rt.directory.row(session, self.establishment_id)
 
     def query_client(self, client_id: str) -> Client | None:
+        if not isinstance(client_id, str) or "\x00" in client_id:
+            return None  # no client id holds one (PostgreSQL would refuse the query)
         session = self.db
         snapshot = self._clients.get(client_id, _UNKNOWN)
         if snapshot is None:

@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.accounts.imports import MAX_BYTES as IMPORT_MAX_BYTES
+from idp.web.errors import for_modules, module_error
 from idp.web.rendering import render
 
 KIB = 1024
@@ -25,8 +26,6 @@ UPLOAD_LIMIT = IMPORT_MAX_BYTES + FORM_LIMIT
 
 # The admin console's CSV upload, the only form that carries a file.
 UPLOAD_PATH = re.compile(r"^/[^/]+/admin/import/?$")
-# The endpoints modules call from their back ends: they read JSON, not pages.
-PROTOCOL_PATH = re.compile(r"^/[^/]+/oidc/(token|userinfo|revoke|introspect)/?$")
 
 
 class BodyTooLarge(Exception):
@@ -110,15 +109,9 @@ def _multipart(scope: Scope) -> bool:
 def refused(scope: Scope, status: int) -> Response:
     """415: a body of a kind the route does not take."""
     headers = {"Cache-Control": "no-store", "Connection": "close"}
-    if PROTOCOL_PATH.match(scope["path"]):
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "The body must be application/x-www-form-urlencoded.",
-            },
-            status_code=status,
-            headers=headers,
-        )
+    if for_modules(scope["path"]):
+        description = "The body must be application/x-www-form-urlencoded."
+        return module_error(status, "invalid_request", description, headers)
     return render(
         Request(scope), "errors/error.html", status_code=status, status=status, headers=headers
     )
@@ -126,15 +119,9 @@ def refused(scope: Scope, status: int) -> Response:
 
 def too_large(scope: Scope, limit: int) -> Response:
     headers = {"Cache-Control": "no-store", "Connection": "close"}
-    if PROTOCOL_PATH.match(scope["path"]):
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "error_description": f"The request body exceeds {limit} bytes.",
-            },
-            status_code=413,
-            headers=headers,
-        )
+    if for_modules(scope["path"]):
+        description = f"The request body exceeds {limit} bytes."
+        return module_error(413, "invalid_request", description, headers)
     upload = limit > FORM_LIMIT
     return render(
         Request(scope),

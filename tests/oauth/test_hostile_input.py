@@ -81,3 +81,37 @@ def test_an_id_token_hint_with_a_malformed_crit_header_is_ignored(client, school
     # As for any hint this issuer did not sign: the error page, not a 500.
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_a_client_id_holding_nul_is_no_client(client, school, module):
+    """PostgreSQL refuses NUL in text: the query used to raise, a 500 (found by the fuzz on
+    PostgreSQL). No client id holds one: it is an unknown client, on either database."""
+    weird = "a\x00b"
+    token = client.post(
+        f"/{school}/oidc/token",
+        data={"grant_type": "client_credentials", "client_id": weird, "client_secret": "x"},
+    )
+    assert token.status_code in (400, 401) and token.json()["error"] == "invalid_client"
+    basic = "Basic " + base64.b64encode(f"{weird}:x".encode()).decode()
+    introspect = client.post(
+        f"/{school}/oidc/introspect", data={"token": "x"}, headers={"Authorization": basic}
+    )
+    assert introspect.status_code == 401 and introspect.json()["error"] == "invalid_client"
+    authorize = client.get(
+        f"/{school}/oidc/authorize",
+        params={"client_id": weird, "redirect_uri": REDIRECT, "response_type": "code"},
+    )
+    assert authorize.status_code == 400 and "<html" in authorize.text
+    logout = client.get(f"/{school}/oidc/logout", params={"client_id": weird})
+    assert logout.status_code < 500
+
+
+def test_a_nul_anywhere_else_is_bad_input_not_a_fault(client, school):
+    """What still reaches PostgreSQL with a NUL (an establishment code in the path) is a 400,
+    a page for people and JSON for modules."""
+    page = client.get("/lp%00a/login")
+    assert page.status_code in (400, 404) and "<html" in page.text
+    api = client.post("/lp%00a/oidc/token", data={"grant_type": "client_credentials"})
+    assert api.status_code in (400, 401, 404)
+    if api.status_code == 400:
+        assert api.json()["error"] == "invalid_request"
