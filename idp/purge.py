@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import and_, delete, or_, text
 from sqlalchemy.orm import Session
 
 from idp.models import (
@@ -40,16 +40,16 @@ def _delete(session: Session, model: type, *criteria: object) -> int:
 
 
 def purge(rt: Runtime) -> Purged:
+    """Each kind of row in a transaction of its own, so that no lock is held across them;
+    without the server's statement timeout, so that a large backlog (a first purge, a busy
+    year's audit) is cleared rather than cancelled at every run."""
     now = rt.clock.now()
     old = now - GRACE
-    with rt.database.session() as session:
-        counts = {
-            "pending requests": _delete(
-                session, PendingAuthorization, PendingAuthorization.expires_at < now
-            ),
-            "tokens": _delete(
-                session,
-                Token,
+    kinds: dict[str, tuple[type, tuple[object, ...]]] = {
+        "pending requests": (PendingAuthorization, (PendingAuthorization.expires_at < now,)),
+        "tokens": (
+            Token,
+            (
                 or_(
                     Token.revoked_at < old,
                     and_(
@@ -58,29 +58,33 @@ def purge(rt: Runtime) -> Purged:
                     ),
                 ),
             ),
-            "pending imports": _delete(session, PendingImport, PendingImport.expires_at < now),
-            "codes": _delete(session, AuthorizationCode, AuthorizationCode.expires_at < old),
-            "sessions": _delete(
-                session, SsoSession, or_(SsoSession.ended_at < old, SsoSession.expires_at < old)
-            ),
-            "throttles": _delete(
-                session,
-                Throttle,
+        ),
+        "pending imports": (PendingImport, (PendingImport.expires_at < now,)),
+        "codes": (AuthorizationCode, (AuthorizationCode.expires_at < old,)),
+        "sessions": (SsoSession, (or_(SsoSession.ended_at < old, SsoSession.expires_at < old),)),
+        "throttles": (
+            Throttle,
+            (
                 Throttle.last_failure_at < now - timedelta(hours=24),
                 or_(Throttle.blocked_until.is_(None), Throttle.blocked_until < now),
             ),
-            "signing keys": _delete(session, SigningKey, SigningKey.publish_until < old),
-            # Finished notices only; pending ones are given up on by the sender.
-            "back-channel notices": _delete(
-                session,
-                BackchannelNotice,
-                or_(BackchannelNotice.delivered_at < old, BackchannelNotice.abandoned_at < old),
-            ),
-            "assertion ids": _delete(session, UsedAssertion, UsedAssertion.expires_at < now),
-            "audit events": _delete(
-                session,
-                AuditEvent,
-                AuditEvent.at < now - timedelta(days=rt.settings.audit_retention_days),
-            ),
-        }
+        ),
+        "signing keys": (SigningKey, (SigningKey.publish_until < old,)),
+        # Finished notices only; pending ones are given up on by the sender.
+        "back-channel notices": (
+            BackchannelNotice,
+            (or_(BackchannelNotice.delivered_at < old, BackchannelNotice.abandoned_at < old),),
+        ),
+        "assertion ids": (UsedAssertion, (UsedAssertion.expires_at < now,)),
+        "audit events": (
+            AuditEvent,
+            (AuditEvent.at < now - timedelta(days=rt.settings.audit_retention_days),),
+        ),
+    }
+    counts = {}
+    for name, (model, criteria) in kinds.items():
+        with rt.database.session() as session:
+            if rt.database.dialect == "postgresql":
+                session.execute(text("SET LOCAL statement_timeout = 0"))
+            counts[name] = _delete(session, model, *criteria)
     return Purged(counts)

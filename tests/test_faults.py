@@ -16,11 +16,12 @@ from dataclasses import replace
 import anyio
 import pytest
 from fault_support import Proxy
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.testclient import TestClient
 
+from conftest import TEST_SECRET
 from helpers import UAI_A, csrf_from
 from idp import db
 from idp.app import create_app
@@ -28,6 +29,7 @@ from idp.db import Database
 from idp.errors import ConfigurationError
 from idp.mail import FileMailer
 from idp.oauth.backchannel import Sender
+from idp.purge import purge
 from idp.runtime import build_runtime
 from idp.security.outbound import Outbound
 from idp.settings import Settings
@@ -166,6 +168,26 @@ def test_commands_keep_no_statement_timeout(postgres_url: str) -> None:
             assert session.execute(text("SHOW statement_timeout")).scalar_one() == "0"
     finally:
         database.dispose()
+
+
+def test_the_servers_purge_is_not_cut_short_by_the_request_timeout(postgres_url: str) -> None:
+    """The server's own runtime has the requests' statement timeout (1.5 s with 2 s here):
+    a purge of a large backlog, every DELETE slower than that, still clears it."""
+    settings = Settings(database_url=postgres_url, secret_key=TEST_SECRET, database_timeout=2.0)
+    rt = build_runtime(settings, server=True)
+    slow: list[str] = []
+
+    def slowly(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("DELETE FROM audit_events"):
+            slow.append(statement)
+            cursor.execute("SELECT pg_sleep(1.7)")
+
+    event.listen(rt.database.engine, "before_cursor_execute", slowly)
+    try:
+        purged = purge(rt)
+    finally:
+        rt.database.dispose()
+    assert slow and purged.counts["audit events"] == 0
 
 
 def test_an_error_that_is_ours_is_no_unavailability(postgres_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
