@@ -49,7 +49,9 @@ class BodyLimit:
         return self.limits.form
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not _has_body(scope):
+            # Without Content-Length or Transfer-Encoding a request has no body (RFC 9112
+            # §6.3): a GET for discovery or the JWKS goes straight through.
             await self.app(scope, receive, send)
             return
         if _multipart(scope) and not (
@@ -89,6 +91,10 @@ class BodyLimit:
             if started:  # too late for another answer; the server closes the connection
                 raise
             await too_large(scope, limit)(scope, receive, send)
+
+
+def _has_body(scope: Scope) -> bool:
+    return any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"])
 
 
 def _content_length(scope: Scope) -> int | None:
