@@ -71,20 +71,27 @@ class Directory:
     def row(self, session: Session, establishment_id: int) -> Establishment:
         """The establishment as a row of `session`, without a query once cached: store
         functions take the row, and a sign-in flow needs it in every request."""
+        return session.merge(self.snapshot(session, establishment_id), load=False)
+
+    def snapshot(self, session: Session, establishment_id: int) -> Establishment:
+        """The cached detached row itself, shared by every thread: for code that only reads
+        its columns (the protocol endpoints), which then skips the merge into the session.
+        Never to be changed or added to a session."""
         with self._lock:
             snapshot = self._rows.get(establishment_id)
             epoch = self._caches.epoch
         if snapshot is not None:
-            return session.merge(snapshot, load=False)
+            return snapshot
         row = session.get(Establishment, establishment_id)
         if row is None:
             raise LookupError(f"no establishment {establishment_id}")
+        snapshot = detached_copy(row)
         with self._lock:
             if self._caches.epoch == epoch:
                 if len(self._rows) >= self._size:
                     self._rows.clear()
-                self._rows[establishment_id] = detached_copy(row)
-        return row
+                self._rows[establishment_id] = snapshot
+        return snapshot
 
     def clear(self) -> None:
         with self._lock:

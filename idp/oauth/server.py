@@ -187,12 +187,13 @@ class EstablishmentServer(AuthorizationServer):
 
     # -- Authlib's storage hooks ---------------------------------------------------------
 
-    # This establishment and its clients are read once, then merged into each request's
-    # session from a snapshot (no query): the server is rebuilt whenever an establishment,
+    # This establishment and its clients are read once, then served from a detached snapshot
+    # shared by every request (no query, and no merge into the request's session: the
+    # protocol only reads their columns); the server is rebuilt whenever an establishment,
     # its keys or its clients change (idp.caches).
 
     def establishment(self, session: Session) -> Establishment:
-        return self.rt.directory.row(session, self.establishment_id)
+        return self.rt.directory.snapshot(session, self.establishment_id)
 
     def query_client(self, client_id: str) -> Client | None:
         if not isinstance(client_id, str) or "\x00" in client_id:
@@ -202,12 +203,12 @@ class EstablishmentServer(AuthorizationServer):
         if snapshot is None:
             return None
         if isinstance(snapshot, Client):
-            return session.merge(snapshot, load=False)
+            return snapshot
         client = client_store.by_client_id(session, self.establishment(session), client_id)
-        found = client if client is not None and client.enabled else None
+        found = detached_copy(client) if client is not None and client.enabled else None
         if len(self._clients) >= _MAX_CLIENTS:
             self._clients.clear()
-        self._clients[client_id] = detached_copy(found) if found is not None else None
+        self._clients[client_id] = found
         return found
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
