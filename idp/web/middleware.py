@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # No 'unsafe-inline' anywhere; no form-action (Chromium applies it to the redirect after a
@@ -26,9 +25,13 @@ _HEADERS = {
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
-        self.headers = dict(_HEADERS)
+        headers = dict(_HEADERS)
         if hsts:
-            self.headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+            headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+        # Encoded once; added as raw ASGI headers (cheaper than MutableHeaders per response).
+        self.raw = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,10 +40,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    if name not in headers:
-                        headers[name] = value
+                given = list(message.get("headers", ()))
+                # A header the handler set itself (a page that may be framed) is kept.
+                present = {name.lower() for name, _ in given}
+                message["headers"] = given + [h for h in self.raw if h[0] not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
