@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
-from idp.models import Client, Establishment, Token, User
+from idp.models import Establishment, User
 from idp.oauth.access_tokens import ACCESS_TOKEN_ALGS, MALFORMED
 from idp.store import tokens
 
@@ -32,9 +32,8 @@ class Bearer:
     """What a valid access token stands for."""
 
     claims: dict[str, Any]
-    row: Token
     user: User
-    client: Client
+    scope: str
     establishment: Establishment
     # The `claims` request parameter of the sign-in the token comes from (OIDC Core §5.5).
     requested: dict[str, Any] | None
@@ -86,10 +85,10 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         found = tokens.bearer_by_jti(session, establishment, claims["jti"])
         if found is None:
             raise InvalidTokenError(UNKNOWN)
-        row, user, client, requested = found
-        if row.revoked_at is not None or not user.active or not client.enabled:
+        user, token_scope, revoked_at, client_enabled, requested = found
+        if revoked_at is not None or not user.active or not client_enabled:
             raise InvalidTokenError(UNKNOWN)
-        return Bearer(dict(claims), row, user, client, establishment, requested)
+        return Bearer(dict(claims), user, token_scope, establishment, requested)
 
 
 def protector(server: EstablishmentServer, session: Session) -> ResourceProtector:

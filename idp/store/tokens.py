@@ -28,37 +28,64 @@ def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | 
 
 
 _BEARER = (
-    prepared(Token, Token.jti == bindparam("jti"))
-    .add_columns(User, Client, AuthorizationCode.claims)
+    select(User, Token.scope, Token.revoked_at, Client.enabled, AuthorizationCode.claims)
+    .select_from(Token)
     .join(User, User.id == Token.user_id)
     .join(Client, Client.id == Token.client_pk)
     .outerjoin(AuthorizationCode, AuthorizationCode.id == Token.code_id)
+    .where(Token.establishment_id == bindparam("tenant"), Token.jti == bindparam("jti"))
 )
 
 
-def bearer_by_jti(
-    session: Session, establishment: Establishment, jti: str
-) -> tuple[Token, User, Client, dict[str, Any] | None] | None:
-    """An access token with its user, its client and the `claims` request of its code, in
-    one query (userinfo asks for all of them at every call)."""
-    found = session.execute(_BEARER, scope(establishment, jti=jti)).one_or_none()
-    return None if found is None else (found[0], found[1], found[2], found[3])
+def bearer_by_jti(session: Session, establishment: Establishment, jti: str) -> Row[Any] | None:
+    """What userinfo needs of an access token, in one query: its user (a row of the
+    session: the groups load from it), `scope`, `revoked_at`, its client's `enabled`, and
+    the `claims` request of its code. No Token or Client object is built."""
+    return session.execute(_BEARER, scope(establishment, jti=jti)).one_or_none()
 
 
 # Plain columns, no ORM objects: introspection answers with these and nothing else.
-_PARTIES = (
-    select(Client.client_id, Client.enabled, User.sub, User.login, User.active)
-    .select_from(Client)
-    .outerjoin(User, User.id == bindparam("user_id"))
-    .where(Client.id == bindparam("client_pk"))
+_INTROSPECTED = (
+    select(
+        Token.client_pk,
+        Token.user_id,
+        Token.jti,
+        Token.scope,
+        Token.created_at,
+        Token.access_expires_at,
+        Token.refresh_hash,
+        Token.refresh_expires_at,
+        Token.rotated_at,
+        Token.revoked_at,
+        Client.client_id,
+        Client.enabled,
+        User.sub,
+        User.login,
+        User.active,
+    )
+    .select_from(Token)
+    .join(Client, Client.id == Token.client_pk)
+    .outerjoin(User, User.id == Token.user_id)
+    .where(Token.establishment_id == bindparam("tenant"))
 )
+_INTROSPECTED_BY_JTI = _INTROSPECTED.where(Token.jti == bindparam("jti"))
+_INTROSPECTED_BY_REFRESH = _INTROSPECTED.where(Token.refresh_hash == bindparam("refresh_hash"))
 
 
-def parties(session: Session, token: Token) -> Row[Any] | None:
-    """The token's client (`client_id`, `enabled`) and user (`sub`, `login`, `active`, all
-    None for a client's own token), in one query."""
+def introspected(
+    session: Session,
+    establishment: Establishment,
+    *,
+    jti: str | None = None,
+    refresh_hash: str | None = None,
+) -> Row[Any] | None:
+    """A token by its jti or by its refresh token's hash, with its client (`client_id`,
+    `enabled`) and its user (`sub`, `login`, `active`, all None for a client's own token):
+    introspection's one query."""
+    if jti is not None:
+        return session.execute(_INTROSPECTED_BY_JTI, scope(establishment, jti=jti)).one_or_none()
     return session.execute(
-        _PARTIES, {"client_pk": token.client_pk, "user_id": token.user_id}
+        _INTROSPECTED_BY_REFRESH, scope(establishment, refresh_hash=refresh_hash)
     ).one_or_none()
 
 

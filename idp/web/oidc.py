@@ -427,7 +427,7 @@ async def userinfo(request: Request) -> Response:
 
 def _userinfo(server: EstablishmentServer, oauth_request: OAuthRequest) -> dict[str, Any]:
     found = bearer_of(server, oauth_request)
-    return userinfo_claims(found.user, found.establishment, found.row.scope, found.requested)
+    return userinfo_claims(found.user, found.establishment, found.scope, found.requested)
 
 
 # -- revocation, introspection ---------------------------------------------------------------
