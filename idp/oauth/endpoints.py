@@ -26,20 +26,29 @@ if TYPE_CHECKING:
 ALL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def find_token(server: EstablishmentServer, presented: str) -> Token | None:
-    """An access token (one of our JWTs, by its jti) or a refresh token (by its hash).
+def token_key(server: EstablishmentServer, presented: str) -> dict[str, str] | None:
+    """How to look a presented token up: `{"jti": …}` for one of our access tokens (a JWT,
+    verified), `{"refresh_hash": …}` for anything else; None for a JWT that is not ours.
 
     The `token_type_hint` is not consulted: it is only a hint (RFC 7009 §2.1, RFC 7662
     §2.1), and the form tells the two apart: our refresh tokens never hold a dot.
     """
+    if presented.count(".") == 2:
+        claims = verify_access_token(server, server.db, presented, allow_expired=True)
+        return {"jti": claims["jti"]} if isinstance(claims, dict) else None
+    return {"refresh_hash": secret_hash(presented)}
+
+
+def find_token(server: EstablishmentServer, presented: str) -> Token | None:
+    """An access token (by its jti) or a refresh token (by its hash)."""
+    key = token_key(server, presented)
+    if key is None:
+        return None
     session = server.db
     establishment = server.establishment(session)
-    if presented.count(".") == 2:
-        claims = verify_access_token(server, session, presented, allow_expired=True)
-        if not isinstance(claims, dict):
-            return None
-        return token_store.by_jti(session, establishment, claims["jti"])
-    return token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+    if "jti" in key:
+        return token_store.by_jti(session, establishment, key["jti"])
+    return token_store.by_refresh_hash(session, establishment, key["refresh_hash"])
 
 
 def check_token_param(request: Any) -> None:
@@ -100,18 +109,12 @@ class Introspection(IntrospectionEndpoint):
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
         # As find_token, but the token, its client and its user in one query.
-        server = self.oidc
-        session = server.db
-        establishment = server.establishment(session)
-        if token_string.count(".") == 2:
-            claims = verify_access_token(server, session, token_string, allow_expired=True)
-            if not isinstance(claims, dict):
-                return None
-            row = token_store.introspected(session, establishment, jti=claims["jti"])
-            return None if row is None else Presented(row, refresh=False)
-        hashed = secret_hash(token_string)
-        row = token_store.introspected(session, establishment, refresh_hash=hashed)
-        return None if row is None else Presented(row, refresh=True)
+        key = token_key(self.oidc, token_string)
+        if key is None:
+            return None
+        session = self.oidc.db
+        row = token_store.introspected(session, self.oidc.establishment(session), **key)
+        return None if row is None else Presented(row, refresh="refresh_hash" in key)
 
     def check_permission(self, token: Presented, client: Client, request: Any) -> bool:
         # A module learns about its own tokens only: another module's token is "not active"
