@@ -157,6 +157,10 @@ class Client(Base):
     # For private_key_jwt: the client's public keys, inline or by URL.
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     jwks_uri: Mapped[str | None] = mapped_column(Text)
+    # Set when the module is disabled: its tokens issued until then stay revoked if it is
+    # enabled again. Its client_credentials tokens have no row of their own (the signed
+    # token says everything), so this is what revokes them.
+    tokens_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def public(self) -> bool:

@@ -3,7 +3,9 @@ RP-Initiated Logout 1.0), on Authlib's endpoint classes, for one establishment."
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.urls import add_params_to_uri
@@ -26,29 +28,63 @@ if TYPE_CHECKING:
 ALL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def token_key(server: EstablishmentServer, presented: str) -> dict[str, str] | None:
-    """How to look a presented token up: `{"jti": …}` for one of our access tokens (a JWT,
-    verified), `{"refresh_hash": …}` for anything else; None for a JWT that is not ours.
+@dataclass(frozen=True)
+class Key:
+    """How to look a presented token up: by `jti` (one of our JWT access tokens, whose
+    verified `claims` come with it) or by `refresh_hash` (anything else)."""
+
+    jti: str | None = None
+    claims: dict[str, Any] | None = None
+    refresh_hash: str | None = None
+
+    @property
+    def client_own(self) -> bool:
+        """A client_credentials token (its subject is the client, RFC 9068 §2.2): no row
+        holds it unless it was revoked."""
+        claims = self.claims
+        return claims is not None and claims.get("sub") == claims.get("client_id")
+
+
+def token_key(server: EstablishmentServer, presented: str) -> Key | None:
+    """How to look a presented token up; None for a JWT that is not ours.
 
     The `token_type_hint` is not consulted: it is only a hint (RFC 7009 §2.1, RFC 7662
     §2.1), and the form tells the two apart: our refresh tokens never hold a dot.
     """
     if presented.count(".") == 2:
-        claims = verify_access_token(server, server.db, presented, allow_expired=True)
-        return {"jti": claims["jti"]} if isinstance(claims, dict) else None
-    return {"refresh_hash": secret_hash(presented)}
+        claims = verify_access_token(server, server.session, presented, allow_expired=True)
+        return Key(jti=claims["jti"], claims=claims) if isinstance(claims, dict) else None
+    return Key(refresh_hash=secret_hash(presented))
 
 
 def find_token(server: EstablishmentServer, presented: str) -> Token | None:
-    """An access token (by its jti) or a refresh token (by its hash)."""
+    """An access token (by its jti) or a refresh token (by its hash). A client_credentials
+    token without a row comes back as a Token of its claims, not in the session."""
     key = token_key(server, presented)
     if key is None:
         return None
     session = server.db
     establishment = server.establishment(session)
-    if "jti" in key:
-        return token_store.by_jti(session, establishment, key["jti"])
-    return token_store.by_refresh_hash(session, establishment, key["refresh_hash"])
+    if key.jti is None:
+        assert key.refresh_hash is not None
+        return token_store.by_refresh_hash(session, establishment, key.refresh_hash)
+    found = token_store.by_jti(session, establishment, key.jti)
+    if found is not None or not key.client_own:
+        return found
+    assert key.claims is not None
+    client = token_store.client_state(session, establishment, key.claims["client_id"])
+    if client is None:
+        return None
+    return Token(
+        client_pk=client.id,
+        user_id=None,
+        family=secrets.token_hex(16),
+        jti=key.jti,
+        scope=key.claims.get("scope", ""),
+        created_at=datetime.fromtimestamp(key.claims["iat"], UTC),
+        access_expires_at=datetime.fromtimestamp(key.claims["exp"], UTC),
+        offline=False,
+    )
 
 
 def check_token_param(request: Any) -> None:
@@ -81,7 +117,22 @@ class Revocation(RevocationEndpoint):
         presented = request.form["token"]
         session = self.oidc.db
         establishment = self.oidc.establishment(session)
-        if token.refresh_hash and token.refresh_hash == secret_hash(presented):
+        if token.id is None:
+            # A client_credentials token, stored now that it is revoked (until it expires).
+            if token.access_expires_at > now:
+                token_store.add(
+                    session,
+                    establishment,
+                    client_pk=token.client_pk,
+                    family=token.family,
+                    jti=token.jti,
+                    scope=token.scope,
+                    offline=False,
+                    created_at=token.created_at,
+                    access_expires_at=token.access_expires_at,
+                    revoked_at=now,
+                )
+        elif token.refresh_hash and token.refresh_hash == secret_hash(presented):
             # A refresh token: the whole grant goes (RFC 7009 §2.1).
             token_store.revoke_family(session, establishment, token.family, now)
         else:
@@ -91,10 +142,12 @@ class Revocation(RevocationEndpoint):
 @dataclass(frozen=True)
 class Presented:
     """A token with its client and user (idp.store.tokens.introspected), and which of its
-    two tokens was presented."""
+    two tokens was presented; or a client_credentials token: its verified claims and its
+    client's state (idp.store.tokens.client_state)."""
 
     row: Row[Any]
     refresh: bool
+    claims: dict[str, Any] | None = None
 
 
 class Introspection(IntrospectionEndpoint):
@@ -113,17 +166,29 @@ class Introspection(IntrospectionEndpoint):
         if key is None:
             return None
         session = self.oidc.db
-        row = token_store.introspected(session, self.oidc.establishment(session), **key)
-        return None if row is None else Presented(row, refresh="refresh_hash" in key)
+        establishment = self.oidc.establishment(session)
+        if key.client_own:
+            assert key.claims is not None
+            client = token_store.client_state(
+                session, establishment, key.claims["client_id"], jti=key.jti
+            )
+            return None if client is None else Presented(client, refresh=False, claims=key.claims)
+        row = token_store.introspected(
+            session, establishment, jti=key.jti, refresh_hash=key.refresh_hash
+        )
+        return None if row is None else Presented(row, refresh=key.jti is None)
 
     def check_permission(self, token: Presented, client: Client, request: Any) -> bool:
         # A module learns about its own tokens only: another module's token is "not active"
         # to it (RFC 7662 §2.2), so that no module can turn a token it saw into a pupil's
         # login. The query is already scoped to the establishment.
-        return token.row.client_pk == client.id
+        owner = token.row.client_pk if token.claims is None else token.row.id
+        return owner == client.id  # type: ignore[no-any-return]
 
     def create_introspection_payload(self, token: Presented | None) -> dict[str, Any]:
         now = self.oidc.rt.clock.now()
+        if token is not None and token.claims is not None:
+            return self._client_own_payload(token.row, token.claims, now)
         if token is None or token.row.revoked_at is not None:
             return {"active": False}
         row, is_refresh = token.row, token.refresh
@@ -153,6 +218,34 @@ class Introspection(IntrospectionEndpoint):
             payload["jti"] = row.jti
             payload["aud"] = row.client_id
         return payload
+
+    def _client_own_payload(
+        self, client: Row[Any], claims: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """A client_credentials token: active while unexpired and unrevoked, and while its
+        client is enabled and has not been disabled since it was issued."""
+        expires, issued = claims["exp"], claims.get("iat")
+        if not isinstance(expires, int) or expires <= now.timestamp() or not client.enabled:
+            return {"active": False}
+        if client.revoked_at is not None:
+            return {"active": False}
+        if not isinstance(issued, int):
+            return {"active": False}
+        revoked = client.tokens_revoked_at
+        if revoked is not None and issued <= revoked.timestamp():
+            return {"active": False}
+        return {
+            "active": True,
+            "scope": claims.get("scope", ""),
+            "client_id": client.client_id,
+            "token_type": "access_token",
+            "exp": expires,
+            "iat": issued,
+            "iss": self.oidc.issuer,
+            "sub": client.client_id,
+            "jti": claims["jti"],
+            "aud": client.client_id,
+        }
 
 
 class EndSession(EndSessionEndpoint):

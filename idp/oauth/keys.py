@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,10 @@ ALGORITHMS = ("RS256", "ES256")
 # Establishments whose keys one process keeps at most (beyond, it starts again: a bound, not
 # an eviction policy; thousands of establishments fit).
 _MAX_CACHED = 10_000
+
+# A session, or what opens one: the protocol endpoints pass their unit of work's opener, so
+# that a request served from the cache opens no session at all.
+SessionSource = Session | Callable[[], Session]
 
 
 @dataclass(frozen=True)
@@ -144,11 +149,11 @@ class KeyRing:
 
     # -- use -----------------------------------------------------------------------------
 
-    def _published(self, session: Session, establishment_id: int) -> list[PublishedKey]:
+    def _published(self, session: SessionSource, establishment_id: int) -> list[PublishedKey]:
         return self._entry(session, establishment_id)[1]
 
     def _entry(
-        self, session: Session, establishment_id: int
+        self, source: SessionSource, establishment_id: int
     ) -> tuple[datetime, list[PublishedKey], bytes]:
         now = self._clock.now()
         with self._lock:
@@ -156,6 +161,7 @@ class KeyRing:
             epoch = self._caches.epoch
         if cached and cached[0] > now:
             return cached
+        session = source if isinstance(source, Session) else source()
         establishment = session.get(Establishment, establishment_id)
         assert establishment is not None
         found = list(key_store.published(session, establishment, now))
@@ -198,7 +204,9 @@ class KeyRing:
             return cached[2]
         return None
 
-    def signing_key(self, session: Session, establishment_id: int, alg: str) -> RSAKey | ECKey:
+    def signing_key(
+        self, session: SessionSource, establishment_id: int, alg: str
+    ) -> RSAKey | ECKey:
         """The key that signs now for `alg`: the newest active one."""
         now = self._clock.now()
         candidates = [
@@ -213,7 +221,7 @@ class KeyRing:
         row = max(candidates, key=lambda r: (r.active_from, r.id))
         return self._private_key(row)
 
-    def verification_keys(self, session: Session, establishment_id: int) -> KeySet:
+    def verification_keys(self, session: SessionSource, establishment_id: int) -> KeySet:
         return KeySet(
             [self._private_key(row) for row in self._published(session, establishment_id)]
         )

@@ -16,6 +16,7 @@ from starlette.datastructures import MultiDict
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from idp.db import UnitOfWork
 from idp.oauth.redirect_uris import is_loopback_host
 
 
@@ -42,7 +43,9 @@ class Payload(OAuth2Payload):
 
 
 class OAuthRequest(OAuth2Request):
-    """Also carries the request's unit of work (`db`), which the server binds for its hooks."""
+    """Also carries the request's unit of work, which the server binds for its hooks; its
+    session (`db`) is opened at first use, so that a request its caches answer (a
+    client_credentials grant) opens none."""
 
     def __init__(
         self,
@@ -51,13 +54,13 @@ class OAuthRequest(OAuth2Request):
         headers: Mapping[str, str],
         query: MultiDict,
         form: MultiDict,
-        db: Session,
+        uow: UnitOfWork,
     ) -> None:
         # Authlib refuses http URLs; we allow them on a loopback host only (development),
         # as the settings do for IDP_BASE_URL.
         if not is_loopback_host(urlsplit(uri).hostname):
             InsecureTransportError.check(uri)
-        self.db = db
+        self.uow = uow
         self.method = method
         self.uri = uri
         self.headers = headers
@@ -75,6 +78,10 @@ class OAuthRequest(OAuth2Request):
         self._scope = None
 
     @property
+    def db(self) -> Session:
+        return self.uow.session
+
+    @property
     def args(self) -> dict[str, Any]:
         return dict(self._query)
 
@@ -87,7 +94,7 @@ class OAuthRequest(OAuth2Request):
 MAX_FIELDS = 1000
 
 
-async def from_starlette(request: Request, uri: str, db: Session) -> OAuthRequest:
+async def from_starlette(request: Request, uri: str, uow: UnitOfWork) -> OAuthRequest:
     """Read everything Authlib needs, on the event loop; `uri` is the public URL."""
     form = MultiDict()
     if request.method == "POST":
@@ -95,14 +102,14 @@ async def from_starlette(request: Request, uri: str, db: Session) -> OAuthReques
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = MultiDict(_urlencoded(await request.body()))
     query = MultiDict(request.query_params.multi_items())
-    return OAuthRequest(request.method, uri, request.headers, query, form, db)
+    return OAuthRequest(request.method, uri, request.headers, query, form, uow)
 
 
 def from_params(
-    params: Mapping[str, str], uri: str, headers: Mapping[str, str], db: Session
+    params: Mapping[str, str], uri: str, headers: Mapping[str, str], uow: UnitOfWork
 ) -> OAuthRequest:
     """A stored authorization request, replayed after sign-in."""
-    return OAuthRequest("GET", uri, headers, MultiDict(params), MultiDict(), db)
+    return OAuthRequest("GET", uri, headers, MultiDict(params), MultiDict(), uow)
 
 
 def _urlencoded(body: bytes) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ from joserfc import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.db import detached_copy
+from idp.db import UnitOfWork, detached_copy
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.claims import id_token_claims
 from idp.oauth.client_auth import PrivateKeyJwt
@@ -82,8 +82,8 @@ class OAuthResponse:
 
 # The unit of work of the request being served. Authlib calls some hooks without the request
 # (`query_client`, `validate_jti`, …); the entry points below bind it from the request adapter
-# (`OAuthRequest.db`) for the duration of the call, in the worker thread that runs it.
-_bound: ContextVar[Session] = ContextVar("oauth_unit_of_work")
+# (`OAuthRequest.uow`) for the duration of the call, in the worker thread that runs it.
+_bound: ContextVar[UnitOfWork] = ContextVar("oauth_unit_of_work")
 
 
 _UNKNOWN = object()
@@ -154,16 +154,21 @@ class EstablishmentServer(AuthorizationServer):
 
     @contextmanager
     def _bind(self, request: Any) -> Iterator[None]:
-        token = _bound.set(request.db)
+        token = _bound.set(request.uow)
         try:
             yield
         finally:
             _bound.reset(token)
 
+    def session(self) -> Session:
+        """The request's session, for hooks that may not need one (a cache miss)."""
+        return self.db
+
     @property
     def db(self) -> Session:
-        """The session of the request being served (LookupError outside an entry point)."""
-        return _bound.get()
+        """The session of the request being served (LookupError outside an entry point),
+        opened at first use."""
+        return _bound.get().session
 
     def get_consent_grant(self, request=None, end_user=None):  # type: ignore[no-untyped-def]
         with self._bind(request):
@@ -198,12 +203,12 @@ class EstablishmentServer(AuthorizationServer):
     def query_client(self, client_id: str) -> Client | None:
         if not isinstance(client_id, str) or "\x00" in client_id:
             return None  # no client id holds one (PostgreSQL would refuse the query)
-        session = self.db
         snapshot = self._clients.get(client_id, _UNKNOWN)
         if snapshot is None:
             return None
         if isinstance(snapshot, Client):
             return snapshot
+        session = self.db
         client = client_store.by_client_id(session, self.establishment(session), client_id)
         found = detached_copy(client) if client is not None and client.enabled else None
         if len(self._clients) >= _MAX_CLIENTS:
@@ -255,7 +260,7 @@ class EstablishmentServer(AuthorizationServer):
     # -- helpers -------------------------------------------------------------------------
 
     def sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
-        key = self.keys.signing_key(self.db, self.establishment_id, alg)
+        key = self.keys.signing_key(self.session, self.establishment_id, alg)
         return jwt.encode({**header, "alg": alg, "kid": key.kid}, claims, key, algorithms=[alg])
 
 
@@ -490,6 +495,13 @@ class BackendGrant(ClientCredentialsGrant):
     """client_credentials, for a module's back end: confidential clients, no user."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        # Not stored: a module's own token carries everything introspection answers about
+        # it (RFC 9068), so issuing one writes nothing. Revoking one stores it then, revoked
+        # (idp.oauth.endpoints); disabling the module revokes them all by its
+        # `tokens_revoked_at`.
+        return None
 
 
 class OpenIDCodeFlow(OpenIDCode):

@@ -256,7 +256,10 @@ def set_enabled(
     client.enabled = enabled
     # Disabling ends every grant the module holds: re-enabling it later must not revive
     # month-long refresh tokens, which a module disabled for a leak may have lost.
+    # Its client_credentials tokens have no rows: the moment revokes them.
     revoked = 0 if enabled else tokens.revoke_of_client(session, establishment, client.id, now)
+    if not enabled:
+        client.tokens_revoked_at = now
     # Instances cache clients: they see the change within IDP_CACHE_SECONDS.
     rt.caches.changed(session)
     audit.record(

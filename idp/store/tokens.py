@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Client, Establishment, Token, User
@@ -86,6 +86,31 @@ def introspected(
         return session.execute(_INTROSPECTED_BY_JTI, scope(establishment, jti=jti)).one_or_none()
     return session.execute(
         _INTROSPECTED_BY_REFRESH, scope(establishment, refresh_hash=refresh_hash)
+    ).one_or_none()
+
+
+_CLIENT_STATE = select(Client.id, Client.client_id, Client.enabled, Client.tokens_revoked_at).where(
+    Client.establishment_id == bindparam("tenant"), Client.client_id == bindparam("client_id")
+)
+# The same, with the `revoked_at` of the token's row: one exists once it is revoked.
+_CLIENT_OWN = _CLIENT_STATE.add_columns(Token.revoked_at).outerjoin(
+    Token, and_(Token.client_pk == Client.id, Token.jti == bindparam("jti"))
+)
+
+
+def client_state(
+    session: Session, establishment: Establishment, client_id: str, jti: str | None = None
+) -> Row[Any] | None:
+    """What judges a client_credentials token, which has no row unless revoked: its
+    client's `id`, `client_id`, `enabled` and `tokens_revoked_at`, read now (not from a
+    cache: a module disabled through another instance is seen at once), and with `jti` the
+    token's own `revoked_at` (None without a row)."""
+    if jti is None:
+        return session.execute(
+            _CLIENT_STATE, scope(establishment, client_id=client_id)
+        ).one_or_none()
+    return session.execute(
+        _CLIENT_OWN, scope(establishment, client_id=client_id, jti=jti)
     ).one_or_none()
 
 

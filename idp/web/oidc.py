@@ -50,7 +50,7 @@ from idp.web.forms import (
 )
 from idp.web.pages import resolve, resolve_open
 from idp.web.rendering import render, url
-from idp.web.transactions import db, run_and_commit
+from idp.web.transactions import db, run_and_commit, work_of
 
 log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -123,7 +123,7 @@ async def authorize(request: Request) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(
-        request, _public(request, "authorize", establishment), db(request)
+        request, _public(request, "authorize", establishment), work_of(request)
     )
     return await _authorize(request, establishment, server, lambda: (oauth_request, None))
 
@@ -142,7 +142,7 @@ async def resume(request: Request) -> Response:
         if pending is None:
             return None
         params, created_at = pending
-        return from_params(params, public, request.headers, db(request)), created_at
+        return from_params(params, public, request.headers, work_of(request)), created_at
 
     return await _authorize(request, establishment, server, load, handle=handle)
 
@@ -331,7 +331,7 @@ async def consent_decision(request: Request) -> Response:
         return _expired(request, establishment)
     params, _ = pending
     oauth_request = from_params(
-        params, _public(request, "authorize", establishment), request.headers, db(request)
+        params, _public(request, "authorize", establishment), request.headers, work_of(request)
     )
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return RedirectResponse(_resume(request, establishment, handle), status_code=303)
@@ -386,7 +386,7 @@ async def token(request: Request) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(
-        request, _public(request, "token", establishment), db(request)
+        request, _public(request, "token", establishment), work_of(request)
     )
     response = await run_and_commit(request, server.create_token_response, oauth_request)
     return _respond(response)
@@ -409,7 +409,7 @@ async def userinfo(request: Request) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(
-        request, _public(request, "userinfo", establishment), db(request)
+        request, _public(request, "userinfo", establishment), work_of(request)
     )
     try:
         claims = await run_and_commit(request, _userinfo, server, oauth_request)
@@ -439,7 +439,7 @@ async def _endpoint(request: Request, name: str, route: str) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(
-        request, _public(request, route, establishment), db(request)
+        request, _public(request, route, establishment), work_of(request)
     )
     response = await run_and_commit(request, server.create_endpoint_response, name, oauth_request)
     return _respond(response)
@@ -464,7 +464,7 @@ async def end_session(request: Request) -> Response:
         return establishment
     server = _server(request, establishment)
     oauth_request = await from_starlette(
-        request, _public(request, "end_session", establishment), db(request)
+        request, _public(request, "end_session", establishment), work_of(request)
     )
     try:
         validated = await run_in_threadpool(

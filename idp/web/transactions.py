@@ -19,6 +19,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
 
 
+def work_of(request: Request) -> UnitOfWork:
+    """The request's unit of work, whose session is opened at first use."""
+    uow: UnitOfWork = request.state.uow
+    return uow
+
+
 def db(request: Request) -> Session:
     """The request's database session (its transaction begins at the first statement)."""
     uow: UnitOfWork = request.state.uow

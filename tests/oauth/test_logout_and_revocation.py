@@ -11,7 +11,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from helpers import csrf_from
-from idp.models import BackchannelNotice
+from idp.models import BackchannelNotice, Token
 from idp.services import accounts, clients
 from oauth_support import REDIRECT, Receiver, callback_params, free_port, pkce
 
@@ -362,6 +362,76 @@ def test_introspection(provider, school_a, school_b, modules, browser):
             auth=(a.client.client_id, a.secret),
         ).json()
         assert after == {"active": False}
+
+
+def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
+    provider, school_a, modules, clock
+):
+    """client_credentials tokens have no row until revoked: introspection judges them by
+    their claims and their module's state, read from the database."""
+    a, b = modules
+    issuer = provider.issuer(school_a)
+
+    def own_token() -> str:
+        answer = http.post(
+            f"{issuer}/oidc/token",
+            data={"grant_type": "client_credentials"},
+            auth=(a.client.client_id, a.secret),
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]  # type: ignore[no-any-return]
+
+    def introspect(token: str, client=a) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        return http.post(  # type: ignore[no-any-return]
+            f"{issuer}/oidc/introspect",
+            data={"token": token},
+            auth=(client.client.client_id, client.secret),
+        ).json()
+
+    def revoke(token: str, client=a) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return http.post(
+            f"{issuer}/oidc/revoke",
+            data={"token": token},
+            auth=(client.client.client_id, client.secret),
+        )
+
+    def stored() -> int:
+        with provider.rt.database.session() as session:
+            return len(session.scalars(select(Token.id)).all())
+
+    with httpx.Client() as http:
+        before = stored()
+        token = own_token()
+        assert stored() == before  # issuing it wrote nothing
+        answer = introspect(token)
+        assert answer["active"] is True
+        assert answer["sub"] == answer["client_id"] == answer["aud"] == a.client.client_id
+        assert answer["token_type"] == "access_token" and "username" not in answer
+        assert answer["iss"] == issuer and answer["exp"] - answer["iat"] == 600
+        # Another module learns nothing of it and cannot revoke it.
+        assert introspect(token, b) == {"active": False}
+        refused = revoke(token, b)
+        assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
+        assert introspect(token)["active"] is True
+        # Its own module revokes it: stored then, revoked; revoking again changes nothing.
+        assert revoke(token).status_code == 200
+        assert introspect(token) == {"active": False}
+        assert stored() == before + 1
+        assert revoke(token).status_code == 200
+        assert introspect(token) == {"active": False}
+        # Expired, it is no longer active.
+        clock.advance(seconds=601)
+        assert introspect(own_token())["active"] is True
+        expiring = own_token()
+        clock.advance(seconds=600)
+        assert introspect(expiring) == {"active": False}
+        # Disabling the module ends its tokens; enabling it again does not revive them.
+        earlier = own_token()
+        provider.rt.run(clients.set_enabled, school_a, a.client.client_id, False, actor="t")
+        clock.advance(seconds=1)
+        provider.rt.run(clients.set_enabled, school_a, a.client.client_id, True, actor="t")
+        assert introspect(earlier) == {"active": False}
+        assert introspect(own_token())["active"] is True
 
 
 def test_discovery_names_the_new_endpoints(provider, school_a):
