@@ -380,9 +380,26 @@ class UnitOfWork:
     once by whoever opened the unit of work, rolled back on any error. Services and store
     functions receive its session; they never commit, roll back or open their own."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], readers: sessionmaker[Session] | None = None
+    ) -> None:
         self._sessions = sessions
+        self._readers = readers
         self._session: Session | None = None
+
+    def reads_only(self) -> None:
+        """From now on this unit of work only reads, as one opened with `write=False` (on
+        SQLite it then never waits for the write lock): for a handler that learns so from
+        the request, such as introspection without a client assertion. Not within a
+        transaction."""
+        if self._readers is None:
+            return  # already a reader
+        if self._session is not None:
+            if self._session.in_transaction():
+                raise RuntimeError("a transaction is under way")
+            self._session.close()
+            self._session = None
+        self._sessions, self._readers = self._readers, None
 
     @property
     def session(self) -> Session:
@@ -446,7 +463,7 @@ class Database:
             event.listen(sessions, "after_rollback", _forget_after_commit)
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self._writer if write else self._reader)
+        return UnitOfWork(self._writer, self._reader) if write else UnitOfWork(self._reader)
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:

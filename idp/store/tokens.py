@@ -8,7 +8,7 @@ from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Client, Establishment, Token, User
-from idp.store.tenancy import owned, prepared, scope
+from idp.store.tenancy import core, owned, prepared, scope
 
 # Built once: the values go as parameters, so the statement's cache key is computed once.
 _INSERT = insert(Token.__table__)
@@ -83,9 +83,9 @@ def introspected(
     `enabled`) and its user (`sub`, `login`, `active`, all None for a client's own token):
     introspection's one query."""
     if jti is not None:
-        return session.execute(_INTROSPECTED_BY_JTI, scope(establishment, jti=jti)).one_or_none()
-    return session.execute(
-        _INTROSPECTED_BY_REFRESH, scope(establishment, refresh_hash=refresh_hash)
+        return core(session, _INTROSPECTED_BY_JTI, scope(establishment, jti=jti)).one_or_none()
+    return core(
+        session, _INTROSPECTED_BY_REFRESH, scope(establishment, refresh_hash=refresh_hash)
     ).one_or_none()
 
 
@@ -106,11 +106,9 @@ def client_state(
     cache: a module disabled through another instance is seen at once), and with `jti` the
     token's own `revoked_at` (None without a row)."""
     if jti is None:
-        return session.execute(
-            _CLIENT_STATE, scope(establishment, client_id=client_id)
-        ).one_or_none()
-    return session.execute(
-        _CLIENT_OWN, scope(establishment, client_id=client_id, jti=jti)
+        return core(session, _CLIENT_STATE, scope(establishment, client_id=client_id)).one_or_none()
+    return core(
+        session, _CLIENT_OWN, scope(establishment, client_id=client_id, jti=jti)
     ).one_or_none()
 
 

@@ -441,6 +441,9 @@ async def _endpoint(request: Request, name: str, route: str) -> Response:
     oauth_request = await from_starlette(
         request, _public(request, route, establishment), work_of(request)
     )
+    if name == "introspection" and "client_assertion" not in oauth_request.form:
+        # Introspection writes only to spend a client assertion's jti (private_key_jwt).
+        work_of(request).reads_only()
     response = await run_and_commit(request, server.create_endpoint_response, name, oauth_request)
     return _respond(response)
 
