@@ -162,8 +162,9 @@ def _postgres_timeouts(url: URL, timeout: float) -> dict[str, Any]:
 
 def _bound_postgres_waits(engine: Engine, timeout: float) -> None:
     """Connections whose every wait for the server ends after `timeout` seconds (then closed:
-    their state is unknown), checked with PING_SECONDS when taken from the pool. SQLAlchemy's
-    pool_pre_ping would wait `timeout` for the check, then as long again to reconnect."""
+    their state is unknown), checked with PING_SECONDS when taken from the pool unless
+    returned to it within RECENT_SECONDS. SQLAlchemy's pool_pre_ping would wait `timeout`
+    for the check, then as long again to reconnect."""
     connection_class = _timed_psycopg_connection()
 
     @event.listens_for(engine, "do_connect")
@@ -176,10 +177,19 @@ def _bound_postgres_waits(engine: Engine, timeout: float) -> None:
     def fresh(dbapi_connection: Any, record: Any) -> None:
         record.info[_FRESH] = True
 
+    @event.listens_for(engine, "checkin")
+    def returned(dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
     @event.listens_for(engine, "checkout")
     def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         if record.info.pop(_FRESH, False):
             return  # just connected: it answered
+        if time.monotonic() - record.info.get(_RETURNED, -math.inf) < RECENT_SECONDS:
+            # It answered a moment ago: the check would be one more round trip per request.
+            # Should the server have gone since, the first statement fails instead, and the
+            # pool starts again all the same (a lost connection invalidates it).
+            return
         try:
             dbapi_connection.ping(PING_SECONDS)
         except dbapi_connection.Error as exc:
@@ -188,6 +198,9 @@ def _bound_postgres_waits(engine: Engine, timeout: float) -> None:
 
 
 _FRESH = "idp_fresh"
+_RETURNED = "idp_returned"
+# A pooled PostgreSQL connection returned this recently is used without its check.
+RECENT_SECONDS = 1.0
 
 
 @functools.cache
@@ -390,13 +403,13 @@ class UnitOfWork:
     def reads_only(self) -> None:
         """From now on this unit of work only reads, as one opened with `write=False` (on
         SQLite it then never waits for the write lock): for a handler that learns so from
-        the request, such as introspection without a client assertion. Not within a
-        transaction."""
+        the request, such as introspection without a client assertion. Within a
+        transaction, it stays a writer."""
         if self._readers is None:
             return  # already a reader
         if self._session is not None:
             if self._session.in_transaction():
-                raise RuntimeError("a transaction is under way")
+                return  # stays a writer: what it began is its to commit
             self._session.close()
             self._session = None
         self._sessions, self._readers = self._readers, None
@@ -417,6 +430,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         # Only a transaction under way: a session's commit() would begin one to commit it.
+        # (Any change begins one, a change to an object of an ended transaction included.)
         if self._session is not None and self._session.in_transaction():
             self._session.commit()
 

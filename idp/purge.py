@@ -51,7 +51,9 @@ def purge(rt: Runtime) -> Purged:
             Token,
             (
                 or_(
-                    Token.revoked_at < old,
+                    # A revoked client_credentials token's row is all that keeps it revoked:
+                    # kept until the token has expired (no access token lives a day).
+                    and_(Token.revoked_at < old, Token.access_expires_at < old),
                     and_(
                         Token.access_expires_at < old,
                         or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < old),

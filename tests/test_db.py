@@ -6,7 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
+import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from idp.db import read
@@ -69,3 +71,40 @@ def _school(code: str) -> Establishment:
     return Establishment(
         code=code, name=code, uai=f"07506{len(code)}5E", email=f"{code}@x.example", created_at=now
     )
+
+
+def test_a_change_to_an_object_of_an_ended_transaction_is_still_committed(rt: Runtime) -> None:
+    with rt.database.session() as setup:
+        setup.add(_school("lp-d"))
+    uow = rt.database.unit_of_work()
+    try:
+        session = uow.session
+        school = session.scalars(select(Establishment)).one()
+        session.commit()  # as `read` and `release` end a transaction mid-request
+        school.name = "Lycée renommé"
+        uow.commit()
+    finally:
+        uow.close()
+    with rt.database.session() as other:
+        assert other.scalars(select(Establishment.name)).one() == "Lycée renommé"
+
+
+def test_a_unit_of_work_turns_reader_only_between_transactions(rt: Runtime) -> None:
+    uow = rt.database.unit_of_work()
+    try:
+        session = uow.session
+        session.add(_school("lp-e"))
+        session.flush()
+        uow.reads_only()  # a transaction under way: it stays a writer and keeps its work
+        assert uow.session is session
+        uow.commit()
+        uow.reads_only()
+        reader = uow.session
+        assert reader is not session
+        assert _establishment_count(reader) == 1
+        reader.add(_school("lp-f"))
+        # A write by mistake fails (SQLite: query_only; PostgreSQL: a READ ONLY transaction).
+        with pytest.raises(DBAPIError):
+            reader.flush()
+    finally:
+        uow.close()

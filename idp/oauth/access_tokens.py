@@ -9,7 +9,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
-from idp.oauth.keys import ALGORITHMS
+from idp.oauth.keys import ALGORITHMS, SessionSource
 
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
@@ -24,7 +24,11 @@ ACCESS_TOKEN_ALGS = list(ALGORITHMS)
 
 
 def verify_access_token(
-    server: EstablishmentServer, session: Session, presented: str, *, allow_expired: bool = False
+    server: EstablishmentServer,
+    session: SessionSource,
+    presented: str,
+    *,
+    allow_expired: bool = False,
 ) -> dict[str, Any] | str:
     """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
     keys = server.keys.verification_keys(session, server.establishment_id)

@@ -42,7 +42,9 @@ class Key:
         """A client_credentials token (its subject is the client, RFC 9068 §2.2): no row
         holds it unless it was revoked."""
         claims = self.claims
-        return claims is not None and claims.get("sub") == claims.get("client_id")
+        if claims is None or not isinstance(claims.get("client_id"), str):
+            return False
+        return claims.get("sub") == claims["client_id"]
 
 
 def token_key(server: EstablishmentServer, presented: str) -> Key | None:
@@ -72,6 +74,9 @@ def find_token(server: EstablishmentServer, presented: str) -> Token | None:
     if found is not None or not key.client_own:
         return found
     assert key.claims is not None
+    issued, expires = key.claims.get("iat"), key.claims.get("exp")
+    if not (isinstance(issued, int) and isinstance(expires, int)):
+        return None  # none of ours lacks them
     client = token_store.client_state(session, establishment, key.claims["client_id"])
     if client is None:
         return None
@@ -81,8 +86,8 @@ def find_token(server: EstablishmentServer, presented: str) -> Token | None:
         family=secrets.token_hex(16),
         jti=key.jti,
         scope=key.claims.get("scope", ""),
-        created_at=datetime.fromtimestamp(key.claims["iat"], UTC),
-        access_expires_at=datetime.fromtimestamp(key.claims["exp"], UTC),
+        created_at=datetime.fromtimestamp(issued, UTC),
+        access_expires_at=datetime.fromtimestamp(expires, UTC),
         offline=False,
     )
 
@@ -120,7 +125,7 @@ class Revocation(RevocationEndpoint):
         if token.id is None:
             # A client_credentials token, stored now that it is revoked (until it expires).
             if token.access_expires_at > now:
-                token_store.add(
+                token_store.add_revoked(
                     session,
                     establishment,
                     client_pk=token.client_pk,

@@ -5,6 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from idp.models import AuthorizationCode, Client, Establishment, Token, User
@@ -18,6 +20,15 @@ def add(session: Session, establishment: Establishment, **values: Any) -> None:
     # A Core INSERT: issuing a token is the hottest write, and the ORM's flush would cost
     # more than the statement itself. Nothing reads the row back in the same request.
     session.execute(_INSERT, {"establishment_id": establishment.id, **values})
+
+
+def add_revoked(session: Session, establishment: Establishment, **values: Any) -> None:
+    """A token stored only now that it is revoked (a client_credentials token). If a
+    concurrent revocation stored it first, nothing happens: it is revoked either way."""
+    dialect = session.get_bind().dialect.name
+    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_of(Token.__table__).on_conflict_do_nothing(index_elements=["jti"])
+    session.execute(statement, {"establishment_id": establishment.id, **values})
 
 
 _BY_JTI = prepared(Token, Token.jti == bindparam("jti"))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from helpers import csrf_from
 from idp.models import BackchannelNotice, Token
 from idp.services import accounts, clients
+from idp.store import tokens as token_store
 from oauth_support import REDIRECT, Receiver, callback_params, free_port, pkce
 
 
@@ -364,6 +365,11 @@ def test_introspection(provider, school_a, school_b, modules, browser):
         assert after == {"active": False}
 
 
+def directory_row(provider, session, code):  # type: ignore[no-untyped-def]
+    view = provider.rt.directory.get(session, code)
+    return provider.rt.directory.row(session, view.id)
+
+
 def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
     provider, school_a, modules, clock
 ):
@@ -419,12 +425,49 @@ def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
         assert stored() == before + 1
         assert revoke(token).status_code == 200
         assert introspect(token) == {"active": False}
-        # Expired, it is no longer active.
+        # Two revocations at once store it once (the second insert does nothing).
+        claims = jwt.decode(token, jwks(provider, school_a)).claims
+        with provider.rt.database.session() as session:
+            establishment = directory_row(provider, session, school_a)
+            token_store.add_revoked(
+                session,
+                establishment,
+                client_pk=a.client.id,
+                family="f",
+                jti=claims["jti"],
+                scope="",
+                offline=False,
+                created_at=clock.now(),
+                access_expires_at=clock.now(),
+                revoked_at=clock.now(),
+            )
+        assert stored() == before + 1
+        # Expired, it is no longer active, and revoking it then stores nothing.
         clock.advance(seconds=601)
         assert introspect(own_token())["active"] is True
         expiring = own_token()
         clock.advance(seconds=600)
         assert introspect(expiring) == {"active": False}
+        assert revoke(expiring).status_code == 200
+        assert stored() == before + 1
+        # A token stored before the provider stopped storing them keeps its row's state.
+        kept = own_token()
+        kept_claims = jwt.decode(kept, jwks(provider, school_a)).claims
+        with provider.rt.database.session() as session:
+            token_store.add(
+                session,
+                directory_row(provider, session, school_a),
+                client_pk=a.client.id,
+                family="old",
+                jti=kept_claims["jti"],
+                scope="",
+                offline=False,
+                created_at=clock.now(),
+                access_expires_at=clock.now() + timedelta(minutes=10),
+            )
+        assert introspect(kept)["active"] is True
+        assert revoke(kept).status_code == 200
+        assert introspect(kept) == {"active": False}
         # Disabling the module ends its tokens; enabling it again does not revive them.
         earlier = own_token()
         provider.rt.run(clients.set_enabled, school_a, a.client.client_id, False, actor="t")
