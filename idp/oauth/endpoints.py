@@ -40,11 +40,16 @@ class Key:
     @property
     def client_own(self) -> bool:
         """A client_credentials token (its subject is the client, RFC 9068 §2.2): no row
-        holds it unless it was revoked."""
+        holds it unless it was revoked. Ours always carry an integer `iat` and `exp`, which
+        are all there is to judge it by: without them it is none of ours."""
         claims = self.claims
-        if claims is None or not isinstance(claims.get("client_id"), str):
-            return False
-        return claims.get("sub") == claims["client_id"]
+        return (
+            claims is not None
+            and isinstance(claims.get("client_id"), str)
+            and claims.get("sub") == claims["client_id"]
+            and isinstance(claims.get("iat"), int)
+            and isinstance(claims.get("exp"), int)
+        )
 
 
 def token_key(server: EstablishmentServer, presented: str) -> Key | None:
@@ -73,11 +78,9 @@ def find_token(server: EstablishmentServer, presented: str) -> Token | None:
     found = token_store.by_jti(session, establishment, key.jti)
     if found is not None or not key.client_own:
         return found
-    assert key.claims is not None
-    issued, expires = key.claims.get("iat"), key.claims.get("exp")
-    if not (isinstance(issued, int) and isinstance(expires, int)):
-        return None  # none of ours lacks them
-    client = token_store.client_state(session, establishment, key.claims["client_id"])
+    claims = key.claims
+    assert claims is not None
+    client = token_store.client_state(session, establishment, claims["client_id"])
     if client is None:
         return None
     return Token(
@@ -85,9 +88,9 @@ def find_token(server: EstablishmentServer, presented: str) -> Token | None:
         user_id=None,
         family=secrets.token_hex(16),
         jti=key.jti,
-        scope=key.claims.get("scope", ""),
-        created_at=datetime.fromtimestamp(issued, UTC),
-        access_expires_at=datetime.fromtimestamp(expires, UTC),
+        scope=claims.get("scope", ""),
+        created_at=datetime.fromtimestamp(claims["iat"], UTC),
+        access_expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         offline=False,
     )
 
@@ -229,12 +232,8 @@ class Introspection(IntrospectionEndpoint):
     ) -> dict[str, Any]:
         """A client_credentials token: active while unexpired and unrevoked, and while its
         client is enabled and has not been disabled since it was issued."""
-        expires, issued = claims["exp"], claims.get("iat")
-        if not isinstance(expires, int) or expires <= now.timestamp() or not client.enabled:
-            return {"active": False}
-        if client.revoked_at is not None:
-            return {"active": False}
-        if not isinstance(issued, int):
+        expires, issued = claims["exp"], claims["iat"]  # integers (Key.client_own)
+        if expires <= now.timestamp() or not client.enabled or client.revoked_at is not None:
             return {"active": False}
         revoked = client.tokens_revoked_at
         if revoked is not None and issued <= revoked.timestamp():

@@ -27,8 +27,7 @@ def work_of(request: Request) -> UnitOfWork:
 
 def db(request: Request) -> Session:
     """The request's database session (its transaction begins at the first statement)."""
-    uow: UnitOfWork = request.state.uow
-    return uow.session
+    return work_of(request).session
 
 
 async def run_and_commit(request: Request, call: Callable[..., T], *args: Any) -> T:

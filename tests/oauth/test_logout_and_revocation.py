@@ -365,11 +365,6 @@ def test_introspection(provider, school_a, school_b, modules, browser):
         assert after == {"active": False}
 
 
-def directory_row(provider, session, code):  # type: ignore[no-untyped-def]
-    view = provider.rt.directory.get(session, code)
-    return provider.rt.directory.row(session, view.id)
-
-
 def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
     provider, school_a, modules, clock
 ):
@@ -405,6 +400,24 @@ def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
         with provider.rt.database.session() as session:
             return len(session.scalars(select(Token.id)).all())
 
+    def store(add, token: str, **values) -> None:  # type: ignore[no-untyped-def]
+        """A row for `token`, written directly with `add` (a store function)."""
+        claims = jwt.decode(token, jwks(provider, school_a)).claims
+        with provider.rt.database.session() as session:
+            view = provider.rt.directory.get(session, school_a)
+            add(
+                session,
+                provider.rt.directory.row(session, view.id),
+                client_pk=a.client.id,
+                family=claims["jti"][:32],
+                jti=claims["jti"],
+                scope="",
+                offline=False,
+                created_at=clock.now(),
+                access_expires_at=clock.now() + timedelta(minutes=10),
+                **values,
+            )
+
     with httpx.Client() as http:
         before = stored()
         token = own_token()
@@ -425,22 +438,9 @@ def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
         assert stored() == before + 1
         assert revoke(token).status_code == 200
         assert introspect(token) == {"active": False}
-        # Two revocations at once store it once (the second insert does nothing).
-        claims = jwt.decode(token, jwks(provider, school_a)).claims
-        with provider.rt.database.session() as session:
-            establishment = directory_row(provider, session, school_a)
-            token_store.add_revoked(
-                session,
-                establishment,
-                client_pk=a.client.id,
-                family="f",
-                jti=claims["jti"],
-                scope="",
-                offline=False,
-                created_at=clock.now(),
-                access_expires_at=clock.now(),
-                revoked_at=clock.now(),
-            )
+        # A revocation that finds the row already stored inserts nothing more (two at once:
+        # tests/store/test_tokens.py).
+        store(token_store.add_revoked, token, revoked_at=clock.now())
         assert stored() == before + 1
         # Expired, it is no longer active, and revoking it then stores nothing.
         clock.advance(seconds=601)
@@ -452,19 +452,7 @@ def test_a_modules_own_token_is_introspected_revoked_and_ended_by_disabling_it(
         assert stored() == before + 1
         # A token stored before the provider stopped storing them keeps its row's state.
         kept = own_token()
-        kept_claims = jwt.decode(kept, jwks(provider, school_a)).claims
-        with provider.rt.database.session() as session:
-            token_store.add(
-                session,
-                directory_row(provider, session, school_a),
-                client_pk=a.client.id,
-                family="old",
-                jti=kept_claims["jti"],
-                scope="",
-                offline=False,
-                created_at=clock.now(),
-                access_expires_at=clock.now() + timedelta(minutes=10),
-            )
+        store(token_store.add, kept)
         assert introspect(kept)["active"] is True
         assert revoke(kept).status_code == 200
         assert introspect(kept) == {"active": False}
