@@ -67,7 +67,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 _POOL = {"pool_size": 40, "max_overflow": 10}
 # PostgreSQL: connections are the server's to ration (max_connections, 100 by default, for
 # every worker of every instance), so each process keeps IDP_DATABASE_POOL_SIZE (20 by
-# default) and may open as many again in a burst. A single busy worker churns connections
+# default) for writers and half as many for readers, and may open up to as many again in
+# all: twice the setting at most. A single busy worker churns connections
 # beyond that (32 clients on one worker with 20 kept: 25 new connections a second).
 POSTGRES_POOL_SIZE = 20
 
@@ -120,22 +121,35 @@ def make_engine(
     # hide_parameters: a failing statement's values (a password hash, a token hash) must
     # never reach a log line through the exception text.
     kept = pool_size or POSTGRES_POOL_SIZE
+    # Of the burst allowance (as many again as kept), half is the readers' own pool.
+    readers = max(1, kept // 2)
+    pool: dict[str, Any] = {"pool_size": kept, "max_overflow": kept - readers}
+    connect_args = {} if timeout is None else _postgres_timeouts(parsed, timeout)
+    if read_only:
+        # Readers run each statement on its own (autocommit): one round trip where BEGIN,
+        # the statement and COMMIT made three. Under READ COMMITTED a statement sees its
+        # own snapshot in a transaction too, so nothing a reader sees changes. The server
+        # refuses any write on these connections (default_transaction_read_only).
+        given = connect_args.get("options") or parsed.query.get("options")
+        ours = "-c default_transaction_read_only=on"
+        connect_args["options"] = f"{given} {ours}" if isinstance(given, str) else ours
+        pool = {"pool_size": readers, "max_overflow": 0}
+        kwargs = {"isolation_level": "AUTOCOMMIT", **kwargs}
     if timeout is None:
         return create_engine(
             url,
             pool_pre_ping=True,
             hide_parameters=True,
-            pool_size=kept,
-            max_overflow=kept,
+            connect_args=connect_args,
+            **pool,
             **kwargs,
         )
     engine = create_engine(
         url,
         hide_parameters=True,
-        pool_size=kept,
-        max_overflow=kept,
         pool_timeout=timeout,
-        connect_args=_postgres_timeouts(parsed, timeout),
+        connect_args=connect_args,
+        **pool,
         **kwargs,
     )
     _bound_postgres_waits(engine, timeout)
@@ -466,8 +480,9 @@ class Database:
                 url, read_only=True, busy_timeout=busy_timeout, **engine_kwargs
             )
         elif self.dialect == "postgresql":
-            # READ ONLY transactions on the same pool: a write by mistake fails at once.
-            self.read_engine = self.engine.execution_options(postgresql_readonly=True)
+            self.read_engine = make_engine(
+                url, read_only=True, pool_size=pool_size, timeout=timeout, **engine_kwargs
+            )
         else:
             self.read_engine = self.engine
         self._writer = sessionmaker(self.engine, expire_on_commit=False)

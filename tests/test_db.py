@@ -22,10 +22,14 @@ def test_postgresql_keeps_the_configured_number_of_connections(
 ) -> None:
     rt = build_runtime(replace(settings, database_url=postgres_url, database_pool_size=7))
     try:
-        pool = rt.database.engine.pool
-        # Kept, and as many again in a burst: within PostgreSQL's own limit for every worker.
-        assert (pool.size(), pool._max_overflow) == (7, 7)  # type: ignore[attr-defined]
+        writers, readers = rt.database.engine.pool, rt.database.read_engine.pool
+        # Kept, and as many again at most, readers' pool included: within PostgreSQL's own
+        # limit for every worker.
+        assert (writers.size(), writers._max_overflow) == (7, 4)  # type: ignore[attr-defined]
+        assert (readers.size(), readers._max_overflow) == (3, 0)  # type: ignore[attr-defined]
         with rt.database.session() as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+        with rt.database.session(write=False) as session:
             assert session.execute(text("SELECT 1")).scalar() == 1
     finally:
         rt.close()
@@ -108,3 +112,20 @@ def test_a_unit_of_work_turns_reader_only_between_transactions(rt: Runtime) -> N
             reader.flush()
     finally:
         uow.close()
+
+
+def test_a_postgresql_reader_sends_each_statement_alone(
+    postgres_url: str, settings: Settings
+) -> None:
+    rt = build_runtime(replace(settings, database_url=postgres_url))
+    same_start = text("SELECT statement_timestamp() = transaction_timestamp()")
+    try:
+        # No BEGIN before it nor COMMIT after it: the statement is its own transaction (one
+        # round trip where a transaction made three).
+        with rt.database.session(write=False) as reader:
+            assert reader.execute(same_start).scalar() is True
+            assert reader.execute(same_start).scalar() is True
+        with rt.database.session() as writer:
+            assert writer.execute(same_start).scalar() is False  # BEGIN came first
+    finally:
+        rt.close()
