@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from helpers import csrf_from
 
-PASSWORD = "mon vélo rouge grimpe la colline"
+PASSWORD = "ma tortue verte lit le journal"
 REDIRECT = "https://sti.cpro.example/callback"
 
 

@@ -10,7 +10,9 @@
 - zxcvbn score ≥ 3 by default (≥ 10^8 guesses): a deliberate floor, since online guessing is
   throttled and offline guessing meets argon2id.
 
-Each refusal says why, in words a teenager understands, with a passphrase example.
+Each refusal says why, in words a teenager understands, and how to make a passphrase, without
+an example that could be copied: a class would copy it. Every example these pages ever showed
+is refused (EXAMPLES).
 """
 
 from __future__ import annotations
@@ -47,33 +49,41 @@ class PasswordOwner:
     birth_date: date | None
 
 
+# Passphrases shown as examples by earlier versions (and their translations): people copied
+# them. Refused wherever they appear in a password, whatever the accents, case or spacing.
+EXAMPLES = ("mon vélo rouge grimpe la colline", "my red bike climbs the hill")
+
 # Marked for extraction; `%(min_length)s` and `%(max_length)s` are filled where shown.
 REFUSALS = {
     "mismatch": N_("Les deux mots de passe ne sont pas identiques. Tapez deux fois le même."),
     "too_short": N_(
         "Votre mot de passe est trop court : il faut au moins %(min_length)s caractères. "
-        "Astuce : une phrase de quelques mots, comme « mon vélo rouge grimpe la colline », "
-        "est facile à retenir et difficile à deviner."
+        "Astuce : quatre ou cinq mots qui n'ont de sens que pour vous, séparés par des "
+        "espaces, sont faciles à retenir et difficiles à deviner."
     ),
     "too_long": N_("Votre mot de passe est trop long : %(max_length)s caractères au plus."),
     "same_as_current": N_("Le nouveau mot de passe doit être différent de l'ancien."),
     "contains_identity": N_(
         "Votre mot de passe ne doit pas contenir votre identifiant, votre prénom ni votre "
-        "nom : ce serait le premier essai d'un pirate. Essayez plutôt une phrase comme "
-        "« mon vélo rouge grimpe la colline »."
+        "nom : ce serait le premier essai d'un pirate. Essayez plutôt quatre ou cinq mots "
+        "qui n'ont de sens que pour vous."
     ),
     "contains_birth_date": N_(
         "Votre mot de passe ne doit pas contenir votre date de naissance : beaucoup de gens "
-        "la connaissent. Essayez plutôt une phrase comme « mon vélo rouge grimpe la colline »."
+        "la connaissent. Essayez plutôt quatre ou cinq mots qui n'ont de sens que pour vous."
+    ),
+    "example": N_(
+        "Cette phrase a été donnée en exemple : tout le monde peut la lire. Inventez la "
+        "vôtre, avec des mots qui n'ont de sens que pour vous."
     ),
     "common": N_(
         "Ce mot de passe fait partie des plus utilisés : il serait deviné en quelques "
-        "secondes. Choisissez quelque chose de plus personnel, comme "
-        "« mon vélo rouge grimpe la colline »."
+        "secondes. Choisissez quelque chose de plus personnel, par exemple quatre ou cinq "
+        "mots qui n'ont de sens que pour vous."
     ),
     "weak": N_(
         "Ce mot de passe est trop facile à deviner. Ajoutez des mots, ou utilisez une phrase "
-        "qui n'a de sens que pour vous, comme « mon vélo rouge grimpe la colline »."
+        "qui n'a de sens que pour vous."
     ),
 }
 
@@ -112,6 +122,8 @@ class PasswordPolicy:
             return self.refusal("contains_identity")
         if owner.birth_date and any(form in folded for form in _date_forms(owner.birth_date)):
             return self.refusal("contains_birth_date")
+        if any(_squash(example) in folded for example in EXAMPLES):
+            return self.refusal("example")
         if _plain(password) in common_passwords():
             return self.refusal("common")
         inputs = [owner.login, owner.first_name, owner.last_name]

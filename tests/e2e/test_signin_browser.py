@@ -27,7 +27,7 @@ SCHOOL_NAME = "Lycée professionnel A"
 BAD_PASSWORD = "Authentification incorrecte : mot de passe non valide."
 UNKNOWN_LOGIN = "Authentification incorrecte : login inconnu"
 CHANGED = "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe."
-PASSPHRASE = "mon vélo rouge grimpe la colline"
+PASSPHRASE = "ma tortue verte lit le journal"
 PHONE = {"width": 390, "height": 844}
 
 

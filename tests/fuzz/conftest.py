@@ -29,7 +29,7 @@ from idp.settings import Settings
 
 SCHOOL = "lp-a"
 REDIRECT = "https://sti.cpro.example/callback"
-PASSWORD = "mon vélo rouge grimpe la colline"
+PASSWORD = "ma tortue verte lit le journal"
 ADMIN_PASSWORD = "un admin bien gardé ici"
 TEACHER_PASSWORD = "la mer est calme ce matin"
 BASE = "http://127.0.0.1:8000"

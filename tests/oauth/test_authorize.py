@@ -230,7 +230,7 @@ def test_authorization_request_by_post_works_like_get(provider, school_a, module
     after = browser.sign_in(
         provider.base_url + to_login.headers["location"],
         "lea.martin",
-        "mon vélo rouge grimpe la colline",
+        "ma tortue verte lit le journal",
     )
     callback = browser.go(provider.base_url + after.headers["location"])
     got = redirected_to_module(callback)

@@ -15,7 +15,7 @@ from idp.accounts.roles import Role
 from idp.models import AuditEvent, SsoSession, User
 from idp.services import accounts
 
-NEW = "mon vélo rouge grimpe la colline"
+NEW = "ma tortue verte lit le journal"
 
 
 @pytest.fixture
@@ -189,6 +189,7 @@ def test_full_first_login_then_sign_in_again_completes_next(client, school, lea,
         ("né le 14/03/2009 à Lyon", None, "date de naissance"),
         ("2009-03-14 cheval rouge", None, "date de naissance"),
         ("azertyuiop", None, "plus utilisés"),
+        ("Mon vélo rouge grimpe la colline", None, "donnée en exemple"),
         ("motdepasse", None, "plus utilisés"),
         ("abcdefgh12", None, "trop facile à deviner"),
     ],
@@ -198,7 +199,9 @@ def test_forced_change_refuses_with_a_reason(client, school, lea, rt, new, confi
     page = change_password(client, school, new, confirmation)
     assert page.status_code == 200
     assert expected in unescape(page.text)
-    assert "mon vélo rouge grimpe la colline" in page.text  # a passphrase example
+    # How to make a passphrase, with no example a class could copy.
+    assert "quatre ou cinq mots qui n'ont de sens que pour vous" in unescape(page.text)
+    assert "mon vélo rouge" not in page.text
     with rt.database.session() as session:
         assert session.scalar(select(User.password_hash).where(User.login == "lea.martin")) is None
 

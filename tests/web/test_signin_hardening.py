@@ -19,7 +19,7 @@ from idp.services import accounts, establishments
 from idp.services.signin import Client, Result, SignIn
 from idp.web.forms import safe_next
 
-NEW = "mon vélo rouge grimpe la colline"
+NEW = "ma tortue verte lit le journal"
 
 
 @pytest.fixture

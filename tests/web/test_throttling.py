@@ -18,7 +18,7 @@ from idp.models import AuditEvent
 from idp.runtime import build_runtime
 from idp.services import accounts
 
-NEW = "mon vélo rouge grimpe la colline"
+NEW = "ma tortue verte lit le journal"
 TOO_MANY = re.compile(r"Trop de tentatives\. Réessayez dans (\d+) secondes?\.")
 
 
