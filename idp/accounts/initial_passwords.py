@@ -41,3 +41,13 @@ def generate_password() -> str:
             break
     groups = ("".join(chars[i : i + _GROUP_LENGTH]) for i in range(0, len(chars), _GROUP_LENGTH))
     return "-".join(groups)
+
+
+def as_generated(typed: str) -> str:
+    """A generated password as it was made (`xxxx-xxxx-xxxx`) when `typed` is one without
+    its hyphens, or with spaces in place of them or around it (as read out or copied from
+    an email: the email says that they do not matter); otherwise `typed` unchanged."""
+    bare = "".join(c for c in typed if c != "-" and not c.isspace())
+    if len(bare) != _GROUPS * _GROUP_LENGTH or any(c not in GENERATED_ALPHABET for c in bare):
+        return typed
+    return "-".join(bare[i : i + _GROUP_LENGTH] for i in range(0, len(bare), _GROUP_LENGTH))

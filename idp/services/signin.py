@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from idp.accounts import logins
-from idp.accounts.initial_passwords import matches_initial
+from idp.accounts.initial_passwords import as_generated, matches_initial
 from idp.accounts.password_policy import PasswordOwner, PasswordPolicy, Refusal
 from idp.accounts.throttling import ThrottlePolicy
 from idp.db import read, release
@@ -61,6 +61,9 @@ class Attempt:
     exempt_sub: str | None = None
     # Signed in with a temporary password sent by email (to be changed at once).
     temporary: bool = False
+    # For BAD_PASSWORD: the account has an unexpired temporary password (the page's hint
+    # then speaks of it rather than of the birth date).
+    temporary_pending: bool = False
     # For OK when asked to open a session: (cookie token, known-device entry).
     opened: tuple[str, str] | None = None
 
@@ -134,6 +137,8 @@ class SignIn:
         def settle() -> Attempt:
             if not ok:
                 attempt = self._fail(db, establishment_id, reserved, client)
+                pending = stored is not None and stored[3] is not None
+                attempt = replace(attempt, temporary_pending=pending)
             else:
                 attempt = self._succeed(
                     db, establishment_id, reserved, client, new_hash, expected, temporary
@@ -159,7 +164,7 @@ class SignIn:
         was it the temporary password?). No transaction is open: hashing takes time."""
         if stored is None:
             return False, None, None, False
-        password_hash, role, birth_date, temp_hash = stored
+        password_hash, role, birth_date, temp_hash, must_change = stored
         if password_hash is None:
             # Initial password: spend a hash's time anyway, so that timing does not tell
             # whether the account is still on its birth date.
@@ -168,16 +173,22 @@ class SignIn:
             new_hash = replaced = None
         else:
             verification = await self.rt.hasher.verify_async(password_hash, password)
+            if not verification.ok and must_change and as_generated(password) != password:
+                # A generated password still to be changed (the admin's), typed without its
+                # hyphens: one more hash, only for such an account and such a shape.
+                verification = await self.rt.hasher.verify_async(
+                    password_hash, as_generated(password)
+                )
             ok = verification.ok
             rehash = ok and verification.needs_rehash
             new_hash = await self.rt.hasher.hash_async(password) if rehash else None
             replaced = password_hash if rehash else None
-        # The personal password keeps working until the temporary one is used; spaces
-        # around a copied temporary password are forgiven.
+        # The personal password keeps working until the temporary one is used; its
+        # hyphens, and spaces around or within a copied one, do not matter.
         if (
             not ok
             and temp_hash is not None
-            and (await self.rt.hasher.verify_async(temp_hash, password.strip())).ok
+            and (await self.rt.hasher.verify_async(temp_hash, as_generated(password))).ok
         ):
             return True, None, None, True
         return ok, new_hash, replaced, False
@@ -189,7 +200,7 @@ class SignIn:
             return None
         expires = user.temp_password_expires_at
         temp = user.temp_password_hash if expires is not None and expires > now else None
-        return user.password_hash, user.role, user.birth_date, temp
+        return user.password_hash, user.role, user.birth_date, temp, user.must_change_password
 
     def _ip_blocked(self, session: Session, client: Client, now: datetime) -> datetime | None:
         """Until when the address is held back, if it is. Only failures that happened

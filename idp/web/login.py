@@ -26,6 +26,8 @@ from idp.web.messages import (
     EXPIRED,
     INACTIVE,
     LOGGED_OUT,
+    MISSING_LOGIN,
+    MISSING_PASSWORD,
     UNKNOWN_LOGIN,
     too_many,
 )
@@ -49,6 +51,8 @@ def login_page(
     login: str = "",
     next_url: str = "",
     error: Message | None = None,
+    missing: dict[str, Message] | None = None,
+    temporary_pending: bool = False,
     notice: Message | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
@@ -62,7 +66,11 @@ def login_page(
         login=login,
         next_url=next_url,
         error=error,
+        missing=missing or {},
+        temporary_pending=temporary_pending,
         notice=notice,
+        # A changed password is good news, not a warning.
+        notice_style="success" if notice is CHANGED else "notice",
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
     )
@@ -107,6 +115,16 @@ async def submit(request: Request) -> Response:
             status_code=200 if check is CsrfCheck.EXPIRED else 403,
         )
 
+    missing = {}
+    if not typed_login.strip():
+        missing["login"] = MISSING_LOGIN
+    if not password:
+        missing["password"] = MISSING_PASSWORD
+    if missing:
+        return login_page(
+            request, establishment, login=typed_login.strip(), next_url=next_url, missing=missing
+        )
+
     jar = cookies(request)
     client = client_of(request)
     # The failures this exemption allows are counted in the database (SignIn), not here.
@@ -139,7 +157,12 @@ async def submit(request: Request) -> Response:
         )
     if attempt.result is Result.BAD_PASSWORD:
         return login_page(
-            request, establishment, login=typed_login, next_url=next_url, error=BAD_PASSWORD
+            request,
+            establishment,
+            login=typed_login,
+            next_url=next_url,
+            error=BAD_PASSWORD,
+            temporary_pending=attempt.temporary_pending,
         )
     if attempt.result is Result.INACTIVE:
         return login_page(

@@ -10,9 +10,15 @@ BAD_PASSWORD = Message(N_("Authentification incorrecte : mot de passe non valide
 INACTIVE = Message(N_("Ce compte est désactivé. Contactez votre établissement."))
 EXPIRED = Message(N_("La page a expiré, veuillez réessayer."))
 CHANGED = Message(
-    N_("Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe.")
+    N_(
+        "Votre nouveau mot de passe est enregistré : c'est désormais lui qu'il faut utiliser. "
+        "Saisissez-le pour vous connecter."
+    )
 )
 LOGGED_OUT = Message(N_("Vous êtes déconnecté."))
+# Empty fields: said before anything is checked, and not counted as a failed attempt.
+MISSING_LOGIN = Message(N_("Saisissez votre identifiant"))
+MISSING_PASSWORD = Message(N_("Saisissez votre mot de passe"))
 WRONG_CURRENT = Message(N_("Votre mot de passe actuel n'est pas le bon."))
 
 

@@ -42,7 +42,10 @@ ADMIN_LOGIN = UAI_A.lower()  # « 0750655e »
 ADMIN_PASSPHRASE = "le secrétariat ouvre à huit heures"
 PROVISIONAL = re.compile(r"^[A-Za-z0-9]{4}-[A-Za-z0-9]{4}-[A-Za-z0-9]{4}$")
 BAD_PASSWORD = "Authentification incorrecte : mot de passe non valide."
-CHANGED = "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe."
+CHANGED = (
+    "Votre nouveau mot de passe est enregistré : c'est désormais lui qu'il faut utiliser. "
+    "Saisissez-le pour vous connecter."
+)
 DESKTOP = {"width": 1366, "height": 768}  # the most common school-office screen
 
 # Runs before any page script (CSP does not apply to it): reports what the browser blocked

@@ -65,6 +65,7 @@ def test_a_teacher_recovers_a_password(page: Page, provider) -> None:  # type: i
     page.get_by_role("button", name="ENREGISTRER").click()
     expect(
         page.get_by_text(
-            "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe."
+            "Votre nouveau mot de passe est enregistré : c'est désormais lui qu'il faut "
+            "utiliser. Saisissez-le pour vous connecter."
         )
     ).to_be_visible()

@@ -26,7 +26,10 @@ SCHOOL = "lp-a"
 SCHOOL_NAME = "Lycée professionnel A"
 BAD_PASSWORD = "Authentification incorrecte : mot de passe non valide."
 UNKNOWN_LOGIN = "Authentification incorrecte : login inconnu"
-CHANGED = "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe."
+CHANGED = (
+    "Votre nouveau mot de passe est enregistré : c'est désormais lui qu'il faut utiliser. "
+    "Saisissez-le pour vous connecter."
+)
 PASSPHRASE = "ma tortue verte lit le journal"
 PHONE = {"width": 390, "height": 844}
 

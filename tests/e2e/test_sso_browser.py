@@ -37,7 +37,10 @@ OTHER = "lp-b"
 OTHER_NAME = "Lycée professionnel B"
 PASSPHRASE = "ma tortue verte lit le journal"
 LOGIN_LINK = "Se connecter avec CPRO éducation"
-CHANGED = "Votre mot de passe a été modifié. Connectez-vous avec votre nouveau mot de passe."
+CHANGED = (
+    "Votre nouveau mot de passe est enregistré : c'est désormais lui qu'il faut utiliser. "
+    "Saisissez-le pour vous connecter."
+)
 UNKNOWN_LOGIN = "Authentification incorrecte : login inconnu"
 MODULE_STARTUP_SECONDS = 30.0
 BACKCHANNEL_SECONDS = 5.0

@@ -100,6 +100,7 @@ def test_a_teacher_receives_a_temporary_password_that_works_once(client, school,
     assert change_password(client, school, NEW).status_code == 303
     assert "non valide" in sign_in(client, school, "paul.durand", temporary).text
     assert "non valide" in sign_in(client, school, "paul.durand", PERSONAL).text
+    assert "Un mot de passe temporaire" not in sign_in(client, school, "paul.durand", "x").text
     assert sign_in(client, school, "paul.durand", NEW).status_code == 303
     with rt.database.session() as session:
         assert (
@@ -312,3 +313,37 @@ def test_a_reset_ends_the_students_sessions(app, client, school, paul, lea):
             data={"csrf_token": csrf_from(page.text), "login": "lea.martin"},
         )
         assert student.get(f"/{school}").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        lambda t: t.replace("-", ""),
+        lambda t: t.replace("-", " "),
+        lambda t: f" {t.replace('-', '')} ",
+        lambda t: " ".join(t.replace("-", "")),
+    ],
+    ids=["no hyphens", "spaces for hyphens", "copied with spaces", "spaced out"],
+)
+def test_a_temporary_password_counts_with_or_without_its_hyphens(
+    client, school, paul, smtp, typed
+):
+    ask(client, school, "paul.durand")
+    message = smtp.handler.only()[1]
+    text = message.get_body(("plain",)).get_content()
+    assert "tapez-le avec ou sans eux" in text  # the email says so
+    temporary = temporary_in(message)
+    used = sign_in(client, school, "paul.durand", typed(temporary))
+    assert used.headers["location"] == f"/{school}/password/change"
+
+
+def test_a_wrong_temporary_password_gets_its_own_hint(client, school, paul, smtp):
+    ask(client, school, "paul.durand")
+    temporary = temporary_in(smtp.handler.only()[1])
+    wrong = temporary.swapcase()  # case counts
+    page = sign_in(client, school, "paul.durand", wrong)
+    text = unescape(page.text)
+    # The help page's message stays; only the hint under it speaks of the temporary one.
+    assert "Authentification incorrecte : mot de passe non valide." in text
+    assert "saisissez celui du dernier message reçu, avec ou sans ses tirets" in text
+    assert "date de naissance" not in text

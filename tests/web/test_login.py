@@ -155,6 +155,73 @@ def test_admin_generated_password_forces_a_change(client, school, rt):
     assert "différent de l'ancien" in unescape(page.text)
 
 
+@pytest.mark.parametrize("typed", ["Xk7pQm3zHd9w", "Xk7p Qm3z Hd9w", " Xk7p-Qm3z-Hd9w "])
+def test_a_generated_password_counts_without_its_hyphens(client, school, rt, typed):
+    rt.run(accounts.set_password, school, "0750655e", "Xk7p-Qm3z-Hd9w", temporary=True)
+    response = sign_in(client, school, "0750655E", typed)
+    assert response.headers["location"] == f"/{school}/password/change"
+
+
+def test_a_personal_password_is_taken_as_typed(client, school, lea, rt):
+    # The shape of a generated password, chosen as a personal one: its hyphens count.
+    personal(rt, school, "lea.martin", "Xk7p-Qm3z-Hd9w-Lu5v")
+    assert "non valide" in sign_in(client, school, "lea.martin", "Xk7pQm3zHd9wLu5v").text
+    personal(rt, school, "lea.martin", "Xk7pQm3zHd9w")
+    assert "non valide" in sign_in(client, school, "lea.martin", "Xk7p-Qm3z-Hd9w").text
+    assert sign_in(client, school, "lea.martin", "Xk7pQm3zHd9w").status_code == 303
+
+
+# -- empty fields ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("login", "password", "said", "not_said"),
+    [
+        ("", "", ["Saisissez votre identifiant", "Saisissez votre mot de passe"], []),
+        ("   ", "14032009", ["Saisissez votre identifiant"], ["Saisissez votre mot de passe"]),
+        ("lea.martin", "", ["Saisissez votre mot de passe"], ["Saisissez votre identifiant"]),
+    ],
+)
+def test_an_empty_field_is_named_and_not_counted(
+    client, school, lea, rt, login, password, said, not_said
+):
+    for _ in range(12):  # more than any throttle allows failures
+        page = sign_in(client, school, login, password)
+        assert page.status_code == 200
+    html = page.text
+    for text in said:
+        assert text in html
+    for text in not_said:
+        assert text not in html
+    # Neither help-page message, nor its hint: nothing was checked.
+    assert "Authentification incorrecte" not in html
+    assert "date de naissance" not in unescape(html)
+    if "Saisissez votre identifiant" in said:
+        assert re.search(
+            r'id="login"[^>]*aria-invalid="true" aria-describedby="login-missing"[^>]*autofocus',
+            html,
+        )
+        assert '<p class="field-error" id="login-missing">' in html
+    if "Saisissez votre mot de passe" in said:
+        assert re.search(
+            r'id="password"[^>]*aria-invalid="true" aria-describedby="password-missing"', html
+        )
+    assert "login.failure" not in audit_types(rt)  # no failure recorded, nothing throttled
+    assert sign_in(client, school, "lea.martin", "14032009").status_code == 303
+
+
+def test_each_failure_is_tied_to_its_field(client, school, lea):
+    unknown = sign_in(client, school, "nobody.here", "x").text
+    assert re.search(r'id="login"[^>]*aria-invalid="true" aria-describedby="login-error"', unknown)
+    assert not re.search(r'id="password"[^>]*aria-invalid', unknown)
+    wrong = sign_in(client, school, "lea.martin", "01012000").text
+    assert re.search(
+        r'id="password"[^>]*aria-invalid="true" aria-describedby="login-error"[^>]*autofocus',
+        wrong,
+    )
+    assert not re.search(r'id="login"[^>]*aria-invalid', wrong)
+
+
 def test_full_first_login_then_sign_in_again_completes_next(client, school, lea, rt):
     target = f"/{school}/admin/users?q=x"
     response = sign_in(client, school, "lea.martin", "14032009", next_url=target)
@@ -166,7 +233,12 @@ def test_full_first_login_then_sign_in_again_completes_next(client, school, lea,
     )
     assert live_sessions(rt) == []  # the help page: sign in again with the new password
     login_page = client.get(done.headers["location"])
-    assert "Connectez-vous avec votre nouveau mot de passe" in login_page.text
+    # Good news in the success style, the login filled in, the focus on the password.
+    assert re.search(
+        r'<p class="success" role="status">Votre nouveau mot de passe est enregistré',
+        login_page.text,
+    )
+    assert re.search(r'id="password"[^>]*autofocus', login_page.text)
     assert f'name="next" value="{target}"' in login_page.text
     assert 'value="lea.martin"' in login_page.text  # no need to type the login again
     # The birth date stops working; the new password completes the pending request.
