@@ -89,4 +89,5 @@ def create_app(
     app.state.session_signer = Signer(settings.secret_key, "session", rt.clock)
     app.state.reveal_cipher = Cipher(settings.secret_key, "reveal-once")
     app.state.ticket_signer = Signer(settings.secret_key, "password-change", rt.clock)
+    app.state.flash_signer = Signer(settings.secret_key, "flash", rt.clock)
     return app

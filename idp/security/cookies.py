@@ -28,6 +28,10 @@ class Cookies:
         return self.name(f"cpro_change.{code}")
 
     @property
+    def flash(self) -> str:
+        return self.name("cpro_flash")
+
+    @property
     def presession(self) -> str:
         return self.name("cpro_pre")
 

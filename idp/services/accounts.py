@@ -26,7 +26,7 @@ from idp.store.audit import EventType
 # pourra réinitialiser votre mot de passe »): a teacher, and the establishment's admin.
 MAY_RESET_STUDENTS = (Role.TEACHER, Role.ADMIN)
 
-_STUDENTS_ONLY = N_(
+STUDENTS_ONLY = N_(
     "Vous ne pouvez réinitialiser que le mot de passe d'un élève de votre établissement."
 )
 
@@ -234,13 +234,13 @@ def reset_student_password(
     teacher = users.by_login(session, establishment, logins.normalise_typed(teacher_login))
     if teacher is None or not teacher.active or teacher.role not in MAY_RESET_STUDENTS:
         raise Forbidden(
-            _STUDENTS_ONLY,
+            STUDENTS_ONLY,
             detail=f"{teacher_login!r} may not reset passwords at {establishment.code}",
         )
     student = users.by_login(session, establishment, logins.normalise_typed(login))
     if student is None or student.role is not Role.STUDENT:
         raise Forbidden(
-            _STUDENTS_ONLY, detail=f"{login!r} is not a student of {establishment.code}"
+            STUDENTS_ONLY, detail=f"{login!r} is not a student of {establishment.code}"
         )
     return reset_password(rt, session, code, student.login, actor=teacher.login)
 

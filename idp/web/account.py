@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.security.csrf import FIELD, CsrfCheck
+from idp.web import flash
 from idp.web.forms import (
     check_csrf,
     client_of,
@@ -17,6 +18,7 @@ from idp.web.forms import (
     session_token,
 )
 from idp.web.messages import EXPIRED
+from idp.web.navigation import Viewer
 from idp.web.pages import resolve_open
 from idp.web.rendering import render, url
 from idp.web.transactions import db
@@ -35,9 +37,11 @@ async def _signed_in_page(request: Request, template: str) -> Response:
         template,
         establishment=establishment,
         user=session.user,
+        viewer=Viewer.of(session.user),
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
         error=None,
+        notice=flash.taken(request, establishment.code)[0],
     )
     return finish(request, response)
 

@@ -48,6 +48,8 @@ def finish(request: Request, response: Response) -> Response:
     new = getattr(request.state, "new_presession", None)
     if new:
         cookies(request).set(response, cookies(request).presession, new, max_age=None)
+    if getattr(request.state, "flash_taken", False):
+        cookies(request).delete(response, cookies(request).flash)  # shown once (idp.web.flash)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

@@ -15,6 +15,8 @@ CHANGED = Message(
         "Saisissez-le pour vous connecter."
     )
 )
+# After a change made while signed in (the session stays open).
+CHANGED_HERE = Message(N_("Votre mot de passe a été modifié. Vos autres sessions ont été fermées."))
 LOGGED_OUT = Message(N_("Vous êtes déconnecté."))
 # Empty fields: said before anything is checked, and not counted as a failed attempt.
 MISSING_LOGIN = Message(N_("Saisissez votre identifiant"))

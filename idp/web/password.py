@@ -16,6 +16,7 @@ from idp.directory import EstablishmentView
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.signing import Expired, Invalid
 from idp.services.signin import Result
+from idp.web import flash
 from idp.web.forms import (
     check_csrf,
     client_of,
@@ -27,7 +28,8 @@ from idp.web.forms import (
     session_token,
     set_session_cookie,
 )
-from idp.web.messages import EXPIRED, WRONG_CURRENT, too_many
+from idp.web.messages import CHANGED_HERE, EXPIRED, WRONG_CURRENT, too_many
+from idp.web.navigation import Viewer
 from idp.web.pages import resolve_open
 from idp.web.rendering import render, url
 from idp.web.transactions import db
@@ -75,8 +77,9 @@ def _page(
     *,
     forced: bool,
     login: str,
+    first_name: str = "",
     error: str | None = None,
-    done: bool = False,
+    viewer: Viewer | None = None,
     status_code: int = 200,
 ) -> Response:
     response = render(
@@ -86,8 +89,9 @@ def _page(
         establishment=establishment,
         forced=forced,
         login=login,
+        first_name=first_name,
         error=error,
-        done=done,
+        viewer=viewer,
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
         min_length=request.app.state.signin.policy.min_length,
@@ -103,11 +107,23 @@ async def show(request: Request) -> Response:
     if ticket is not None:
         found = await read(db(request), request.app.state.signin.owner, db(request), ticket["u"])
         if found is not None:
-            return _page(request, establishment, forced=True, login=found[0].login)
+            return _page(
+                request,
+                establishment,
+                forced=True,
+                login=found[0].login,
+                first_name=found[0].first_name,
+            )
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
-    return _page(request, establishment, forced=False, login=session.user.login)
+    return _page(
+        request,
+        establishment,
+        forced=False,
+        login=session.user.login,
+        viewer=Viewer.of(session.user),
+    )
 
 
 async def submit(request: Request) -> Response:
@@ -132,16 +148,19 @@ async def submit(request: Request) -> Response:
     found = await read(db(request), service.owner, db(request), user_id)
     if found is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
-    login = found[0].login
+    login, first_name = found[0].login, found[0].first_name
     forced = ticket is not None
+    viewer = None if session is None else Viewer.of(session.user)
 
     check = await check_csrf(request, str(form.get(FIELD, "")) or None)
     if check is not CsrfCheck.OK:
         return _page(
             request,
             establishment,
+            viewer=viewer,
             forced=forced,
             login=login,
+            first_name=first_name,
             error=EXPIRED,
             status_code=200 if check is CsrfCheck.EXPIRED else 403,
         )
@@ -153,19 +172,37 @@ async def submit(request: Request) -> Response:
             return _page(
                 request,
                 establishment,
+                viewer=viewer,
                 forced=False,
                 login=login,
+                first_name=first_name,
                 error=too_many(attempt.retry_after),
                 status_code=429,
             )
         if attempt.result is not Result.OK:
-            return _page(request, establishment, forced=False, login=login, error=WRONG_CURRENT)
+            return _page(
+                request,
+                establishment,
+                viewer=viewer,
+                forced=False,
+                login=login,
+                first_name=first_name,
+                error=WRONG_CURRENT,
+            )
 
     refusal = await service.check_new_password(
         db(request), user_id, new, confirmation, None if forced else current
     )
     if refusal is not None:
-        return _page(request, establishment, forced=forced, login=login, error=refusal.message)
+        return _page(
+            request,
+            establishment,
+            viewer=viewer,
+            forced=forced,
+            login=login,
+            first_name=first_name,
+            error=refusal.message,
+        )
 
     if forced:
         assert ticket is not None
@@ -199,7 +236,13 @@ async def submit(request: Request) -> Response:
     changed = await service.change_password(
         db(request), establishment.id, user_id, new, client, keep_session=token
     )
-    response = _page(request, establishment, forced=False, login=login, done=True)
+    # Then the account page says so: reloading it sends nothing again.
+    response = flash.redirect(
+        request,
+        url(request, "establishment", code=establishment.code),
+        establishment.code,
+        notice=CHANGED_HERE,
+    )
     if changed.session_token is not None:
         set_session_cookie(request, response, establishment.code, changed.session_token)
     return response

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from idp.i18n import DEFAULT_LOCALE, negotiate
 from idp.runtime import Runtime
+
+# The schools' time zone: every date and time a page shows is in it.
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def runtime(request: Request) -> Runtime:

@@ -86,7 +86,10 @@ def routes() -> list[BaseRoute]:
         route("/{code}/password/forgot", forgot.show, methods=["GET"], name="password_forgot"),
         route("/{code}/password/forgot", forgot.submit, methods=["POST"]),
         route("/{code}/students", students.page, methods=["GET"], name="students"),
-        route("/{code}/students/reset", students.reset, methods=["POST"], name="students_reset"),
+        route(
+            "/{code}/students/reset", students.confirm, methods=["GET"], name="students_reset"
+        ),
+        route("/{code}/students/reset", students.reset, methods=["POST"]),
         route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
         route("/{code}/admin", admin_dashboard.dashboard, name="admin"),
         route("/{code}/admin/users", admin_users.index, name="admin_users"),
@@ -99,6 +102,12 @@ def routes() -> list[BaseRoute]:
             admin_users.edit,
             methods=["GET"],
             name="admin_user_edit",
+        ),
+        route(
+            "/{code}/admin/users/{login}/{action}",
+            admin_users.confirm,
+            methods=["GET"],
+            name="admin_user_confirm",
         ),
         route(
             "/{code}/admin/users/{login}/{action}",

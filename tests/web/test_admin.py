@@ -71,6 +71,16 @@ ADMIN_PATHS = [
 ]
 
 
+def followed(client, response) -> str:  # type: ignore[no-untyped-def]
+    """A change answers with a redirect to the account's page, which says it once."""
+    assert response.status_code == 303, response.text[:300]
+    page = client.get(response.headers["location"])
+    assert page.status_code == 200
+    text = unescape(page.text)
+    assert 'role="status"' not in client.get(response.headers["location"]).text  # once
+    return text
+
+
 @pytest.mark.parametrize("path", ADMIN_PATHS)
 def test_anonymous_is_sent_to_this_establishments_login(client, school, path):
     response = client.get(f"/{school}{path}")
@@ -186,7 +196,7 @@ def test_create_edit_deactivate_reactivate_delete(admin_client, rt, school, peop
             "groups": "BTS1",
         },
     )
-    assert "Modifications enregistrées" in edited.text
+    assert "Modifications enregistrées" in followed(admin_client, edited)
     z = user(rt, "zoe.neuve")
     assert (z.birth_date, z.email, z.group_names) == (
         date(2010, 5, 7),
@@ -194,19 +204,19 @@ def test_create_edit_deactivate_reactivate_delete(admin_client, rt, school, peop
         ["BTS1"],
     )
 
-    assert (
-        "Compte désactivé"
-        in admin_client.post(
-            f"/{school}/admin/users/zoe.neuve/deactivate", data={"csrf_token": csrf}
-        ).text
+    # Deactivating asks first; the question changes nothing.
+    question = admin_client.get(f"/{school}/admin/users/zoe.neuve/deactivate")
+    assert "Désactiver le compte de Zoé Neuve (zoe.neuve) ?" in unescape(question.text)
+    assert user(rt, "zoe.neuve").active is True
+    deactivated = admin_client.post(
+        f"/{school}/admin/users/zoe.neuve/deactivate", data={"csrf_token": csrf}
     )
+    assert "Compte désactivé" in followed(admin_client, deactivated)
     assert user(rt, "zoe.neuve").active is False
-    assert (
-        "Compte réactivé"
-        in admin_client.post(
-            f"/{school}/admin/users/zoe.neuve/activate", data={"csrf_token": csrf}
-        ).text
+    reactivated = admin_client.post(
+        f"/{school}/admin/users/zoe.neuve/activate", data={"csrf_token": csrf}
     )
+    assert "Compte réactivé" in followed(admin_client, reactivated)
 
     refused = admin_client.post(
         f"/{school}/admin/users/zoe.neuve/delete", data={"csrf_token": csrf, "confirm": "wrong"}
@@ -282,8 +292,11 @@ def test_reset_and_unblock(admin_client, client, rt, school, people):
         "des nuages blancs dans le ciel",
         temporary=False,
     )
+    question = admin_client.get(f"/{school}/admin/users/lea.martin/reset")
+    assert "Réinitialiser le mot de passe de Léa Martin (lea.martin) ?" in unescape(question.text)
+    assert user(rt, "lea.martin").password_hash is not None  # asking changes nothing
     page = admin_client.post(f"/{school}/admin/users/lea.martin/reset", data={"csrf_token": csrf})
-    assert "de nouveau la date de naissance" in unescape(page.text)
+    assert "de nouveau la date de naissance" in followed(admin_client, page)
     assert user(rt, "lea.martin").password_hash is None
     from idp.store import throttles
 
@@ -310,8 +323,8 @@ def test_a_temporary_password_by_email_only_for_a_teacher_or_staff(
     sent = admin_client.post(
         f"/{school}/admin/users/paul.durand/send-temporary", data={"csrf_token": csrf}
     )
-    assert "Un nouveau mot de passe temporaire a été envoyé à p***@lp-a.example" in unescape(
-        sent.text
+    assert "Un nouveau mot de passe temporaire a été envoyé à p***@lp-a.example" in followed(
+        admin_client, sent
     )
     assert mailbox.last()["To"] == "paul@lp-a.example"
     assert user(rt, "paul.durand").temp_password_hash is not None

@@ -257,11 +257,32 @@ def test_a_teacher_resets_a_student(client, school, paul, lea, rt):
     page = client.get(f"/{school}/students?q=cap1")
     assert page.status_code == 200 and "lea.martin" in page.text
     assert "paul.durand" not in page.text.split("<tbody>")[1]  # students only
+    listed = unescape(page.text.split("<tbody>")[1])
+    assert "Initial (date de naissance)" not in listed and "Personnalisé" in listed
+    # The list's button asks first: the confirmation names the pupil and keeps the search.
+    ask_first = re.search(r'href="(/[^"]*/students/reset\?[^"]*)"', page.text)
+    assert ask_first and "login=lea.martin" in ask_first.group(1)
+    confirm = client.get(unescape(ask_first.group(1)))
+    assert confirm.status_code == 200
+    assert "Réinitialiser le mot de passe de Léa Martin (lea.martin) ?" in unescape(confirm.text)
+    with rt.database.session() as session:  # nothing done yet
+        assert session.scalar(select(AuditEvent).where(AuditEvent.type == "password.reset")) is None
     done = client.post(
         f"/{school}/students/reset",
-        data={"csrf_token": csrf_from(page.text), "login": "lea.martin"},
+        data={
+            "csrf_token": csrf_from(confirm.text),
+            "login": "lea.martin",
+            "q": "cap1",
+            "page": "1",
+        },
     )
-    assert "de nouveau sa date de naissance" in unescape(done.text)
+    # Then back to the list it came from, which says it once (reloading sends nothing).
+    assert done.status_code == 303 and done.headers["location"] == f"/{school}/students?q=cap1"
+    shown = client.get(done.headers["location"])
+    assert "de nouveau sa date de naissance" in unescape(shown.text)
+    assert "Initial (date de naissance)" in unescape(shown.text.split("<tbody>")[1])
+    again = client.get(done.headers["location"])
+    assert "de nouveau sa date de naissance" not in unescape(again.text)
     client.cookies.clear()
     assert (
         sign_in(client, school, "lea.martin", "14032009").headers["location"]
@@ -307,7 +328,7 @@ def test_a_reset_ends_the_students_sessions(app, client, school, paul, lea):
         sign_in(student, school, "lea.martin", "des nuages blancs dans le ciel")
         assert student.get(f"/{school}").status_code == 200
         sign_in(client, school, "paul.durand", PERSONAL)
-        page = client.get(f"/{school}/students")
+        page = client.get(f"/{school}/students/reset?login=lea.martin")
         client.post(
             f"/{school}/students/reset",
             data={"csrf_token": csrf_from(page.text), "login": "lea.martin"},

@@ -441,8 +441,12 @@ def test_voluntary_change_needs_the_current_password_and_ends_other_sessions(
         assert "mot de passe actuel n'est pas le bon" in unescape(wrong.text)
         before = client.cookies.get("cpro-lp-a")
         done = change_password(client, school, "une autre phrase bien longue", current=NEW)
-        assert "Votre mot de passe a été modifié" in done.text
-        assert client.get(f"/{school}").status_code == 200  # this one stays
+        # Then the account page says so, once: reloading it sends nothing again.
+        assert done.status_code == 303 and done.headers["location"] == f"/{school}"
+        account = client.get(f"/{school}")
+        assert account.status_code == 200  # this session stays
+        assert "Votre mot de passe a été modifié" in unescape(account.text)
+        assert "Votre mot de passe a été modifié" not in client.get(f"/{school}").text
         # ... under a new id, as at sign-in: the cookie from before the change is useless.
         assert client.cookies.get("cpro-lp-a") != before
         assert len(live_sessions(rt)) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -21,9 +20,9 @@ from idp.store.audit import EventType
 from idp.store.tenancy import owned
 from idp.web.admin.guard import admin, page, posted
 from idp.web.messages import EXPIRED
+from idp.web.rendering import PARIS
 from idp.web.transactions import db
 
-PARIS = ZoneInfo("Europe/Paris")
 PAGE = 100
 # What the type filter offers; a family (`login`, `password`) may be typed as well.
 EVENT_TYPES = [t.value for t in EventType]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,9 +12,8 @@ from idp.models import Establishment
 from idp.store import audit, users
 from idp.store.audit import EventType
 from idp.web.admin.guard import admin, page
+from idp.web.rendering import PARIS
 from idp.web.transactions import db
-
-PARIS = ZoneInfo("Europe/Paris")
 
 
 async def dashboard(request: Request) -> Response:

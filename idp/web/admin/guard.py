@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
@@ -19,12 +18,13 @@ from idp.directory import EstablishmentView
 from idp.i18n import N_, Message
 from idp.models import SsoSession
 from idp.security.csrf import FIELD, CsrfCheck
+from idp.web import flash
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
+from idp.web.navigation import Viewer
 from idp.web.pages import resolve_open
-from idp.web.rendering import render, url
+from idp.web.rendering import PARIS, render, url
 
 # The console shows times as the school lives them.
-PARIS = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,15 @@ def page(
     error: Message | None = None,
     **context: Any,
 ) -> Response:
+    if notice is None and error is None:
+        notice, error = flash.taken(request, who.establishment.code)
     response = render(
         request,
         template,
         status_code=status_code,
         establishment=who.establishment,
         admin=who,
+        viewer=Viewer.of(who.session.user),
         notice=notice,
         error=error,
         csrf_field=FIELD,

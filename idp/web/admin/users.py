@@ -16,6 +16,7 @@ from idp.i18n import N_, Message
 from idp.models import Establishment, User
 from idp.services import accounts, recovery
 from idp.store import sessions, throttles, users
+from idp.web import flash
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.client_ip import client_ip
 from idp.web.messages import EXPIRED
@@ -250,7 +251,32 @@ async def update(request: Request) -> Response:
             status_code=400,
             error=exc.public,
         )
-    return await show(request, notice=Message(N_("Modifications enregistrées.")))
+    return _done(request, Message(N_("Modifications enregistrées.")))
+
+
+def _done(request: Request, notice: Message) -> Response:
+    """After a change, back to the account's page, which says it once: reloading that page
+    sends nothing again."""
+    code, login = request.path_params["code"], request.path_params["login"]
+    target = url(request, "admin_user", code=code, login=login)
+    return flash.redirect(request, target, code, notice=notice)
+
+
+# The buttons that ask first: each changes what the person can do at once.
+CONFIRMED = ("reset", "send-temporary", "deactivate")
+
+
+async def confirm(request: Request) -> Response:
+    """The question a button of CONFIRMED asks before its POST."""
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    name = request.path_params["action"]
+    rt = request.app.state.runtime
+    user = await run_in_threadpool(_detail, db(request), rt, who, request.path_params["login"])
+    if user is None or name not in CONFIRMED:
+        return page(request, who, "admin/not_found.html", status_code=404)
+    return page(request, who, "admin/user_confirm.html", user=user, action=name)
 
 
 async def action(request: Request) -> Response:
@@ -271,9 +297,9 @@ async def action(request: Request) -> Response:
                     rt, db(request), code, login, name == "activate", actor=who.login
                 )
             )
-            return await show(
+            return _done(
                 request,
-                notice=Message(
+                Message(
                     N_("Compte réactivé.")
                     if name == "activate"
                     else N_("Compte désactivé : ses sessions sont fermées.")
@@ -284,16 +310,16 @@ async def action(request: Request) -> Response:
                 lambda: accounts.reset_password(rt, db(request), code, login, actor=who.login)
             )
             if reset.mailed_to:
-                return await show(
+                return _done(
                     request,
-                    notice=Message(
+                    Message(
                         N_("Un nouveau mot de passe provisoire a été envoyé à %(address)s."),
                         {"address": reset.mailed_to},
                     ),
                 )
-            return await show(
+            return _done(
                 request,
-                notice=Message(
+                Message(
                     N_(
                         "Le mot de passe est de nouveau la date de naissance ; "
                         "il devra être changé à la prochaine connexion."
@@ -306,8 +332,8 @@ async def action(request: Request) -> Response:
             await run_in_threadpool(
                 lambda: accounts.clear_throttling(rt, db(request), code, login, actor=who.login)
             )
-            return await show(
-                request, notice=Message(N_("Le compteur d'échecs de connexion est remis à zéro."))
+            return _done(
+                request, Message(N_("Le compteur d'échecs de connexion est remis à zéro."))
             )
         if name == "delete":
             if form.get("confirm") != login:
@@ -339,9 +365,9 @@ async def _send_temporary(request: Request, who: Admin, login: str) -> Response:
         )
     )
     if result.outcome is recovery.Outcome.SENT:
-        return await show(
+        return _done(
             request,
-            notice=Message(
+            Message(
                 N_("Un nouveau mot de passe temporaire a été envoyé à %(address)s"),
                 {"address": result.masked_email},
             ),
