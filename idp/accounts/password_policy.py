@@ -29,6 +29,7 @@ import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from idp.accounts.logins import ascii_fold, name_part
+from idp.accounts.roles import Role
 from idp.i18n import N_, Message
 
 MAX_LENGTH = 128
@@ -47,6 +48,8 @@ class PasswordOwner:
     first_name: str
     last_name: str
     birth_date: date | None
+    # Not a rule's input: whom a page greets (the admin account has no first name of its own).
+    role: Role | None = None
 
 
 # Passphrases shown as examples by earlier versions (and their translations): people copied

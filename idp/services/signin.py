@@ -481,7 +481,9 @@ class SignIn:
         if user is None:
             return None
         return (
-            PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date),
+            PasswordOwner(
+                user.login, user.first_name, user.last_name, user.birth_date, user.role
+            ),
             password_fingerprint(user),
         )
 

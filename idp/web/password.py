@@ -11,6 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.accounts.password_policy import PasswordOwner
+from idp.accounts.roles import Role
 from idp.db import read
 from idp.directory import EstablishmentView
 from idp.security.csrf import FIELD, CsrfCheck
@@ -71,6 +73,11 @@ def _ticket(request: Request, establishment: EstablishmentView) -> dict | None: 
     return value
 
 
+def _greeted(user: PasswordOwner) -> str:
+    """The name a page greets: the first name; the admin account has none (its login)."""
+    return user.login if user.role is Role.ADMIN else user.first_name
+
+
 def _page(
     request: Request,
     establishment: EstablishmentView,
@@ -112,7 +119,7 @@ async def show(request: Request) -> Response:
                 establishment,
                 forced=True,
                 login=found[0].login,
-                first_name=found[0].first_name,
+                first_name=_greeted(found[0]),
             )
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
@@ -148,7 +155,7 @@ async def submit(request: Request) -> Response:
     found = await read(db(request), service.owner, db(request), user_id)
     if found is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
-    login, first_name = found[0].login, found[0].first_name
+    login, first_name = found[0].login, _greeted(found[0])
     forced = ticket is not None
     viewer = None if session is None else Viewer.of(session.user)
 

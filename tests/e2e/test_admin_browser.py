@@ -587,6 +587,8 @@ def test_account_list_and_page_use_french_words(console: Console, provider) -> N
     state_words = page.get_by_label("Mot de passe").locator("option").all_inner_texts()
     # « Initial (date de naissance) » may be shown as « initial ».
     first_words = {w.split(" (")[0].lower() for w in role_words + state_words}
+    # No word names both a role and a password state (« Personnel » once did).
+    assert set(role_words) & set(state_words) == {"Tous"}, (role_words, state_words)
     page.get_by_label("Rechercher (nom, identifiant, classe)").fill(ADMIN_LOGIN)
     page.get_by_role("button", name="FILTRER").click()
     row = page.locator("#users tbody tr").filter(has_text=ADMIN_LOGIN)
@@ -633,3 +635,75 @@ def test_last_sign_in_is_shown_in_the_same_time_as_the_journal(console: Console)
             f"{journal:%d/%m/%Y %H:%M:%S} in the Journal"
         )
     console.seen.assert_clean(page)
+
+
+# -- 9. On a phone ---------------------------------------------------------------------------
+
+PHONE = {"width": 320, "height": 640}  # the narrowest phone still in pupils' hands
+
+
+def test_no_page_scrolls_sideways_on_a_phone(
+    browser: Browser,
+    provider,  # type: ignore[no-untyped-def]
+    admin: AdminAccount,
+) -> None:
+    """Every page a pupil, a teacher or the secretary opens, at 320 px, with long names, a
+    long address and a journal full of events: nothing sticks out sideways."""
+    long_login = provider.add_user(
+        "Marie-Clémentine", "De La Fontaine-Saint-Exupéry", "2008-02-29"
+    )
+    provider.idp(
+        "client", "add", SCHOOL, "--name", "Module avec un nom vraiment très long",
+        "--redirect-uri",
+        "https://un-module-cpro-au-nom-tres-long.example/retour/apres/la/connexion/oidc",
+    )  # fmt: skip
+    context = browser.new_context(locale="fr-FR", viewport=PHONE, storage_state=admin.signed_in)
+    context.set_default_timeout(10_000)
+    visited = []
+    try:
+        page = context.new_page()
+        seen = watch(page)
+        page.goto(admin_url(provider, "/clients"))
+        page.locator("#clients tbody a").first.click()
+        client_page = urlsplit(page.url).path
+        paths = [
+            f"/{SCHOOL}",
+            f"/{SCHOOL}/password/change",
+            f"/{SCHOOL}/students",
+            f"/{SCHOOL}/students/reset?login={long_login}",
+            f"/{SCHOOL}/admin",
+            f"/{SCHOOL}/admin/users",
+            f"/{SCHOOL}/admin/users/{long_login}",
+            f"/{SCHOOL}/admin/users/{long_login}/reset",
+            f"/{SCHOOL}/admin/users/new",
+            f"/{SCHOOL}/admin/import",
+            f"/{SCHOOL}/admin/clients",
+            client_page,
+            f"/{SCHOOL}/admin/clients/new",
+            f"/{SCHOOL}/admin/sessions",
+            f"/{SCHOOL}/admin/audit",
+        ]
+        for path in paths:
+            response = page.goto(provider.url(path))
+            assert response is not None and response.status == 200, path
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], (path, width)
+            visited.append(path)
+        seen.assert_clean(page)
+    finally:
+        context.close()
+    # Without a session: the pages of signing in.
+    context = browser.new_context(locale="fr-FR", viewport=PHONE)
+    try:
+        page = context.new_page()
+        for path in (f"/{SCHOOL}/login", f"/{SCHOOL}/password/forgot", f"/{SCHOOL}/nowhere"):
+            page.goto(provider.url(path))
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], (path, width)
+        page.goto(provider.url(f"/{SCHOOL}/login"))
+        page.get_by_role("button", name="SE CONNECTER").click()  # both fields empty
+        expect(page.get_by_text("Saisissez votre identifiant")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        context.close()
+    assert len(visited) == 15
