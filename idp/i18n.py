@@ -24,13 +24,18 @@ def translations(locale: str) -> NullTranslations:
     return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
 
 
-def negotiate(requested: str | None) -> str:
-    """The first supported language of a space- or comma-separated list, else French."""
+def supported(requested: str | None) -> str | None:
+    """The first supported language of a space- or comma-separated list, if any."""
     for tag in (requested or "").replace(",", " ").split():
         language = tag.split(";")[0].split("-")[0].strip().lower()
         if language in LOCALES:
             return language
-    return DEFAULT_LOCALE
+    return None
+
+
+def negotiate(requested: str | None) -> str:
+    """The first supported language of a space- or comma-separated list, else French."""
+    return supported(requested) or DEFAULT_LOCALE
 
 
 def N_(text: str) -> str:
@@ -46,3 +51,7 @@ class Message:
 
     text: str
     params: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        """The French text with its parameters (a terminal, a log line, a test)."""
+        return self.text % {k: str(v) for k, v in self.params.items()} if self.params else self.text

@@ -62,6 +62,11 @@ def _sayer(catalogue: NullTranslations) -> Callable[[Message], Markup]:
 
     def say(message: Message) -> Markup:
         text = escape(catalogue.gettext(message.text))
-        return text % dict(message.params) if message.params else text
+        if not message.params:
+            return text
+        # A parameter may be a message of its own (a word chosen by the code), said too.
+        return text % {
+            k: say(v) if isinstance(v, Message) else v for k, v in message.params.items()
+        }
 
     return say

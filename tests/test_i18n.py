@@ -47,6 +47,12 @@ def test_english_catalogue_is_up_to_date():
     assert not missing, f"run `make i18n` and translate: {sorted(missing)[:5]}"
 
 
+def test_every_message_has_its_english_translation():
+    po = (LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po").read_bytes()
+    untranslated = [m.id for m in read_po(io.BytesIO(po)) if m.id and not m.string]
+    assert not untranslated, f"translate in idp/locale/en: {untranslated[:5]}"
+
+
 def test_french_is_the_default_and_english_translates():
     assert negotiate(None) == "fr"
     assert negotiate("de-DE") == "fr"

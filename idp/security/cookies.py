@@ -28,6 +28,10 @@ class Cookies:
         return self.name(f"cpro_change.{code}")
 
     @property
+    def language(self) -> str:
+        return self.name("cpro_lang")
+
+    @property
     def flash(self) -> str:
         return self.name("cpro_flash")
 

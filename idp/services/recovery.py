@@ -26,7 +26,7 @@ from idp.accounts import logins
 from idp.accounts.initial_passwords import generate_password
 from idp.accounts.roles import Role
 from idp.errors import InvalidInput, MailError
-from idp.i18n import N_
+from idp.i18n import DEFAULT_LOCALE, N_
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.passwords import PasswordHasher
@@ -89,8 +89,11 @@ def forgot(
     typed_login: str,
     ip: str | None,
     temporary: Temporary,
+    *,
+    locale: str = DEFAULT_LOCALE,
 ) -> Recovery:
-    """The « Mot de passe oublié ? » form. Blocking: call from a worker thread."""
+    """The « Mot de passe oublié ? » form. Blocking: call from a worker thread. The email is
+    in `locale`, the language of the page that asked."""
     login = logins.normalise_typed(typed_login)
     now = rt.clock.now()
     establishment = session.get(Establishment, establishment_id)
@@ -135,7 +138,9 @@ def forgot(
             details={"outcome": outcome.value},
         )
         return Recovery(outcome)
-    return _send(rt, session, establishment_id, user.id, temporary, ip=ip, actor=None)
+    return _send(
+        rt, session, establishment_id, user.id, temporary, ip=ip, actor=None, locale=locale
+    )
 
 
 def destination(user: User, establishment: Establishment) -> str | None:
@@ -180,6 +185,7 @@ def _send(
     *,
     ip: str | None,
     actor: str | None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Recovery:
     """A new temporary password by email (the forgot form, or an admin for a teacher)."""
     now = rt.clock.now()
@@ -223,8 +229,13 @@ def _send(
                 rt.messages.render(
                     "temporary_password",
                     to=address,
+                    locale=locale,
                     establishment=establishment,
-                    login_url=rt.urls.public("login", code=establishment.code),
+                    login_url=rt.urls.public(
+                        "login",
+                        None if locale == DEFAULT_LOCALE else {"lang": locale},
+                        code=establishment.code,
+                    ),
                     login=user.login,
                     password=password,
                     hours=int(rt.settings.temporary_password_lifetime.total_seconds() // 3600),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +16,7 @@ from idp.services.recovery import Outcome, forgot, new_temporary
 from idp.web.forms import check_csrf, client_of, csrf_token, finish
 from idp.web.messages import EXPIRED, UNKNOWN_LOGIN
 from idp.web.pages import resolve_open
-from idp.web.rendering import render
+from idp.web.rendering import locale_of, render
 from idp.web.transactions import db
 
 MESSAGES = {
@@ -99,7 +101,16 @@ async def submit(request: Request) -> Response:
     await release(db(request))
     temporary = await new_temporary(rt.hasher)
     result = await run_in_threadpool(
-        forgot, rt, db(request), establishment.id, typed, client_of(request).ip, temporary
+        functools.partial(
+            forgot,
+            rt,
+            db(request),
+            establishment.id,
+            typed,
+            client_of(request).ip,
+            temporary,
+            locale=locale_of(request),
+        )
     )
     hours = int(rt.settings.temporary_password_lifetime.total_seconds() // 3600)
     if result.outcome is Outcome.SENT:

@@ -31,6 +31,7 @@ from idp.web.messages import (
     UNKNOWN_LOGIN,
     too_many,
 )
+from idp.web.oidc import asking_module
 from idp.web.pages import resolve_open
 from idp.web.password import start_forced_change
 from idp.web.rendering import render
@@ -44,7 +45,7 @@ def signin(request: Request) -> SignIn:
     return request.app.state.signin
 
 
-def login_page(
+async def login_page(
     request: Request,
     establishment: EstablishmentView,
     *,
@@ -57,9 +58,12 @@ def login_page(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    # Which module is waiting, and a way back to it that tells it so.
+    module = await asking_module(request, establishment, next_url) if next_url else None
     response = render(
         request,
         "login.html",
+        module=module,
         status_code=status_code,
         headers=headers,
         establishment=establishment,
@@ -87,7 +91,7 @@ async def show(request: Request) -> Response:
         notice = CHANGED
     elif request.query_params.get("logged_out") == "1":
         notice = LOGGED_OUT
-    return login_page(
+    return await login_page(
         request,
         establishment,
         login=request.query_params.get("login_hint", "")[:100],
@@ -106,7 +110,7 @@ async def submit(request: Request) -> Response:
     next_url = safe_next(establishment.code, str(form.get("next", "")) or None)
     check = await check_csrf(request, str(form.get(FIELD, "")) or None)
     if check is not CsrfCheck.OK:
-        return login_page(
+        return await login_page(
             request,
             establishment,
             login=typed_login,
@@ -121,7 +125,7 @@ async def submit(request: Request) -> Response:
     if not password:
         missing["password"] = MISSING_PASSWORD
     if missing:
-        return login_page(
+        return await login_page(
             request, establishment, login=typed_login.strip(), next_url=next_url, missing=missing
         )
 
@@ -142,7 +146,7 @@ async def submit(request: Request) -> Response:
     )
 
     if attempt.result is Result.THROTTLED:
-        return login_page(
+        return await login_page(
             request,
             establishment,
             login=typed_login,
@@ -152,11 +156,11 @@ async def submit(request: Request) -> Response:
             headers={"Retry-After": str(attempt.retry_after)},
         )
     if attempt.result is Result.UNKNOWN_LOGIN:
-        return login_page(
+        return await login_page(
             request, establishment, login=typed_login, next_url=next_url, error=UNKNOWN_LOGIN
         )
     if attempt.result is Result.BAD_PASSWORD:
-        return login_page(
+        return await login_page(
             request,
             establishment,
             login=typed_login,
@@ -165,7 +169,7 @@ async def submit(request: Request) -> Response:
             temporary_pending=attempt.temporary_pending,
         )
     if attempt.result is Result.INACTIVE:
-        return login_page(
+        return await login_page(
             request,
             establishment,
             login=typed_login,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -20,8 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from idp.db import read
 from idp.directory import EstablishmentView
-from idp.i18n import DEFAULT_LOCALE, negotiate
+from idp.i18n import supported
 from idp.oauth.authorization import (
     Ask,
     Granted,
@@ -39,6 +41,7 @@ from idp.oauth.server import EstablishmentServer, OAuthResponse
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import authorizations
+from idp.store import clients as client_store
 from idp.web.forms import (
     check_csrf,
     client_of,
@@ -145,6 +148,66 @@ async def resume(request: Request) -> Response:
         return from_params(params, public, request.headers, work_of(request)), created_at
 
     return await _authorize(request, establishment, server, load, handle=handle)
+
+
+@dataclass(frozen=True)
+class Asking:
+    """The module a sign-in page serves, when it was reached from a module's request."""
+
+    name: str
+    handle: str  # the stored request's, for the way back (`cancel`)
+
+
+async def asking_module(
+    request: Request, establishment: EstablishmentView, next_url: str
+) -> Asking | None:
+    """The module waiting behind `next_url`, if it is the resumption of its request."""
+    parts = urlsplit(next_url)
+    if parts.path != url(request, "authorize_resume", code=establishment.code):
+        return None
+    handle = dict(parse_qsl(parts.query)).get("request", "")
+    if not handle:
+        return None
+
+    def name() -> str | None:
+        pending = _load_pending(request, establishment, handle)
+        if pending is None or not isinstance(pending[0].get("client_id"), str):
+            return None
+        session = db(request)
+        row = request.app.state.runtime.directory.row(session, establishment.id)
+        client = client_store.by_client_id(session, row, pending[0]["client_id"])
+        return client.name if client is not None and client.enabled else None
+
+    found = await read(db(request), name)
+    return Asking(found, handle) if found else None
+
+
+async def cancel(request: Request) -> Response:
+    """« Revenir à l'application sans me connecter »: the module gets `access_denied`
+    (OpenID Connect Core §3.1.2.6), as if the person had refused."""
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment
+    form = await request.form()
+    handle = str(form.get("request", ""))
+    server = _server(request, establishment)
+    pending = await run_in_threadpool(_load_pending, request, establishment, handle)
+    if pending is None:
+        return _expired(request, establishment)
+    if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
+        return RedirectResponse(_resume(request, establishment, handle), status_code=303)
+    params, _ = pending
+    oauth_request = from_params(
+        params, _public(request, "authorize", establishment), request.headers, work_of(request)
+    )
+    try:
+        # The stored request was valid when stored; checked again (a module disabled since).
+        grant = await run_in_threadpool(server.get_consent_grant, oauth_request, None)
+    except OAuth2Error as error:
+        return _error_redirect(request, server, oauth_request, error)
+    return _error_redirect(
+        request, server, oauth_request, AccessDeniedError(redirect_uri=grant.redirect_uri)
+    )
 
 
 def _expired(request: Request, establishment: EstablishmentView) -> Response:
@@ -273,8 +336,10 @@ async def _authorize(
         query = {"next": _resume(request, establishment, stored)}
         if data.get("login_hint"):
             query["login_hint"] = data["login_hint"]
-        if negotiate(data.get("ui_locales")) != DEFAULT_LOCALE:
-            query["lang"] = negotiate(data.get("ui_locales"))
+        # The module's choice of language comes first (then the person's switch, then
+        # French): the login page remembers it for the pages after it.
+        if language := supported(data.get("ui_locales")):
+            query["lang"] = language
         return RedirectResponse(
             url(request, "login", query, code=establishment.code), status_code=303, headers=NO_STORE
         )

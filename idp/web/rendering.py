@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from idp.i18n import DEFAULT_LOCALE, negotiate
+from idp.i18n import DEFAULT_LOCALE, LOCALES, negotiate, supported
 from idp.runtime import Runtime
 
 # The schools' time zone: every date and time a page shows is in it.
@@ -25,13 +26,22 @@ def url(request: Request, name: str, query: dict[str, str] | None = None, **para
 
 
 def locale_of(request: Request) -> str:
-    # French unless explicitly asked otherwise: these are French schools' pages, and a
-    # phone set to English must not turn the help page's messages into something else.
-    return (
-        negotiate(request.query_params.get("lang"))
-        if "lang" in request.query_params
-        else DEFAULT_LOCALE
-    )
+    """French unless asked otherwise: these are French schools' pages, and a phone set to
+    English must not turn the help page's messages into something else. Asked by `lang` in
+    the address (the switch on every page, or a module's `ui_locales`, which the
+    authorization endpoint turns into it), then by the cookie a switch left."""
+    if "lang" in request.query_params:
+        return negotiate(request.query_params.get("lang"))
+    if asked := supported(request.query_params.get("ui_locales")):
+        return asked  # a page the authorization endpoint shows itself (consent, an error)
+    kept = request.cookies.get(request.app.state.cookies.language)
+    return kept if kept in LOCALES else DEFAULT_LOCALE
+
+
+def switch_to(request: Request, locale: str) -> str:
+    """This page's address in `locale`: the switch's link."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*query, ('lang', locale)])}"
 
 
 def render(
@@ -45,9 +55,24 @@ def render(
 ) -> HTMLResponse:
     locale = locale_of(request)
     rt = runtime(request)
-    html = rt.templates.render(template, locale, request=request, url=rt.urls.path, **context)
+    other = next(language for language in LOCALES if language != locale)
+    html = rt.templates.render(
+        template,
+        locale,
+        request=request,
+        url=rt.urls.path,
+        switch=(other, switch_to(request, other)),
+        **context,
+    )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     if no_store:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
+    if "lang" in request.query_params:
+        # Remembered: every later page, link, form and redirect is in the chosen language.
+        jar = request.app.state.cookies
+        jar.set(response, jar.language, locale, max_age=LANGUAGE_DAYS * 86400)
     return response
+
+
+LANGUAGE_DAYS = 400

@@ -63,6 +63,12 @@ def routes() -> list[BaseRoute]:
         route("/{code}/oidc/authorize", oidc.authorize, methods=["GET", "POST"], name="authorize"),
         route("/{code}/oidc/authorize/resume", oidc.resume, name="authorize_resume"),
         route(
+            "/{code}/oidc/authorize/cancel",
+            oidc.cancel,
+            methods=["POST"],
+            name="authorize_cancel",
+        ),
+        route(
             "/{code}/oidc/authorize/consent",
             oidc.consent_decision,
             methods=["POST"],
@@ -181,6 +187,12 @@ def routes() -> list[BaseRoute]:
             admin_imports.download,
             methods=["GET"],
             name="admin_import_created",
+        ),
+        route(
+            "/{code}/admin/import/modele.csv",
+            admin_imports.template,
+            methods=["GET"],
+            name="admin_import_template",
         ),
         route("/{code}/logout", account.logout, methods=["POST"]),
     ]
