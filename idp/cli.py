@@ -309,13 +309,15 @@ def user_import(
     with open(file, "rb") as handle:
         data = handle.read()
     parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
-    to_create, to_update = _run(ctx, imports.plan, code, parsed)
+    planned = _run(ctx, imports.plan, code, parsed)
     click.echo(
         f"{file}: {len(parsed.rows) + len(parsed.refused)} lines ({parsed.encoding}, "
-        f"'{parsed.delimiter}'): {to_create} to create, {to_update} to update, "
+        f"'{parsed.delimiter}'): {planned.to_create} to create, {planned.to_update} to update, "
         f"{len(parsed.refused)} refused",
         err=True,
     )
+    for line, name, login in planned.shortened:
+        click.echo(f"  line {line}: {name} gets the login {login} (cut to 20 characters)", err=True)
     for refused in parsed.refused:
         click.echo(f"  line {refused.line}: {refused.reason}", err=True)
     if parsed.refused and not skip_invalid:

@@ -410,18 +410,18 @@ def test_client_add_plain_output_shows_secret_once(idp, school, rt):
 @pytest.mark.parametrize(
     ("uri", "fragment"),
     [
-        ("/callback", "not an absolute URL"),
-        ("http://sti.cpro.example/cb", "http is allowed only for a loopback host"),
-        ("https://sti.cpro.example/cb#frag", "fragment"),
-        ("https://sti.cpro.example/c b", "whitespace"),
-        ("fr.cpro.app:/callback", "only for a public"),
-        ("javascript:alert(1)", "must be an https URL"),
-        ("https://host:99999/cb", "not a valid URL"),
+        ("/callback", "il faut une adresse complète"),
+        ("http://sti.cpro.example/cb", "http n'est permis que pour la machine locale"),
+        ("https://sti.cpro.example/cb#frag", "ne doit pas contenir de #"),
+        ("https://sti.cpro.example/c b", "elle contient un espace"),
+        ("fr.cpro.app:/callback", "que pour une application publique"),
+        ("javascript:alert(1)", "il faut une adresse https"),
+        ("https://host:99999/cb", "pas une adresse web valide"),
         # Never usable: the authorization endpoint refuses such a redirect_uri.
-        ("https://sti.cpro.example/c\x00b", "printable ASCII"),
-        ('https://sti.cpro.example/"cb', "printable ASCII"),
-        ("https://sti.cpro.example/caf\u00e9", "printable ASCII"),
-        ("https://sti.cpro.example/c\\b", "printable ASCII"),
+        ("https://sti.cpro.example/c\x00b", "encodés (RFC 3986)"),
+        ('https://sti.cpro.example/"cb', "encodés (RFC 3986)"),
+        ("https://sti.cpro.example/caf\u00e9", "encodés (RFC 3986)"),
+        ("https://sti.cpro.example/c\\b", "encodés (RFC 3986)"),
     ],
 )
 def test_client_add_refuses_bad_redirect_uris(idp, school, rt, uri, fragment):

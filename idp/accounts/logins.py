@@ -74,6 +74,12 @@ def base_login(first_name: str, last_name: str) -> str:
     return truncate(f"{first}.{last}")
 
 
+def shortened(first_name: str, last_name: str) -> bool:
+    """Whether `prenom.nom` is cut to fit the help page's 20 characters (the console points
+    these logins out before an import: the person will not guess theirs)."""
+    return len(_HYPHENS.sub("-", f"{name_part(first_name)}.{name_part(last_name)}")) > MAX_LENGTH
+
+
 def with_suffix(base: str, number: int) -> str:
     """`jean.dupont` + 2 → `jean.dupont2`; the suffix replaces the last characters if needed."""
     suffix = str(number)

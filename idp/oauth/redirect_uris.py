@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 from idp.errors import InvalidRedirectUri
+from idp.i18n import N_, Message
 from idp.security.outbound import Outbound, Refused
 
 _PRIVATE_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+")
@@ -32,39 +33,49 @@ def validate(uri: str, *, public: bool = False) -> str:
     def refuse(why: str) -> InvalidRedirectUri:
         return InvalidRedirectUri(
             "Adresse de redirection refusée : %(uri)s (%(why)s).",
-            {"uri": uri, "why": why},
+            {"uri": uri, "why": Message(why)},
             detail=f"{uri!r}: {why}",
         )
 
     if uri != uri.strip() or any(c.isspace() for c in uri):
-        raise refuse("contains whitespace")
+        raise refuse(N_("elle contient un espace"))
     if not all("!" <= c <= "~" and c not in '"\\' for c in uri):
         # A URI is ASCII (RFC 3986: percent-encode the rest); the authorization endpoint
         # refuses a redirect_uri holding anything else, so it could never be used.
-        raise refuse("characters other than printable ASCII must be percent-encoded")
+        raise refuse(N_("les caractères accentués ou spéciaux doivent y être encodés (RFC 3986)"))
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise refuse("not a valid URL") from None
+        raise refuse(N_("ce n'est pas une adresse web valide")) from None
     if not parts.scheme:
-        raise refuse("not an absolute URL")
+        raise refuse(N_("il faut une adresse complète, commençant par https://"))
     if parts.fragment or "#" in uri:
-        raise refuse("must not contain a fragment")
+        raise refuse(N_("elle ne doit pas contenir de #"))
     scheme = parts.scheme.lower()
     if scheme == "https":
         if not parts.hostname:
-            raise refuse("no host")
+            raise refuse(N_("il y manque le nom du serveur"))
         return uri
     if scheme == "http":
         if not is_loopback_host(parts.hostname):
-            raise refuse("http is allowed only for a loopback host; use https")
+            raise refuse(
+                N_(
+                    "http n'est permis que pour la machine locale (127.0.0.1, localhost) : "
+                    "utilisez https"
+                )
+            )
         return uri
     if public and _PRIVATE_SCHEME.fullmatch(scheme):
         return uri
     if _PRIVATE_SCHEME.fullmatch(scheme):
-        raise refuse("a private-use scheme is allowed only for a public (native) client")
-    raise refuse("must be an https URL")
+        raise refuse(
+            N_(
+                "un schéma propre à une application n'est permis que pour une application "
+                "publique (mobile ou de bureau)"
+            )
+        )
+    raise refuse(N_("il faut une adresse https"))
 
 
 def matches(registered: str, presented: str, public: bool) -> bool:

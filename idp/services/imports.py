@@ -30,12 +30,32 @@ class Report:
     applied: bool
 
 
-def plan(rt: Runtime, session: Session, code: str, parsed: Parsed) -> tuple[int, int]:
-    """How many rows would create an account, and how many would update one."""
+@dataclass(frozen=True)
+class Plan:
+    """What an import would do, before it does it."""
+
+    to_create: int
+    to_update: int
+    # New accounts whose login is cut to 20 characters: (line, name, login it would get).
+    shortened: list[tuple[int, str, str]]
+
+
+def plan(rt: Runtime, session: Session, code: str, parsed: Parsed) -> Plan:
+    """How many rows would create an account, how many would update one, and which new
+    logins are cut short."""
     establishment = establishments.get(session, code)
     known = {_identity(u) for u in users.all_people(session, establishment)}
-    updates = sum(1 for row in parsed.rows if row.identity in known)
-    return len(parsed.rows) - updates, updates
+    new = [row for row in parsed.rows if row.identity not in known]
+    shortened = [
+        (
+            row.line,
+            f"{row.first_name} {row.last_name}",
+            logins.base_login(row.first_name, row.last_name),
+        )
+        for row in new
+        if logins.shortened(row.first_name, row.last_name)
+    ]
+    return Plan(len(new), len(parsed.rows) - len(new), shortened)
 
 
 def _identity(user: User) -> tuple[str, str, date | None]:

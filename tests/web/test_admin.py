@@ -379,6 +379,11 @@ def test_import_preview_then_all_or_nothing(admin_client, rt, school, people):
         f"/{school}/admin/import/confirm", data={"csrf_token": csrf, "handle": handle}
     )
     assert refused.status_code == 400 and user(rt, "eleve.nouveau") is None
+    # Refused, the preview stays, with its file: no need to choose it again.
+    kept = unescape(refused.text)
+    assert "1 compte(s) à créer, 1 à mettre à jour, 1 ligne(s) refusée(s)" in kept
+    assert "Des lignes sont refusées : rien n'a été importé" in kept
+    assert f'name="handle" value="{handle}"' in refused.text
     done = admin_client.post(
         f"/{school}/admin/import/confirm",
         data={"csrf_token": csrf, "handle": handle, "skip_invalid": "1"},
@@ -391,6 +396,37 @@ def test_import_preview_then_all_or_nothing(admin_client, rt, school, people):
         "Identifiant;Nom;Prénom;Classe",
         "eleve.nouveau;Nouveau;Élève;CAP1",
     ]
+
+
+def test_the_template_is_a_file_the_import_reads(admin_client, school):
+    from idp.accounts.imports import parse
+
+    template = admin_client.get(f"/{school}/admin/import/modele.csv")
+    assert template.status_code == 200
+    assert template.headers["content-disposition"] == 'attachment; filename="modele-import.csv"'
+    assert 'href="/lp-a/admin/import/modele.csv"' in admin_client.get(f"/{school}/admin/import").text
+    parsed = parse(template.content, default_role=Role.STUDENT, today=date(2026, 9, 1))
+    assert not parsed.refused and [(r.first_name, r.groups) for r in parsed.rows] == [
+        ("Camille", ("2MRC-A",))
+    ]
+
+
+def test_the_preview_points_out_logins_cut_to_twenty_characters(admin_client, school, people):
+    data = (
+        "Nom;Prénom;Date de naissance\n"
+        "García López;José María;02/03/2009\n"
+        "Petit;Max;02/03/2009\n"
+    ).encode()
+    preview = admin_client.post(
+        f"/{school}/admin/import",
+        data={"csrf_token": token(admin_client, school), "role": "student"},
+        files={"file": ("e.csv", data, "text/csv")},
+    )
+    shown = unescape(preview.text)
+    assert "1 identifiant(s) seront raccourcis à 20 caractères" in shown
+    section = shown.split('id="shortened"')[1].split("</div>")[0]
+    assert "José María García López" in section and "jose-maria.garcia-lo" in section
+    assert "max.petit" not in section
 
 
 def test_an_import_handle_is_this_establishments(admin_client, client, rt, school, other_school):
@@ -509,30 +545,39 @@ def test_sessions_page_ends_a_users_sessions(app, admin_client, rt, school, peop
             f"/{school}/admin/sessions/end",
             data={"csrf_token": token(admin_client, school), "login": "paul.durand"},
         )
-        assert "1 session(s) fermée(s)" in unescape(done.text)
+        assert "1 session(s) fermée(s)" in followed(admin_client, done)
         assert teacher.get(f"/{school}").status_code == 303
 
 
 def test_audit_log_filters_and_csv(admin_client, client, rt, school, people):
     sign_in(client, school, "paul.durand", "wrong password")
     page = admin_client.get(f"/{school}/admin/audit?user=paul.durand&type=login")
-    table = page.text.split('id="audit"')[1]  # the filter lists every type above it
-    assert "login.failure" in table
-    assert "user.created" not in table
+    table = unescape(page.text.split('id="audit"')[1])
+    # In words a school reads, never as stored.
+    assert "Connexion refusée" in table and "mot de passe non valide" in table
+    assert "login.failure" not in table and "reason=" not in table
+    assert "Compte créé" not in table
     export = admin_client.get(f"/{school}/admin/audit.csv?type=login.failure")
     assert export.headers["content-disposition"] == 'attachment; filename="journal.csv"'
     lines = export.text.lstrip("\ufeff").splitlines()
     assert lines[0] == "date;type;acteur;objet;adresse IP;détails"
+    # The export keeps the stored values, for tools.
     assert any(";login.failure;;paul.durand;" in line for line in lines[1:])
     assert "wrong password" not in export.text
 
 
-def test_the_type_filter_offers_exactly_the_event_types(admin_client, school):
-    page = admin_client.get(f"/{school}/admin/audit")
-    listed = re.search(r'<datalist id="event-types">(.*?)</datalist>', page.text, re.S)
-    assert listed is not None and 'list="event-types"' in page.text
-    offered = re.findall(r'<option value="([^"]*)">', listed.group(1))
-    assert offered == [t.value for t in EventType]
+def test_every_event_type_has_words_and_a_kind_in_the_filter(admin_client, school):
+    from idp.web.admin import journal
+
+    assert set(journal.LABELS) == set(EventType)
+    kinds = [prefix for prefix, _ in journal.KINDS]
+    assert all(any(t.value.startswith(k) for k in kinds) for t in EventType)
+    page = admin_client.get(f"/{school}/admin/audit?lang=en")
+    listed = re.search(r'<select id="type" name="type">(.*?)</select>', page.text, re.S)
+    assert listed is not None
+    offered = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', listed.group(1))
+    assert [v for v, _ in offered] == ["", *kinds]
+    assert ("login", "Sign-ins") in offered  # in the page's language
 
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -16,16 +16,16 @@ from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import AuditEvent, AuthorizationCode, Client, Establishment, SsoSession
 from idp.services import sessions
-from idp.store.audit import EventType
 from idp.store.tenancy import owned
+from idp.web import flash
+from idp.web.admin import journal
 from idp.web.admin.guard import admin, page, posted
 from idp.web.messages import EXPIRED
-from idp.web.rendering import PARIS
+from idp.web.rendering import PARIS, url
 from idp.web.transactions import db
 
 PAGE = 100
 # What the type filter offers; a family (`login`, `password`) may be typed as well.
-EVENT_TYPES = [t.value for t in EventType]
 
 
 async def sessions_page(
@@ -106,8 +106,11 @@ async def end(request: Request) -> Response:
         )
     except (IdpError, ValueError):
         return await sessions_page(request, error=Message(N_("Session inconnue.")))
-    return await sessions_page(
-        request, notice=Message(N_("%(count)s session(s) fermée(s)."), {"count": count})
+    return flash.redirect(
+        request,
+        url(request, "admin_sessions", code=who.establishment.code),
+        who.establishment.code,
+        notice=Message(N_("%(count)s session(s) fermée(s)."), {"count": count}),
     )
 
 
@@ -171,7 +174,8 @@ async def audit_page(request: Request) -> Response:
         events=events[:PAGE],
         more=len(events) > PAGE,
         filters=f,
-        event_types=EVENT_TYPES,
+        kinds=[(prefix, Message(kind)) for prefix, kind in journal.KINDS],
+        journal=journal,
     )
 
 

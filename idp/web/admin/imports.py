@@ -85,12 +85,7 @@ async def preview(request: Request) -> Response:
     rt = request.app.state.runtime
     try:
         # Up to 10 MB to read: off the event loop.
-        parsed = await run_in_threadpool(
-            lambda: parse(data, default_role=Role(role), today=rt.clock.now().date())
-        )
-        to_create, to_update = await run_in_threadpool(
-            imports.plan, rt, db(request), who.establishment.code, parsed
-        )
+        parsed, planned = await _plan(request, who, data, role)
     except IdpError as exc:
         return page(
             request,
@@ -102,6 +97,30 @@ async def preview(request: Request) -> Response:
             error=exc.public,
         )
     handle = await run_in_threadpool(_store, db(request), rt, who, data, role)
+    return _preview(request, who, role, handle, parsed, planned)
+
+
+async def _plan(request: Request, who: Admin, data: bytes, role: str):  # type: ignore[no-untyped-def]
+    rt = request.app.state.runtime
+    parsed = await run_in_threadpool(
+        lambda: parse(data, default_role=Role(role), today=rt.clock.now().date())
+    )
+    planned = await run_in_threadpool(imports.plan, rt, db(request), who.establishment.code, parsed)
+    return parsed, planned
+
+
+def _preview(  # type: ignore[no-untyped-def]
+    request: Request,
+    who: Admin,
+    role: str,
+    handle: str,
+    parsed,
+    planned: imports.Plan,
+    *,
+    error: Message | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The preview, also shown again when the import was refused: the file stays chosen."""
     return page(
         request,
         who,
@@ -110,9 +129,9 @@ async def preview(request: Request) -> Response:
         role=role,
         handle=handle,
         parsed=parsed,
-        to_create=to_create,
-        to_update=to_update,
-        filename=upload.filename or "",
+        plan=planned,
+        error=error,
+        status_code=status_code,
     )
 
 
@@ -137,9 +156,7 @@ async def confirm(request: Request) -> Response:
         return page(
             request, who, "admin/import.html", step="upload", role=pending.role, error=EXPIRED
         )
-    parsed = await run_in_threadpool(
-        lambda: parse(pending.data, default_role=Role(pending.role), today=rt.clock.now().date())
-    )
+    parsed, planned = await _plan(request, who, pending.data, pending.role)
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
     try:
@@ -155,22 +172,24 @@ async def confirm(request: Request) -> Response:
             )
         )
     except IdpError as exc:
-        return page(
+        return _preview(
             request,
             who,
-            "admin/import.html",
-            step="upload",
-            role=pending.role,
+            pending.role,
+            handle,
+            parsed,
+            planned,
             status_code=exc.status_code,
             error=exc.public,
         )
     if not report.applied:
-        return page(
+        return _preview(
             request,
             who,
-            "admin/import.html",
-            step="upload",
-            role=pending.role,
+            pending.role,
+            handle,
+            parsed,
+            planned,
             status_code=400,
             error=Message(
                 N_(
@@ -219,4 +238,23 @@ async def download(request: Request) -> Response:
     }
     return Response(
         "\ufeff" + pending.created_csv, media_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+# The columns the import reads, with one line to show their form (a made-up pupil).
+TEMPLATE = (
+    "Nom;Prénom;Date de naissance;Classe;Email;Rôle\r\nExemple;Camille;14/07/2009;2MRC-A;;Élève\r\n"
+)
+
+
+async def template(request: Request) -> Response:
+    """A file to fill in, which the import reads as it is (Excel opens it with its accents:
+    UTF-8 with a byte-order mark, `;`)."""
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    return Response(
+        "\ufeff" + TEMPLATE,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="modele-import.csv"'},
     )
