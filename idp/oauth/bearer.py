@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
-from idp.models import Establishment, User
+from idp.models import Establishment
 from idp.oauth.access_tokens import ACCESS_TOKEN_ALGS, MALFORMED
 from idp.store import tokens
 
@@ -32,7 +32,7 @@ class Bearer:
     """What a valid access token stands for."""
 
     claims: dict[str, Any]
-    user: User
+    user: tokens.Holder
     scope: str
     establishment: Establishment
     # The `claims` request parameter of the sign-in the token comes from (OIDC Core §5.5).

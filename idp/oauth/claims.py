@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from idp.models import Establishment, User
 from idp.oauth.scopes import SCOPE_CLAIMS
+from idp.store.tokens import Holder
 
 if TYPE_CHECKING:
     from idp.oauth.server import EstablishmentServer
 
 
-def claim_values(user: User, establishment: Establishment, names: list[str]) -> dict[str, Any]:
+def claim_values(
+    user: User | Holder, establishment: Establishment, names: list[str]
+) -> dict[str, Any]:
     """The values of `names` (and of the cheap claims beside them): the groups take a query
     of their own, made only when they are asked for."""
     values = {
@@ -54,7 +57,10 @@ def requested(claims_parameter: dict[str, Any] | None, member: str) -> list[str]
 
 
 def userinfo_claims(
-    user: User, establishment: Establishment, scope: str, claims_parameter: dict[str, Any] | None
+    user: User | Holder,
+    establishment: Establishment,
+    scope: str,
+    claims_parameter: dict[str, Any] | None,
 ) -> dict[str, Any]:
     granted = names_for(scope)
     # The claims parameter chooses among what the granted scopes allow, never beyond: the

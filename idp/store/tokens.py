@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from idp.models import AuthorizationCode, Client, Establishment, Token, User
+from idp.models import AuthorizationCode, Client, Establishment, Token, User, UserGroup
 from idp.store.tenancy import core, owned, prepared, scope
 
 # Built once: the values go as parameters, so the statement's cache key is computed once.
@@ -38,21 +38,70 @@ def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | 
     return session.scalar(_BY_JTI, scope(establishment, jti=jti))
 
 
+_HOLDER_COLUMNS = (
+    User.id,
+    User.sub,
+    User.login,
+    User.first_name,
+    User.last_name,
+    User.email,
+    User.email_verified,
+    User.role,
+    User.active,
+)
 _BEARER = (
-    select(User, Token.scope, Token.revoked_at, Client.enabled, AuthorizationCode.claims)
+    select(
+        *_HOLDER_COLUMNS, Token.scope, Token.revoked_at, Client.enabled, AuthorizationCode.claims
+    )
     .select_from(Token)
     .join(User, User.id == Token.user_id)
     .join(Client, Client.id == Token.client_pk)
     .outerjoin(AuthorizationCode, AuthorizationCode.id == Token.code_id)
     .where(Token.establishment_id == bindparam("tenant"), Token.jti == bindparam("jti"))
 )
+_GROUPS = (
+    select(UserGroup.name)
+    .where(UserGroup.establishment_id == bindparam("tenant"))
+    .where(UserGroup.user_id == bindparam("user_id"))
+    .order_by(UserGroup.name)
+)
 
 
-def bearer_by_jti(session: Session, establishment: Establishment, jti: str) -> Row[Any] | None:
-    """What userinfo needs of an access token, in one query: its user (a row of the
-    session: the groups load from it), `scope`, `revoked_at`, its client's `enabled`, and
-    the `claims` request of its code. No Token or Client object is built."""
-    return session.execute(_BEARER, scope(establishment, jti=jti)).one_or_none()
+class Holder:
+    """The person an access token stands for, as plain columns: what claims read of a User
+    (building the ORM object cost a sixth of a userinfo request). The groups are read only
+    when a claim asks for them."""
+
+    def __init__(self, session: Session, establishment: Establishment, row: Row[Any]) -> None:
+        self._session, self._establishment = session, establishment
+        (
+            self.id,
+            self.sub,
+            self.login,
+            self.first_name,
+            self.last_name,
+            self.email,
+            self.email_verified,
+            self.role,
+            self.active,
+        ) = row[: len(_HOLDER_COLUMNS)]
+
+    @property
+    def group_names(self) -> list[str]:
+        params = scope(self._establishment, user_id=self.id)
+        return list(core(self._session, _GROUPS, params).scalars())
+
+
+def bearer_by_jti(
+    session: Session, establishment: Establishment, jti: str
+) -> tuple[Holder, str, datetime | None, bool, Any] | None:
+    """What userinfo needs of an access token, in one query of plain columns: its holder,
+    `scope`, `revoked_at`, its client's `enabled`, and the `claims` request of its code."""
+    row = core(session, _BEARER, scope(establishment, jti=jti)).one_or_none()
+    if row is None:
+        return None
+    token_scope, revoked_at, enabled, claims = row[len(_HOLDER_COLUMNS) :]
+    return Holder(session, establishment, row), token_scope, revoked_at, enabled, claims
 
 
 # Plain columns, no ORM objects: introspection answers with these and nothing else.
