@@ -170,9 +170,30 @@ def demo_command(ctx: click.Context) -> None:
     click.echo(f"Demo establishment « {demo.NAME} »: {url}")
     for c in credentials:
         click.echo(f"  {c.role:<8} {c.login:<20} {c.password:<16} ({c.note})")
+    pages = (
+        ("sign-in page", "login"),
+        ("account page", "establishment"),
+        ("teachers' page", "students"),
+        ("console (admin)", "admin"),
+    )
+    for label, name in pages:
+        click.echo(f"  {label:<16} {rt.settings.base_url}{rt.urls.path(name, code=demo.CODE)}")
     env_file = _run(ctx, demo.register_modules)
     for module in demo.MODULES:
         click.echo(f"Demo module « {module.name} »: {module.base_url}")
+    settings = rt.settings
+    if settings.mail_backend == "console":
+        where = "printed by the server, in its terminal"
+    elif settings.mail_backend == "file":
+        where = f"written as .eml files to {settings.mail_dir}"
+    else:
+        where = f"sent through {settings.smtp_host}:{settings.smtp_port}"
+    click.echo(f"Emails (forgotten passwords, resets): {where} (IDP_MAIL_BACKEND)")
+    if settings.database_url.startswith("sqlite:///"):
+        click.echo(
+            f"To start the demo over: stop the server, delete "
+            f"{settings.database_url.removeprefix('sqlite:///')}, and `make run` again."
+        )
     click.echo(f"(module settings written to {env_file})", err=True)
 
 

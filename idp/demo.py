@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.initial_passwords import initial_password
 from idp.accounts.logins import base_login
 from idp.accounts.roles import Role
-from idp.models import Establishment
+from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.services import accounts, clients, establishments
 from idp.store import audit, users
@@ -83,10 +83,10 @@ def seed(rt: Runtime, session: Session) -> list[Credential]:
         accounts.set_password(
             rt, session, CODE, created.admin_login, ADMIN_PASSWORD, temporary=True
         )
+    establishment = establishments.get(session, CODE)
+    admin = users.by_login(session, establishment, UAI.lower())
     credentials = [
-        Credential(
-            UAI.lower(), ADMIN_PASSWORD, Role.ADMIN.value, "à changer à la première connexion"
-        )
+        _credential(admin, Role.ADMIN, ADMIN_PASSWORD, "à changer à la première connexion")
     ]
     for person in PEOPLE:
         establishment = establishments.get(session, CODE)
@@ -106,14 +106,26 @@ def seed(rt: Runtime, session: Session) -> list[Credential]:
         else:
             login = user
         credentials.append(
-            Credential(
-                login,
+            _credential(
+                users.by_login(session, establishment, login),
+                person.role,
                 initial_password(person.role, person.birth_date),
-                person.role.value,
                 "date de naissance, à changer à la première connexion",
             )
         )
     return credentials
+
+
+def _credential(user: User | None, role: Role, password: str, note: str) -> Credential:
+    """What to print for an account: its demo password, unless it was changed since (then
+    the demo password no longer works, and saying it would only mislead)."""
+    assert user is not None
+    state = user.password_state
+    if state == "personal":
+        return Credential(user.login, "—", role.value, "mot de passe déjà choisi : le vôtre")
+    if role is not Role.ADMIN and state == "temporary":
+        return Credential(user.login, "—", role.value, "mot de passe temporaire envoyé")
+    return Credential(user.login, password, role.value, note)
 
 
 def _find(session: Session, establishment: Establishment, person: DemoPerson) -> str | None:

@@ -14,6 +14,7 @@ from helpers import UAI_A, text_of
 from idp.accounts.roles import Role
 from idp.models import AuditEvent, Client, Establishment, User
 from idp.security.tokens import secret_matches
+from idp.services import accounts
 
 
 def count(rt, model) -> int:  # type: ignore[no-untyped-def]
@@ -480,6 +481,22 @@ def test_demo_is_idempotent(idp, rt):
     assert count(rt, Establishment) == 1
     assert first.stdout == second.stdout
     assert "lea.martin" in first.stdout and "14032009" in first.stdout
+
+
+def test_demo_says_where_to_go_where_mail_goes_and_which_passwords_still_work(idp, rt):
+    first = idp("demo").stdout
+    # Where a newcomer goes: the teacher's page and the console too.
+    for path in ("/demo/login", "/demo/students", "/demo/admin"):
+        assert f"http://127.0.0.1:8000{path}" in first, path
+    assert "Emails (forgotten passwords, resets):" in first
+    assert "To start the demo over" in first
+    # Léa chose her own password: the birth date would only mislead.
+    rt.run(accounts.set_password, "demo", "lea.martin", "ma tortue verte lit le journal",
+           temporary=False)  # fmt: skip
+    again = idp("demo").stdout
+    lea = next(line for line in again.splitlines() if "lea.martin" in line)
+    assert "14032009" not in lea and "déjà choisi" in lea
+    assert "hugo.bernard" in again and "08112008" in again
 
 
 def _run_idp(tmp_path: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
