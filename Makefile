@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: run test lint i18n bench bench-compare clean
+.PHONY: run test lint i18n bench bench-compare screenshots clean
 
 # A stamp per extra, rebuilt when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -43,6 +43,12 @@ bench: $(VENV)/.stamp-test
 BENCH ?= ../shared/bench
 bench-compare: $(VENV)/.stamp-test
 	$(BIN)/python tests/bench_compare.py --bench $(BENCH) $(BENCH_ARGS)
+
+# The main pages in Chromium (French and English, phone and desktop) into docs/screenshots/.
+SCREENSHOTS ?= docs/screenshots
+screenshots: $(VENV)/.stamp-test
+	$(BIN)/pybabel compile --use-fuzzy -d idp/locale -D messages
+	$(BIN)/python tests/screenshots.py --out $(SCREENSHOTS)
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check .
