@@ -22,6 +22,11 @@ class EstablishmentView:
     name: str
     uai: str
     enabled: bool
+    # Its look (idp.services.looks): the accent colour, whether it has a logo, and a version
+    # that changes with them (in the logo's and the theme's addresses, cached by browsers).
+    accent: str | None = None
+    has_logo: bool = False
+    look_version: int = 0
 
 
 class Missing:
@@ -60,7 +65,19 @@ class Directory:
                 return self._entries[code]
             epoch = self._caches.epoch
         row = establishments.by_code(session, code)
-        view = EstablishmentView(row.id, row.code, row.name, row.uai, row.enabled) if row else None
+        view = None
+        if row is not None:
+            look = establishments.look_of(session, row.id)
+            view = EstablishmentView(
+                row.id,
+                row.code,
+                row.name,
+                row.uai,
+                row.enabled,
+                accent=look.accent if look else None,
+                has_logo=bool(look and look.logo_type),
+                look_version=int(look.updated_at.timestamp()) if look else 0,
+            )
         with self._lock:
             if self._caches.epoch == epoch:
                 if len(self._entries) >= self._size:

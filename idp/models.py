@@ -46,6 +46,23 @@ class Establishment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class EstablishmentLook(Base):
+    """How an establishment's pages look, set by its admin: a logo (in the database, so that
+    every instance serves it) and an accent colour. Apart from the establishment's row,
+    which is cached and copied: the logo is up to 200 KB."""
+
+    __tablename__ = "establishment_looks"
+
+    establishment_id: Mapped[int] = mapped_column(
+        ForeignKey("establishments.id", ondelete="CASCADE"), primary_key=True
+    )
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_type: Mapped[str | None] = mapped_column(String(16))
+    # `#rrggbb`, dark enough for white text (WCAG AA), or None for the default blue.
+    accent: Mapped[str | None] = mapped_column(String(7))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (

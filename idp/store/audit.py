@@ -72,6 +72,8 @@ class EventType(StrEnum):
     ESTABLISHMENT_ENABLED = "establishment.enabled"
     # An establishment was suspended.
     ESTABLISHMENT_DISABLED = "establishment.disabled"
+    # The admin changed the logo or the accent colour of the establishment's pages.
+    ESTABLISHMENT_LOOK_CHANGED = "establishment.look_changed"
 
     # Client applications (operator, admin console).
     # A module was registered.

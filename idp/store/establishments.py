@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from idp.models import Establishment, User
+from idp.models import Establishment, EstablishmentLook, User
 
 
 def by_code(session: Session, code: str) -> Establishment | None:
@@ -42,3 +43,17 @@ def add(
 def set_enabled(session: Session, establishment: Establishment, enabled: bool) -> None:
     establishment.enabled = enabled
     session.flush()
+
+
+_LOOK = select(
+    EstablishmentLook.accent, EstablishmentLook.logo_type, EstablishmentLook.updated_at
+).where(EstablishmentLook.establishment_id == bindparam("establishment_id"))
+
+
+def look_of(session: Session, establishment_id: int) -> Row[Any] | None:
+    """The establishment's accent, logo type and when they changed (not the logo itself)."""
+    return session.execute(_LOOK, {"establishment_id": establishment_id}).one_or_none()
+
+
+def look_row(session: Session, establishment_id: int) -> EstablishmentLook | None:
+    return session.get(EstablishmentLook, establishment_id)

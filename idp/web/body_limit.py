@@ -1,4 +1,5 @@
-"""Request bodies have a size limit: 64 KiB, or the CSV import's 10 MiB on its upload.
+"""Request bodies have a size limit: 64 KiB, the CSV import's 10 MiB on its upload, the
+logo's 200 KiB (and the form) on its own.
 
 A declared `Content-Length` over the limit is answered 413 before a byte of the body is
 read; a body without one (chunked) is counted as the handler reads it, and refused as soon
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.accounts.imports import MAX_BYTES as IMPORT_MAX_BYTES
+from idp.services.looks import MAX_LOGO_BYTES
 from idp.web.errors import for_modules, module_error
 from idp.web.rendering import render
 
@@ -24,8 +26,11 @@ FORM_LIMIT = 64 * KIB
 # fields come on top of it.
 UPLOAD_LIMIT = IMPORT_MAX_BYTES + FORM_LIMIT
 
-# The admin console's CSV upload, the only form that carries a file.
-UPLOAD_PATH = re.compile(r"^/[^/]+/admin/import/?$")
+# The admin console's CSV upload and its logo upload, the only forms that carry a file.
+UPLOAD_PATH = re.compile(r"^/[^/]+/admin/(import|look)/?$")
+# The logo is at most LOGO_MAX_BYTES (idp.services.looks), with the form around it.
+LOGO_PATH = re.compile(r"^/[^/]+/admin/look/?$")
+LOGO_LIMIT = MAX_LOGO_BYTES + FORM_LIMIT
 
 
 class BodyTooLarge(Exception):
@@ -44,6 +49,8 @@ class BodyLimit:
         self.limits = limits or Limits()
 
     def limit_of(self, scope: Scope) -> int:
+        if scope["method"] == "POST" and LOGO_PATH.match(scope["path"]):
+            return min(LOGO_LIMIT, self.limits.upload)
         if scope["method"] == "POST" and UPLOAD_PATH.match(scope["path"]):
             return self.limits.upload
         return self.limits.form

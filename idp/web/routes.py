@@ -9,11 +9,12 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from idp.web import account, forgot, health, login, oidc, pages, password, students
+from idp.web import account, forgot, health, login, look, oidc, pages, password, students
 from idp.web.admin import activity as admin_activity
 from idp.web.admin import clients as admin_clients
 from idp.web.admin import dashboard as admin_dashboard
 from idp.web.admin import imports as admin_imports
+from idp.web.admin import look as admin_look
 from idp.web.admin import users as admin_users
 from idp.web.transactions import Endpoint, unit_of_work
 
@@ -85,6 +86,8 @@ def routes() -> list[BaseRoute]:
         route("/{code}/oidc/revoke", oidc.revoke, methods=["POST"], name="revoke"),
         route("/{code}/oidc/introspect", oidc.introspect, methods=["POST"], name="introspect"),
         route("/{code}/oidc/logout", oidc.end_session, methods=["GET", "POST"], name="end_session"),
+        route("/{code}/logo", look.logo, methods=["GET"], name="logo", write=False),
+        route("/{code}/theme.css", look.theme, methods=["GET"], name="theme", write=False),
         route("/{code}/login", login.show, methods=["GET"], name="login"),
         route("/{code}/login", login.submit, methods=["POST"]),
         route("/{code}/password/change", password.show, methods=["GET"], name="password_change"),
@@ -188,6 +191,8 @@ def routes() -> list[BaseRoute]:
             methods=["GET"],
             name="admin_import_created",
         ),
+        route("/{code}/admin/look", admin_look.show, methods=["GET"], name="admin_look"),
+        route("/{code}/admin/look", admin_look.change, methods=["POST"]),
         route(
             "/{code}/admin/import/modele.csv",
             admin_imports.template,

@@ -137,6 +137,7 @@ def test_every_page_passes_axe(
         ("a new application", f"{admin}/clients/new"),
         ("sessions", f"{admin}/sessions"),
         ("journal", f"{admin}/audit"),
+        ("look", f"{admin}/look"),
     ):
         check(label, path)
     assert not found, "\n".join(f"{page}: {v}" for page, vs in found.items() for v in vs)

@@ -487,6 +487,7 @@ MENU: list[tuple[str, str]] = [
     ("Applications", "Applications (modules CPRO)"),
     ("Sessions", "Sessions ouvertes"),
     ("Journal", "Journal"),
+    ("Apparence", "Apparence des pages"),
     ("Tableau de bord", "Tableau de bord"),
 ]
 
@@ -614,9 +615,9 @@ def test_last_sign_in_is_shown_in_the_same_time_as_the_journal(console: Console)
     page = console.page
     nav(page, "Journal")
     page.get_by_label("Utilisateur (identifiant)").fill(ADMIN_LOGIN)
-    page.get_by_label("Type (ex. login, password)").fill("login.success")
+    page.get_by_label("Type", exact=True).select_option(label="Connexions")
     page.get_by_role("button", name="FILTRER").click()
-    first = page.locator("#audit tbody tr").first
+    first = page.locator("#audit tbody tr").filter(has_text="Connexion réussie").first
     journal = datetime.strptime(first.get_by_role("cell").first.inner_text(), "%d/%m/%Y %H:%M:%S")
 
     nav(page, "Comptes")
@@ -682,6 +683,7 @@ def test_no_page_scrolls_sideways_on_a_phone(
             f"/{SCHOOL}/admin/clients/new",
             f"/{SCHOOL}/admin/sessions",
             f"/{SCHOOL}/admin/audit",
+            f"/{SCHOOL}/admin/look",
         ]
         for path in paths:
             response = page.goto(provider.url(path))
@@ -706,4 +708,4 @@ def test_no_page_scrolls_sideways_on_a_phone(
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
-    assert len(visited) == 15
+    assert len(visited) == 16

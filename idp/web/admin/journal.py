@@ -33,6 +33,7 @@ LABELS: dict[EventType, str] = {
     EventType.ESTABLISHMENT_CREATED: N_("Établissement créé"),
     EventType.ESTABLISHMENT_ENABLED: N_("Établissement rouvert"),
     EventType.ESTABLISHMENT_DISABLED: N_("Établissement suspendu"),
+    EventType.ESTABLISHMENT_LOOK_CHANGED: N_("Apparence des pages modifiée"),
     EventType.CLIENT_CREATED: N_("Application enregistrée"),
     EventType.CLIENT_UPDATED: N_("Application modifiée"),
     EventType.CLIENT_SECRET_ROTATED: N_("Secret d'application renouvelé"),
@@ -102,6 +103,8 @@ def _detail(key: str, value: Any) -> Message | None:
         "role": lambda v: None,
         "auth_method": lambda v: None,
         "uai": lambda v: Message(N_("UAI : %(value)s"), {"value": v}),
+        "logo": lambda v: Message(N_("logo changé") if v else N_("logo retiré")),
+        "accent": lambda v: Message(N_("couleur : %(value)s"), {"value": v or "—"}),
         "error": lambda v: Message(N_("erreur du serveur de courriel")),
     }
     if key in said:
