@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.db import read
 from idp.security.csrf import FIELD, CsrfCheck
+from idp.store import clients as client_store
 from idp.web import flash
 from idp.web.forms import (
     check_csrf,
@@ -24,6 +29,28 @@ from idp.web.rendering import render, url
 from idp.web.transactions import db
 
 
+@dataclass(frozen=True)
+class Module:
+    """A module of the establishment, as the account page lists it: its name and where it
+    lives (the origin of its first web redirect address; a native app has none)."""
+
+    name: str
+    address: str | None
+
+
+def _modules(request: Request, establishment_id: int) -> list[Module]:
+    session = db(request)
+    row = request.app.state.runtime.directory.row(session, establishment_id)
+    found = []
+    for client in client_store.all_of(session, row):
+        if not client.enabled:
+            continue
+        web = [urlsplit(u) for u in client.redirect_uris if u.startswith(("https://", "http://"))]
+        address = f"{web[0].scheme}://{web[0].netloc}/" if web else None
+        found.append(Module(client.name, address))
+    return sorted(found, key=lambda m: m.name.casefold())
+
+
 async def _signed_in_page(request: Request, template: str) -> Response:
     """A page for the signed-in user; without a session, the login page."""
     establishment = await resolve_open(request)
@@ -32,10 +59,12 @@ async def _signed_in_page(request: Request, template: str) -> Response:
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
+    modules = await read(db(request), _modules, request, establishment.id)
     response = render(
         request,
         template,
         establishment=establishment,
+        modules=modules,
         user=session.user,
         viewer=Viewer.of(session.user),
         csrf_field=FIELD,

@@ -82,3 +82,23 @@ def test_the_account_page_greets_by_first_name(client, rt, school):
 def test_pages_without_a_session_show_no_navigation(client, school):
     for path in (f"/{school}/login", f"/{school}/password/forgot"):
         assert 'class="site-nav"' not in client.get(path).text
+
+
+def test_the_account_page_lists_the_establishments_modules(client, rt, school, other_school):
+    from idp.services import clients
+
+    rt.run(clients.add, school, name="Passeport", redirect_uris_=["https://pp.example/cb"])
+    rt.run(clients.add, school, name="C Pro STI", redirect_uris_=["https://sti.example:8443/a/cb"])
+    rt.run(clients.add, other_school, name="Autre", redirect_uris_=["https://b.example/cb"])
+    off = rt.run(clients.add, school, name="Arrêté", redirect_uris_=["https://off.example/cb"])
+    rt.run(clients.set_enabled, school, off.client.client_id, False, actor="0750655e")
+    person(rt, school, "lea.martin", Role.STUDENT)
+    sign_in(client, school, "lea.martin", PASSWORD)
+    listed = re.search(
+        r'<ul class="modules" id="modules">(.*?)</ul>', client.get(f"/{school}").text, re.S
+    )
+    assert listed is not None
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', listed.group(1)) == [
+        ("https://sti.example:8443/", "C Pro STI"),
+        ("https://pp.example/", "Passeport"),
+    ]
