@@ -134,7 +134,7 @@ def choose_password(page: Page, password: str) -> None:
     expect(page.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()
     page.get_by_label("Nouveau mot de passe", exact=True).fill(password)
     page.get_by_label("Nouveau mot de passe, encore une fois").fill(password)
-    page.get_by_role("button", name="ENREGISTRER").click()
+    page.get_by_role("button", name="Enregistrer").click()
     expect(page.get_by_role("status")).to_have_text(CHANGED)
 
 
@@ -268,14 +268,14 @@ def test_admin_first_sign_in_leads_to_the_dashboard(
 def test_admin_creates_a_student_and_finds_it_by_class(console: Console) -> None:
     page = console.page
     nav(page, "Comptes")
-    page.get_by_role("link", name="CRÉER UN COMPTE").click()
+    page.get_by_role("link", name="Créer un compte").click()
     expect(page.get_by_role("heading", name="Créer un compte", level=1)).to_be_visible()
     page.get_by_label("Prénom").fill("Zoé")
     page.get_by_label("Nom", exact=True).fill("Lefèvre-Dupont")
     page.get_by_label("Date de naissance").fill("2008-09-15")
     page.get_by_label("Rôle").select_option(label="Élève")
     page.get_by_label("Classes ou groupes").fill("CAP-EPC-2, Atelier cuisine")
-    page.get_by_role("button", name="ENREGISTRER").click()
+    page.get_by_role("button", name="Enregistrer").click()
 
     login = "zoe.lefevre-dupont"
     expect(page.get_by_role("status")).to_have_text(
@@ -288,7 +288,7 @@ def test_admin_creates_a_student_and_finds_it_by_class(console: Console) -> None
 
     nav(page, "Comptes")
     page.get_by_label("Rechercher (nom, identifiant, classe)").fill("cap-epc-2")
-    page.get_by_role("button", name="FILTRER").click()
+    page.get_by_role("button", name="Filtrer").click()
     expect(page.get_by_text("1 compte(s)", exact=True)).to_be_visible()
     rows = page.locator("#users tbody tr")
     expect(rows).to_have_count(1)
@@ -315,7 +315,7 @@ def test_admin_imports_a_file_through_the_preview(console: Console, tmp_path: Pa
     nav(page, "Importer")
     expect(page.get_by_role("heading", name="Importer des comptes", level=1)).to_be_visible()
     page.get_by_label("Fichier CSV").set_input_files(csv_file)
-    page.get_by_role("button", name="VOIR L'APERÇU").click()
+    page.get_by_role("button", name="Voir l'aperçu").click()
 
     expect(page.locator("#import-summary")).to_have_text(
         "1 compte(s) à créer, 0 à mettre à jour, 1 ligne(s) refusée(s)."
@@ -330,7 +330,7 @@ def test_admin_imports_a_file_through_the_preview(console: Console, tmp_path: Pa
         ]
     )
     page.get_by_label("Importer les lignes valides et ignorer les lignes refusées").check()
-    page.get_by_role("button", name="IMPORTER").click()
+    page.get_by_role("button", name="Importer").click()
 
     expect(page.locator("#import-result")).to_have_text(
         "Import terminé : 1 compte(s) créé(s), 0 mis à jour, 0 désactivé(s)."
@@ -339,7 +339,7 @@ def test_admin_imports_a_file_through_the_preview(console: Console, tmp_path: Pa
         page.get_by_text("La liste ne contient pas de mot de passe", exact=False)
     ).to_be_visible()
     with page.expect_download() as info:
-        page.get_by_role("link", name="TÉLÉCHARGER LA LISTE DES IDENTIFIANTS").click()
+        page.get_by_role("link", name="Télécharger la liste des identifiants").click()
     download = info.value
     assert download.suggested_filename == "comptes-crees.csv"
     saved = tmp_path / download.suggested_filename
@@ -355,7 +355,7 @@ def test_admin_imports_a_file_through_the_preview(console: Console, tmp_path: Pa
     # The new account is in the list; the refused line created nothing.
     nav(page, "Comptes")
     page.get_by_label("Rechercher (nom, identifiant, classe)").fill("1CAP-AEPE")
-    page.get_by_role("button", name="FILTRER").click()
+    page.get_by_role("button", name="Filtrer").click()
     expect(page.locator("#users tbody tr")).to_have_count(1)
     expect(page.get_by_role("link", name="anais.noel", exact=True)).to_be_visible()
     console.seen.assert_clean(page)
@@ -373,11 +373,11 @@ def test_admin_registers_an_application_and_sees_its_secret_once(
     nav(page, "Applications")
     discovery = provider.url(f"/{SCHOOL}/.well-known/openid-configuration")
     expect(page.get_by_text(discovery, exact=True)).to_be_visible()
-    page.get_by_role("link", name="ENREGISTRER UNE APPLICATION").click()
+    page.get_by_role("link", name="Enregistrer une application").click()
     expect(page.get_by_role("heading", name="Enregistrer une application", level=1)).to_be_visible()
     page.get_by_label("Nom", exact=True).fill(name)
     page.get_by_label("Adresses de redirection (une par ligne)").fill("https://sti.cpro.example/cb")
-    page.get_by_role("button", name="ENREGISTRER").click()
+    page.get_by_role("button", name="Enregistrer").click()
 
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
     expect(page.locator("#admin-notice")).to_have_text("Application enregistrée.")
@@ -387,7 +387,7 @@ def test_admin_registers_an_application_and_sees_its_secret_once(
     secret = secret_box.inner_text().strip()
     assert len(secret) >= 32, secret
     # copy.js ran: the « COPIER » button is revealed.
-    expect(page.get_by_role("button", name="COPIER")).to_be_visible()
+    expect(page.get_by_role("button", name="Copier")).to_be_visible()
     expect(page.get_by_text(discovery, exact=True)).to_be_visible()
     expect(page.get_by_text("https://sti.cpro.example/cb", exact=True)).to_be_visible()
     client_id = page.locator("#client-id").inner_text().strip()
@@ -426,7 +426,7 @@ def test_reloading_the_page_with_the_secret_registers_nothing_more(
     page.get_by_label("Adresses de redirection (une par ligne)").fill(
         "https://atelier.cpro.example/cb"
     )
-    page.get_by_role("button", name="ENREGISTRER").click()
+    page.get_by_role("button", name="Enregistrer").click()
     expect(page.locator("#client-secret")).to_be_visible()
     secret = page.locator("#client-secret").inner_text().strip()
 
@@ -573,7 +573,7 @@ def test_dashboard_and_user_list_at_a_desktop_size(
     assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     table = page.locator("#users").bounding_box()
     assert table is not None and table["x"] + table["width"] <= DESKTOP["width"], table
-    expect(page.get_by_role("link", name="CRÉER UN COMPTE")).to_be_in_viewport()
+    expect(page.get_by_role("link", name="Créer un compte")).to_be_in_viewport()
     console.seen.assert_clean(page)
 
 
@@ -591,7 +591,7 @@ def test_account_list_and_page_use_french_words(console: Console, provider) -> N
     # No word names both a role and a password state (« Personnel » once did).
     assert set(role_words) & set(state_words) == {"Tous"}, (role_words, state_words)
     page.get_by_label("Rechercher (nom, identifiant, classe)").fill(ADMIN_LOGIN)
-    page.get_by_role("button", name="FILTRER").click()
+    page.get_by_role("button", name="Filtrer").click()
     row = page.locator("#users tbody tr").filter(has_text=ADMIN_LOGIN)
     cells = row.get_by_role("cell").all_inner_texts()
     role, state = cells[2].strip(), cells[4].strip()
@@ -616,13 +616,13 @@ def test_last_sign_in_is_shown_in_the_same_time_as_the_journal(console: Console)
     nav(page, "Journal")
     page.get_by_label("Utilisateur (identifiant)").fill(ADMIN_LOGIN)
     page.get_by_label("Type", exact=True).select_option(label="Connexions")
-    page.get_by_role("button", name="FILTRER").click()
+    page.get_by_role("button", name="Filtrer").click()
     first = page.locator("#audit tbody tr").filter(has_text="Connexion réussie").first
     journal = datetime.strptime(first.get_by_role("cell").first.inner_text(), "%d/%m/%Y %H:%M:%S")
 
     nav(page, "Comptes")
     page.get_by_label("Rechercher (nom, identifiant, classe)").fill(ADMIN_LOGIN)
-    page.get_by_role("button", name="FILTRER").click()
+    page.get_by_role("button", name="Filtrer").click()
     row = page.locator("#users tbody tr").filter(has_text=ADMIN_LOGIN)
     listed = datetime.strptime(row.get_by_role("cell").last.inner_text(), "%d/%m/%Y %H:%M")
     page.get_by_role("link", name=ADMIN_LOGIN, exact=True).click()

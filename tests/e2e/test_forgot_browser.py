@@ -40,7 +40,7 @@ def test_a_teacher_recovers_a_password(page: Page, provider) -> None:  # type: i
     page.get_by_role("link", name="Mot de passe oublié ?").click()
     expect(page.get_by_role("heading", name="Mot de passe oublié")).to_be_visible()
     page.get_by_label("Identifiant").fill(login)
-    page.get_by_role("button", name="RECEVOIR UN MOT DE PASSE").click()
+    page.get_by_role("button", name="Recevoir un mot de passe").click()
     expect(page.locator("#forgot-sent")).to_have_text(
         "Un nouveau mot de passe temporaire a été envoyé à p***@lp-a.example"
     )
@@ -62,7 +62,7 @@ def test_a_teacher_recovers_a_password(page: Page, provider) -> None:  # type: i
     page.get_by_label("Nouveau mot de passe, encore une fois").fill(
         "les feuilles tombent en automne"
     )
-    page.get_by_role("button", name="ENREGISTRER").click()
+    page.get_by_role("button", name="Enregistrer").click()
     expect(
         page.get_by_text(
             "Votre nouveau mot de passe est enregistré : c'est désormais lui qu'il faut "

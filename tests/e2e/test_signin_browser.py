@@ -118,14 +118,14 @@ def test_first_login_forces_a_personal_password(page: Page, provider) -> None:  
     # Forced change: only the new password and its confirmation.
     expect(page).to_have_url(provider.url(f"/{SCHOOL}/password/change"))
     expect(page.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()
-    expect(page.get_by_text("Bienvenue, lea.martin.")).to_be_visible()
+    expect(page.get_by_text("Bienvenue, Léa.")).to_be_visible()
     new = page.get_by_label("Nouveau mot de passe", exact=True)
     again = page.get_by_label("Nouveau mot de passe, encore une fois")
     expect(new).to_be_visible()
     expect(again).to_be_visible()
     expect(page.get_by_label("Mot de passe actuel")).to_have_count(0)
     expect(page.locator("input[type=password]:visible")).to_have_count(2)
-    save = page.get_by_role("button", name="ENREGISTRER")
+    save = page.get_by_role("button", name="Enregistrer")
 
     # A password everybody uses is refused, with the reason.
     new.fill("azertyuiop")
@@ -156,8 +156,8 @@ def test_first_login_forces_a_personal_password(page: Page, provider) -> None:  
     expect(page.get_by_text("lea.martin", exact=True)).to_be_visible()
     expect(page.get_by_text("Léa Martin", exact=True)).to_be_visible()
 
-    # « SE DÉCONNECTER » signs out: back to the login page, and the account page is closed.
-    page.get_by_role("button", name="SE DÉCONNECTER").click()
+    # « Se déconnecter » signs out: back to the login page, and the account page is closed.
+    page.get_by_role("button", name="Se déconnecter").click()
     expect(page).to_have_url(re.compile(rf"/{SCHOOL}/login\?logged_out=1$"))
     expect(page.get_by_role("status")).to_have_text("Vous êtes déconnecté.")
     page.goto(provider.url(f"/{SCHOOL}"))

@@ -193,7 +193,7 @@ def first_sign_in(page: Page, provider, module: Module, login: str, birth_passwo
     expect(page.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()
     page.get_by_label("Nouveau mot de passe", exact=True).fill(PASSPHRASE)
     page.get_by_label("Nouveau mot de passe, encore une fois").fill(PASSPHRASE)
-    page.get_by_role("button", name="ENREGISTRER").click()
+    page.get_by_role("button", name="Enregistrer").click()
 
     # Sign in again, the login already filled in; the pending authorization survives.
     expect_login_page(page, provider)

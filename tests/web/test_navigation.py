@@ -76,7 +76,7 @@ def test_the_account_page_greets_by_first_name(client, rt, school):
     person(rt, school, "lea.martin", Role.STUDENT)
     sign_in(client, school, "lea.martin", PASSWORD)
     page = client.get(f"/{school}").text
-    assert "<h1>Bonjour, Lea</h1>" in page
+    assert "<h1>Mon compte</h1>" in page and '<p class="greeting">Bonjour, Lea.</p>' in page
 
 
 def test_pages_without_a_session_show_no_navigation(client, school):

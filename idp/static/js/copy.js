@@ -1,4 +1,4 @@
-// « COPIER »: copies a value shown once (a client secret) to the clipboard.
+// « Copier »: copies a value shown once (a client secret) to the clipboard.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-copy]").forEach(function (button) {
