@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -45,6 +46,34 @@ def test_english_catalogue_is_up_to_date():
     known = {m.id for m in catalogue if m.id}
     missing = _extracted_ids() - known
     assert not missing, f"run `make i18n` and translate: {sorted(missing)[:5]}"
+
+
+# Words a page may show untranslated: the brand, and the protocol's own name for a field.
+UNTRANSLATED = {"CPRO", "éducation", "client_id"}
+_TRANS = re.compile(r"\{%-?\s*trans\b.*?%\}.*?\{%-?\s*endtrans\s*-?%\}", re.S)
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_ATTRIBUTE = re.compile(r'\b(?:placeholder|alt|title|aria-label)="([^"]*)"')
+
+
+def test_no_template_shows_text_outside_the_catalogue():
+    """Text between tags, and the attributes people read (placeholder, alt, title,
+    aria-label), come from `{% trans %}` or an expression, so that English is complete."""
+    found = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        source = re.sub(r"<!--.*?-->|<(script|style)\b.*?</\1>", " ", path.read_text(), flags=re.S)
+        source = _TRANS.sub(" ", source)
+        words = [
+            value
+            for value in _ATTRIBUTE.findall(source)
+            if re.search(r"[^\W\d_]{2,}", _JINJA.sub("", value))
+        ]
+        text = re.sub(r"<[^>]*>", " ", _JINJA.sub(" ", source))
+        words += [
+            w for w in text.split() if re.search(r"[^\W\d_]{2,}", w) and w not in UNTRANSLATED
+        ]
+        if words:
+            found[str(path.relative_to(ROOT))] = words
+    assert not found, found
 
 
 def test_every_message_has_its_english_translation():
