@@ -574,6 +574,10 @@ def test_dashboard_and_user_list_at_a_desktop_size(
     table = page.locator("#users").bounding_box()
     assert table is not None and table["x"] + table["width"] <= DESKTOP["width"], table
     expect(page.get_by_role("link", name="Créer un compte")).to_be_in_viewport()
+    # The journal, with every event of the module's tests, fits a desktop too.
+    nav(page, "Journal")
+    expect(page.locator("#audit tbody tr").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     console.seen.assert_clean(page)
 
 
