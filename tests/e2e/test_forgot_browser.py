@@ -55,7 +55,15 @@ def test_a_teacher_recovers_a_password(page: Page, provider) -> None:  # type: i
 
     page.get_by_role("link", name="SE CONNECTER").click()
     page.get_by_label("Identifiant").fill(login)
-    page.locator("#password").fill(f" {temporary} ")  # pasted with stray spaces
+    assert "tapez-le avec ou sans eux" in text  # the email says the hyphens do not matter
+    page.locator("#password").fill(temporary.swapcase())  # mistyped: capitals count
+    page.get_by_role("button", name="SE CONNECTER").click()
+    expect(page.get_by_text("Authentification incorrecte : mot de passe non valide.")).to_be_visible()
+    # The hint under it speaks of the temporary password, not of the birth date.
+    expect(page.get_by_text("saisissez celui du dernier message reçu")).to_be_visible()
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    # Typed without its hyphens, with stray spaces: accepted.
+    page.locator("#password").fill(f" {temporary.replace('-', '')} ")
     page.get_by_role("button", name="SE CONNECTER").click()
     expect(page.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()
     page.get_by_label("Nouveau mot de passe", exact=True).fill("les feuilles tombent en automne")

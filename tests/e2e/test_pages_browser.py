@@ -113,3 +113,29 @@ def test_the_sign_in_page_names_the_module_and_leads_back_to_it(
     assert target.startswith(f"{REDIRECT}?"), target
     answer = parse_qs(urlsplit(target).query)
     assert answer["error"] == ["access_denied"] and answer["state"] == ["etat-1"]
+
+
+def test_a_first_change_refuses_the_old_example_and_empty_fields_are_named(
+    page: Page, provider: Any
+) -> None:
+    pupil = provider.new_student("2009-04-01")
+    page.goto(provider.url(f"/{SCHOOL}/login"))
+    page.get_by_role("button", name="SE CONNECTER").click()
+    login, password = page.locator("#login"), page.locator("#password")
+    expect(page.get_by_text("Saisissez votre identifiant")).to_be_visible()
+    expect(login).to_have_attribute("aria-invalid", "true")
+    expect(login).to_have_attribute("aria-describedby", "login-missing")
+    expect(login).to_be_focused()
+    login.fill(pupil)
+    page.get_by_role("button", name="SE CONNECTER").click()
+    expect(page.get_by_text("Saisissez votre mot de passe")).to_be_visible()
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_be_focused()
+    sign_in(page, pupil, "01042009")
+    expect(page.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()
+    expect(page.get_by_text("mon vélo rouge")).to_have_count(0)  # no example to copy
+    example = "mon vélo rouge grimpe la colline"
+    page.get_by_label("Nouveau mot de passe", exact=True).fill(example)
+    page.get_by_label("Nouveau mot de passe, encore une fois").fill(example)
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_role("alert")).to_contain_text("donnée en exemple")
