@@ -489,7 +489,8 @@ def test_demo_says_where_to_go_where_mail_goes_and_which_passwords_still_work(id
     for path in ("/demo/login", "/demo/students", "/demo/admin"):
         assert f"http://127.0.0.1:8000{path}" in first, path
     assert "Emails (forgotten passwords, resets):" in first
-    assert "To start the demo over" in first
+    if rt.settings.database_url.startswith("sqlite"):  # its file is what to delete
+        assert "To start the demo over" in first
     # Léa chose her own password: the birth date would only mislead.
     rt.run(accounts.set_password, "demo", "lea.martin", "ma tortue verte lit le journal",
            temporary=False)  # fmt: skip

@@ -236,7 +236,7 @@ def test_client_add_options(idp_cli, school_a, tmp_path):
             ["--public", "--auth-method", "client_secret_post"],
             "--public goes with --auth-method none",
         ),
-        (["--auth-method", "private_key_jwt", "--jwks-uri", "http://m.example/jwks"], "loopback"),
+        (["--auth-method", "private_key_jwt", "--jwks-uri", "http://m.example/jwks"], "machine locale"),
         (
             ["--auth-method", "private_key_jwt", "--jwks-file", str(tmp_path / "none.json")],
             "cannot read",
