@@ -189,17 +189,13 @@ async def cancel(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     form = await request.form()
-    handle = str(form.get("request", ""))
     server = _server(request, establishment)
-    pending = await run_in_threadpool(_load_pending, request, establishment, handle)
-    if pending is None:
+    found = await _posted_pending(request, establishment, form)
+    if found is None:
         return _expired(request, establishment)
+    handle, oauth_request = found
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return RedirectResponse(_resume(request, establishment, handle), status_code=303)
-    params, _ = pending
-    oauth_request = from_params(
-        params, _public(request, "authorize", establishment), request.headers, work_of(request)
-    )
     try:
         # The stored request was valid when stored; checked again (a module disabled since).
         grant = await run_in_threadpool(server.get_consent_grant, oauth_request, None)
@@ -208,6 +204,20 @@ async def cancel(request: Request) -> Response:
     return _error_redirect(
         request, server, oauth_request, AccessDeniedError(redirect_uri=grant.redirect_uri)
     )
+
+
+async def _posted_pending(
+    request: Request, establishment: EstablishmentView, form: Any
+) -> tuple[str, OAuthRequest] | None:
+    """The stored authorization request a page's form names (`request`), rebuilt as it
+    came; None when it is gone (used, or past its lifetime)."""
+    handle = str(form.get("request", ""))
+    pending = await run_in_threadpool(_load_pending, request, establishment, handle)
+    if pending is None:
+        return None
+    params, _ = pending
+    public = _public(request, "authorize", establishment)
+    return handle, from_params(params, public, request.headers, work_of(request))
 
 
 def _expired(request: Request, establishment: EstablishmentView) -> Response:
@@ -388,16 +398,12 @@ async def consent_decision(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     form = await request.form()
-    handle = str(form.get("request", ""))
     server = _server(request, establishment)
-    pending = await run_in_threadpool(_load_pending, request, establishment, handle)
+    found = await _posted_pending(request, establishment, form)
     session = await current_session(request, establishment.id, establishment.code)
-    if pending is None or session is None:
+    if found is None or session is None:
         return _expired(request, establishment)
-    params, _ = pending
-    oauth_request = from_params(
-        params, _public(request, "authorize", establishment), request.headers, work_of(request)
-    )
+    handle, oauth_request = found
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return RedirectResponse(_resume(request, establishment, handle), status_code=303)
     try:

@@ -134,9 +134,9 @@ class Provider:
     def url(self, path: str = "") -> str:
         return f"{self.base_url}{path}"
 
-    def idp(self, *args: str) -> str:
+    def idp(self, *args: str, stdin: str | None = None) -> str:
         """Run `idp ARGS…` like an operator would; its standard output, or the test fails."""
-        return run_command([IDP, *args], cwd=self.directory, env=self.env)
+        return run_command([IDP, *args], cwd=self.directory, env=self.env, stdin=stdin)
 
     def add_user(
         self, first_name: str, last_name: str, birth_date: str, role: str = "student"

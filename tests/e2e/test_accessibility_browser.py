@@ -5,10 +5,7 @@ with the keyboard alone."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +17,6 @@ from helpers import UAI_A
 pytestmark = pytest.mark.browser
 
 SCHOOL = "lp-a"
-IDP = Path(sys.executable).parent / "idp"
 Provider = Any  # tests/e2e/conftest.py's: a running `idp serve` and its CLI
 PASSWORD = "quatre mots bleus rangés au grenier"
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 768}}
@@ -29,17 +25,8 @@ RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "
 AXE = Axe()
 
 
-def set_password(provider: Provider, login: str, *, temporary: bool = False) -> None:
-    args = [str(IDP), "user", "set-password", SCHOOL, login, "--password-stdin"]
-    subprocess.run(
-        [*args, "--temporary"] if temporary else args,
-        cwd=provider.directory,
-        env=provider.env,
-        input=PASSWORD,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
+def set_password(provider: Provider, login: str) -> None:
+    provider.idp("user", "set-password", SCHOOL, login, "--password-stdin", stdin=PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,6 @@ password change, and the sign-in page a module sent someone to."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,27 +15,13 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 SCHOOL = "lp-a"
-IDP = Path(sys.executable).parent / "idp"
 PASSWORD = "cinq tulipes penchées vers la fenêtre"
 REDIRECT = "https://sti.cpro.example/cb"
 
 
-def idp(provider: Any, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(IDP), *args],
-        cwd=provider.directory,
-        env=provider.env,
-        input=stdin,
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    return done.stdout
-
-
 def person(provider: Any, first: str, last: str, role: str, born: str = "1981-06-12") -> str:
     login = provider.add_user(first, last, born, role=role)
-    idp(provider, "user", "set-password", SCHOOL, login, "--password-stdin", stdin=PASSWORD)
+    provider.idp("user", "set-password", SCHOOL, login, "--password-stdin", stdin=PASSWORD)
     return login
 
 
@@ -93,8 +76,8 @@ def test_the_language_switch_follows_every_link_and_form(page: Page, provider: A
 def test_the_sign_in_page_names_the_module_and_leads_back_to_it(
     page: Page, provider: Any
 ) -> None:
-    module = idp(
-        provider, "client", "add", SCHOOL, "--name", "Atelier numérique",
+    module = provider.idp(
+        "client", "add", SCHOOL, "--name", "Atelier numérique",
         "--redirect-uri", REDIRECT, "--json",
     )  # fmt: skip
     client_id = re.search(r'"client_id":\s*"([^"]+)"', module).group(1)  # type: ignore[union-attr]
