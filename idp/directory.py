@@ -76,7 +76,8 @@ class Directory:
                 row.enabled,
                 accent=look.accent if look else None,
                 has_logo=bool(look and look.logo_type),
-                look_version=int(look.updated_at.timestamp()) if look else 0,
+                # Microseconds: two changes within one second get two addresses.
+                look_version=round(look.updated_at.timestamp() * 1_000_000) if look else 0,
             )
         with self._lock:
             if self._caches.epoch == epoch:

@@ -118,7 +118,7 @@ def change(
     elif remove_logo:
         look.logo = look.logo_type = None
         details["logo"] = False
-    if accent is not None:
+    if accent is not None and colour != look.accent:
         look.accent = colour
         details["accent"] = colour
     if not details:

@@ -172,16 +172,19 @@ class SignIn:
             ok = birth_date is not None and matches_initial(role, birth_date, password)
             new_hash = replaced = None
         else:
+            verified = password
             verification = await self.rt.hasher.verify_async(password_hash, password)
-            if not verification.ok and must_change and as_generated(password) != password:
-                # A generated password still to be changed (the admin's), typed without its
-                # hyphens: one more hash, only for such an account and such a shape.
-                verification = await self.rt.hasher.verify_async(
-                    password_hash, as_generated(password)
-                )
+            if not verification.ok and as_generated(password) != password:
+                # Typed in the shape of a generated password without its hyphens: the
+                # second hash is spent for every account (timing must not tell which ones
+                # have a generated password pending), and counts only for those that do.
+                again = await self.rt.hasher.verify_async(password_hash, as_generated(password))
+                if again.ok and must_change:
+                    verification, verified = again, as_generated(password)
             ok = verification.ok
             rehash = ok and verification.needs_rehash
-            new_hash = await self.rt.hasher.hash_async(password) if rehash else None
+            # The form that matched is the one stored again (the email's, with its hyphens).
+            new_hash = await self.rt.hasher.hash_async(verified) if rehash else None
             replaced = password_hash if rehash else None
         # The personal password keeps working until the temporary one is used; its
         # hyphens, and spaces around or within a copied one, do not matter.
@@ -481,9 +484,7 @@ class SignIn:
         if user is None:
             return None
         return (
-            PasswordOwner(
-                user.login, user.first_name, user.last_name, user.birth_date, user.role
-            ),
+            PasswordOwner(user.login, user.first_name, user.last_name, user.birth_date, user.role),
             password_fingerprint(user),
         )
 
@@ -500,9 +501,14 @@ class SignIn:
             self.policy.check, new, owner, confirmation=confirmation, current=current
         )
         if refusal is None and current is None:
+            # The generated or temporary password it replaces, in either of its forms
+            # (with or without hyphens, as sign-in accepts it), is no new password.
             stored = await read(db, self._stored_password, db, user_id)
-            if stored and stored[0] and (await self.rt.hasher.verify_async(stored[0], new)).ok:
-                return self.policy.refusal("same_as_current")
+            known = [h for h in (stored[0], stored[3]) if h] if stored else []
+            for candidate in dict.fromkeys((new, as_generated(new))):
+                for known_hash in known:
+                    if (await self.rt.hasher.verify_async(known_hash, candidate)).ok:
+                        return self.policy.refusal("same_as_current")
         return refusal
 
     async def verify_current(

@@ -51,7 +51,7 @@ def _modules(request: Request, establishment_id: int) -> list[Module]:
     return sorted(found, key=lambda m: m.name.casefold())
 
 
-async def _signed_in_page(request: Request, template: str) -> Response:
+async def _signed_in_page(request: Request, template: str, *, shows_news: bool = False) -> Response:
     """A page for the signed-in user; without a session, the login page."""
     establishment = await resolve_open(request)
     if isinstance(establishment, Response):
@@ -70,13 +70,13 @@ async def _signed_in_page(request: Request, template: str) -> Response:
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
         error=None,
-        notice=flash.taken(request, establishment.code)[0],
+        notice=flash.taken(request, establishment.code)[0] if shows_news else None,
     )
     return finish(request, response)
 
 
 async def home(request: Request) -> Response:
-    return await _signed_in_page(request, "account.html")
+    return await _signed_in_page(request, "account.html", shows_news=True)
 
 
 async def logout_page(request: Request) -> Response:
@@ -117,4 +117,5 @@ async def logout(request: Request) -> Response:
         url(request, "login", {"logged_out": "1"}, code=establishment.code), status_code=303
     )
     jar.delete(response, jar.session(establishment.code))
+    jar.delete(response, jar.flash)  # nothing of this person's for the next one
     return finish(request, response)

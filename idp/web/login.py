@@ -64,6 +64,8 @@ async def login_page(
         request,
         "login.html",
         module=module,
+        # After a POST, the switch keeps where the sign-in goes next (its form had it).
+        keep={"next": next_url, "login_hint": login} if request.method == "POST" else None,
         status_code=status_code,
         headers=headers,
         establishment=establishment,
@@ -192,6 +194,7 @@ async def submit(request: Request) -> Response:
     others = [e for e in known if not e.startswith(f"{sub}:")]
     _set_devices(request, response, establishment.code, [entry, *others][:KNOWN_DEVICES_MAX])
     jar.delete(response, jar.password_change(establishment.code))
+    jar.delete(response, jar.flash)  # a message left for someone else on this browser
     return finish(request, response)
 
 

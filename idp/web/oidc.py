@@ -196,6 +196,10 @@ async def cancel(request: Request) -> Response:
     handle, oauth_request = found
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return RedirectResponse(_resume(request, establishment, handle), status_code=303)
+    # Used up: the module is told « refused », so the same request cannot sign in later
+    # (a second tap, or another tab, finds it gone).
+    if not await run_and_commit(request, _take_pending, request, establishment, handle):
+        return _expired(request, establishment)
     try:
         # The stored request was valid when stored; checked again (a module disabled since).
         grant = await run_in_threadpool(server.get_consent_grant, oauth_request, None)

@@ -38,10 +38,14 @@ def locale_of(request: Request) -> str:
     return kept if kept in LOCALES else DEFAULT_LOCALE
 
 
-def switch_to(request: Request, locale: str) -> str:
-    """This page's address in `locale`: the switch's link."""
+def switch_to(request: Request, locale: str, keep: dict[str, str] | None = None) -> str:
+    """This page in `locale`: the switch's link. Only a query (`?…`), which the browser
+    resolves against this page's own address: a path taken from the request could make it
+    a link to another host (`//elsewhere.example`). `keep`: what a page answering a form
+    needs in its address (where the sign-in goes next), its query having none of it."""
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    return f"{request.url.path}?{urlencode([*query, ('lang', locale)])}"
+    query += [(k, v) for k, v in (keep or {}).items() if v and k not in dict(query)]
+    return f"?{urlencode([*query, ('lang', locale)])}"
 
 
 def render(
@@ -56,12 +60,13 @@ def render(
     locale = locale_of(request)
     rt = runtime(request)
     other = next(language for language in LOCALES if language != locale)
+    keep = context.pop("keep", None)
     html = rt.templates.render(
         template,
         locale,
         request=request,
         url=rt.urls.path,
-        switch=(other, switch_to(request, other)),
+        switch=(other, switch_to(request, other, keep)),
         **context,
     )
     response = HTMLResponse(html, status_code=status_code, headers=headers)

@@ -50,6 +50,14 @@ def test_the_page_names_the_waiting_module_and_leads_back_to_it(client, school, 
     answer = parse_qs(target.query)
     assert answer["error"] == ["access_denied"] and answer["state"] == ["st-1"]
     assert answer["iss"] == [f"http://127.0.0.1:8000/{school}"]
+    # Used up: neither a second tap nor a sign-in can take that request any further.
+    again = client.post(
+        f"/{school}/oidc/authorize/cancel",
+        data={"csrf_token": csrf_from(page.text), "request": handle.group(1)},
+    )
+    assert again.status_code == 400
+    resumed = client.get(f"/{school}/oidc/authorize/resume?request={handle.group(1)}")
+    assert resumed.status_code == 400
 
 
 def test_the_way_back_needs_the_pages_token(client, school, rt):

@@ -27,7 +27,7 @@ def test_french_whatever_the_browser_says(client, school):
     page = client.get(f"/{school}/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert FRENCH_TITLE in page.text and '<html lang="fr">' in page.text
     href, lang = switch_link(page.text)
-    assert lang == "en" and href == f"/{school}/login?lang=en"
+    assert lang == "en" and href == "?lang=en"  # this page, in English
 
 
 def test_the_switch_is_remembered_by_every_later_page_and_form(client, school):
@@ -46,7 +46,7 @@ def test_the_switch_is_remembered_by_every_later_page_and_form(client, school):
     )
     assert "Enter your login" in answer.text
     # And back to French, remembered too.
-    assert FRENCH_TITLE in client.get(href).text
+    assert FRENCH_TITLE in client.get(f"/{school}/login{href}").text
     assert FRENCH_TITLE in client.get(f"/{school}/login").text
 
 
@@ -89,3 +89,28 @@ def test_a_forgotten_password_email_speaks_the_pages_language(client, school, rt
     text = text_of(mailbox.last())
     assert "Your temporary password" in text
     assert f"/{school}/login?lang=en" in text  # its link opens the page in English too
+
+
+def test_the_switch_never_leads_to_another_host(client, school):
+    for path in ("//evil.example/x", "/%2F%2Fevil.example/x", f"/{school}/nowhere"):
+        href, _ = switch_link(client.get(path).text)
+        assert href.startswith("?"), href
+
+
+def test_after_a_failed_sign_in_the_switch_keeps_where_it_goes_next(client, school):
+    page = client.get(f"/{school}/login?next=/{school}/students")
+    failed = client.post(
+        f"/{school}/login",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "login": "nobody.here",
+            "password": "x",
+            "next": f"/{school}/students",
+        },
+    )
+    href, _ = switch_link(failed.text)
+    assert parse_qs(urlsplit(href).query) == {
+        "next": [f"/{school}/students"],
+        "login_hint": ["nobody.here"],
+        "lang": ["en"],
+    }

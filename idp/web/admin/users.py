@@ -274,7 +274,7 @@ async def confirm(request: Request) -> Response:
     name = request.path_params["action"]
     rt = request.app.state.runtime
     user = await run_in_threadpool(_detail, db(request), rt, who, request.path_params["login"])
-    if user is None or name not in CONFIRMED:
+    if user is None or name not in CONFIRMED or (name == "send-temporary" and not user["email"]):
         return page(request, who, "admin/not_found.html", status_code=404)
     return page(request, who, "admin/user_confirm.html", user=user, action=name)
 
