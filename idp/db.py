@@ -67,8 +67,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 _POOL = {"pool_size": 40, "max_overflow": 10}
 # PostgreSQL: connections are the server's to ration (max_connections, 100 by default, for
 # every worker of every instance), so each process keeps IDP_DATABASE_POOL_SIZE (20 by
-# default) for writers and half as many for readers, and may open up to as many again in
-# all: twice the setting at most. A single busy worker churns connections
+# default) for writers, who may open as many again in a burst (as many as worker threads:
+# a write never waits for a connection), and half as many for readers: two and a half
+# times the setting at most. A single busy worker churns connections
 # beyond that (32 clients on one worker with 20 kept: 25 new connections a second).
 POSTGRES_POOL_SIZE = 20
 
@@ -121,9 +122,8 @@ def make_engine(
     # hide_parameters: a failing statement's values (a password hash, a token hash) must
     # never reach a log line through the exception text.
     kept = pool_size or POSTGRES_POOL_SIZE
-    # Of the burst allowance (as many again as kept), half is the readers' own pool.
     readers = max(1, kept // 2)
-    pool: dict[str, Any] = {"pool_size": kept, "max_overflow": kept - readers}
+    pool: dict[str, Any] = {"pool_size": kept, "max_overflow": kept}
     connect_args = {} if timeout is None else _postgres_timeouts(parsed, timeout)
     if read_only:
         # Readers run each statement on its own (autocommit): one round trip where BEGIN,
