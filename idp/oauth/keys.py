@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.caches import Caches
 from idp.clock import Clock
 from idp.models import Establishment, SigningKey
-from idp.security.encryption import Cipher
+from idp.security.encryption import Cipher, DecryptionError
 from idp.store import keys as key_store
 
 ALGORITHMS = ("RS256", "ES256")
@@ -225,6 +226,23 @@ class KeyRing:
         return KeySet(
             [self._private_key(row) for row in self._published(session, establishment_id)]
         )
+
+    def decrypts(self, session: Session) -> bool:
+        """Whether this instance's IDP_SECRET_KEY opens the newest signing key (any
+        establishment's; True with none yet): an instance started with another key would
+        answer every sign-in with an error, so it must not be ready."""
+        row = session.execute(
+            select(SigningKey.kid, SigningKey.private_key_encrypted)
+            .order_by(SigningKey.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return True
+        try:
+            self._cipher.decrypt(row.private_key_encrypted, row.kid.encode())
+        except DecryptionError:
+            return False
+        return True
 
     def _private_key(self, row: PublishedKey) -> RSAKey | ECKey:
         with self._lock:

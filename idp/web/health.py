@@ -37,4 +37,21 @@ async def readyz(request: Request) -> Response:
             503,
             headers=_NO_STORE,
         )
-    return JSONResponse({"status": "ok", "database": "ok"}, headers=_NO_STORE)
+    if not await run_in_threadpool(_keys_open, request):
+        log.error("readyz: the signing keys do not decrypt with this instance's IDP_SECRET_KEY")
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "ok",
+                "keys": "the signing keys do not decrypt with this IDP_SECRET_KEY",
+            },
+            503,
+            headers=_NO_STORE,
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "keys": "ok"}, headers=_NO_STORE)
+
+
+def _keys_open(request: Request) -> bool:
+    rt = runtime(request)
+    with rt.database.session(write=False) as session:
+        return bool(rt.keys.decrypts(session))

@@ -94,7 +94,20 @@ def test_healthz(client):
 
 
 def test_readyz_ok(client):
-    assert client.get("/readyz").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "keys": "ok"}
+
+
+def test_an_instance_with_another_secret_key_is_not_ready(settings, school, client):
+    """Its keys would not open: every token it signed would fail. The load balancer must
+    not send it anyone."""
+    from dataclasses import replace
+
+    assert client.get("/readyz").json()["keys"] == "ok"  # school's keys exist, and open
+    other = replace(settings, secret_key="another-secret-key-of-forty-eight-characters-xx")
+    with TestClient(create_app(other)) as stranger:
+        response = stranger.get("/readyz")
+    assert response.status_code == 503
+    assert "IDP_SECRET_KEY" in response.json()["keys"]
 
 
 def test_readyz_reports_a_database_without_schema(tmp_path: Path):
