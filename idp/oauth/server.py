@@ -160,6 +160,15 @@ class EstablishmentServer(AuthorizationServer):
         finally:
             _bound.reset(token)
 
+    def client_for(self, uow: UnitOfWork, client_id: str) -> Client | None:
+        """An enabled client of this establishment, from the server's snapshot (a query
+        only on a miss), outside an entry point: for pages that name the module."""
+        token = _bound.set(uow)
+        try:
+            return self.query_client(client_id)
+        finally:
+            _bound.reset(token)
+
     def session(self) -> Session:
         """The request's session, for hooks that may not need one (a cache miss)."""
         return self.db

@@ -51,7 +51,9 @@ def _modules(request: Request, establishment_id: int) -> list[Module]:
     return sorted(found, key=lambda m: m.name.casefold())
 
 
-async def _signed_in_page(request: Request, template: str, *, shows_news: bool = False) -> Response:
+async def _signed_in_page(request: Request, template: str, *, home: bool = False) -> Response:
+    """`home`: the account page itself, which lists the modules and shows the news a
+    redirect left (the sign-out page needs neither)."""
     """A page for the signed-in user; without a session, the login page."""
     establishment = await resolve_open(request)
     if isinstance(establishment, Response):
@@ -59,7 +61,7 @@ async def _signed_in_page(request: Request, template: str, *, shows_news: bool =
     session = await current_session(request, establishment.id, establishment.code)
     if session is None:
         return RedirectResponse(url(request, "login", code=establishment.code), status_code=303)
-    modules = await read(db(request), _modules, request, establishment.id)
+    modules = await read(db(request), _modules, request, establishment.id) if home else []
     response = render(
         request,
         template,
@@ -70,13 +72,13 @@ async def _signed_in_page(request: Request, template: str, *, shows_news: bool =
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
         error=None,
-        notice=flash.taken(request, establishment.code)[0] if shows_news else None,
+        notice=flash.taken(request, establishment.code)[0] if home else None,
     )
     return finish(request, response)
 
 
 async def home(request: Request) -> Response:
-    return await _signed_in_page(request, "account.html", shows_news=True)
+    return await _signed_in_page(request, "account.html", home=True)
 
 
 async def logout_page(request: Request) -> Response:

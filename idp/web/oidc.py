@@ -41,7 +41,6 @@ from idp.oauth.server import EstablishmentServer, OAuthResponse
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.security.tokens import new_secret, secret_hash
 from idp.store import authorizations
-from idp.store import clients as client_store
 from idp.web.forms import (
     check_csrf,
     client_of,
@@ -169,14 +168,15 @@ async def asking_module(
     if not handle:
         return None
 
+    server = _server(request, establishment)
+
     def name() -> str | None:
         pending = _load_pending(request, establishment, handle)
         if pending is None or not isinstance(pending[0].get("client_id"), str):
             return None
-        session = db(request)
-        row = request.app.state.runtime.directory.row(session, establishment.id)
-        client = client_store.by_client_id(session, row, pending[0]["client_id"])
-        return client.name if client is not None and client.enabled else None
+        # The server's snapshot of its clients: no query on the sign-in flow's way.
+        client = server.client_for(work_of(request), pending[0]["client_id"])
+        return client.name if client is not None else None
 
     found = await read(db(request), name)
     return Asking(found, handle) if found else None

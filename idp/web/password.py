@@ -8,6 +8,8 @@ password (help page: « vous devrez vous reconnecter »), and a pending `next` s
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -158,58 +160,34 @@ async def submit(request: Request) -> Response:
     login, first_name = found[0].login, _greeted(found[0])
     forced = ticket is not None
     viewer = None if session is None else Viewer.of(session.user)
+    # The page again, with what was typed refused and why.
+    again = functools.partial(
+        _page,
+        request,
+        establishment,
+        viewer=viewer,
+        forced=forced,
+        login=login,
+        first_name=first_name,
+    )
 
     check = await check_csrf(request, str(form.get(FIELD, "")) or None)
     if check is not CsrfCheck.OK:
-        return _page(
-            request,
-            establishment,
-            viewer=viewer,
-            forced=forced,
-            login=login,
-            first_name=first_name,
-            error=EXPIRED,
-            status_code=200 if check is CsrfCheck.EXPIRED else 403,
-        )
+        return again(error=EXPIRED, status_code=200 if check is CsrfCheck.EXPIRED else 403)
     if not forced:
         attempt = await service.verify_current(
             db(request), establishment.id, user_id, current, client
         )
         if attempt.result is Result.THROTTLED:
-            return _page(
-                request,
-                establishment,
-                viewer=viewer,
-                forced=False,
-                login=login,
-                first_name=first_name,
-                error=too_many(attempt.retry_after),
-                status_code=429,
-            )
+            return again(error=too_many(attempt.retry_after), status_code=429)
         if attempt.result is not Result.OK:
-            return _page(
-                request,
-                establishment,
-                viewer=viewer,
-                forced=False,
-                login=login,
-                first_name=first_name,
-                error=WRONG_CURRENT,
-            )
+            return again(error=WRONG_CURRENT)
 
     refusal = await service.check_new_password(
         db(request), user_id, new, confirmation, None if forced else current
     )
     if refusal is not None:
-        return _page(
-            request,
-            establishment,
-            viewer=viewer,
-            forced=forced,
-            login=login,
-            first_name=first_name,
-            error=refusal.message,
-        )
+        return again(error=refusal.message)
 
     if forced:
         assert ticket is not None

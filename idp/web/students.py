@@ -47,7 +47,7 @@ async def _teacher(request: Request, establishment: EstablishmentView):  # type:
 
 
 def _listing(request: Request) -> tuple[str, int]:
-    """The list's search and page, from the query or from the posted form."""
+    """The list's search and page, from the address."""
     return request.query_params.get("q", "")[:100], _number(request.query_params.get("page"))
 
 

@@ -79,3 +79,17 @@ def test_a_plain_sign_in_page_names_no_module(client, school):
     for path in (f"/{school}/login", f"/{school}/login?next=/{school}/oidc/authorize/resume"):
         page = unescape(client.get(path).text)
         assert "pour continuer vers" not in page and "sans me connecter" not in page
+
+
+def test_a_module_disabled_meanwhile_is_not_named(client, school, rt):
+    page = to_login(client, school, rt)
+    assert "pour continuer vers" in page.text
+    with rt.database.session() as session:
+        from sqlalchemy import select
+
+        from idp.models import Client
+
+        client_id = session.scalar(select(Client.client_id).where(Client.name == "C Pro STI"))
+    rt.run(clients.set_enabled, school, client_id, False, actor="0750655e")
+    again = client.get(page.url)
+    assert "pour continuer vers" not in again.text and "sans me connecter" not in again.text

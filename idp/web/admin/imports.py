@@ -84,8 +84,8 @@ async def preview(request: Request) -> Response:
     await upload.close()
     rt = request.app.state.runtime
     try:
-        # Up to 10 MB to read: off the event loop.
-        parsed, planned = await _plan(request, who, data, role)
+        parsed = await _parse(request, data, role)
+        planned = await _plan(request, who, parsed)
     except IdpError as exc:
         return page(
             request,
@@ -100,13 +100,17 @@ async def preview(request: Request) -> Response:
     return _preview(request, who, role, handle, parsed, planned)
 
 
-async def _plan(request: Request, who: Admin, data: bytes, role: str):  # type: ignore[no-untyped-def]
+async def _parse(request: Request, data: bytes, role: str):  # type: ignore[no-untyped-def]
     rt = request.app.state.runtime
-    parsed = await run_in_threadpool(
+    # Up to 10 MB to read: off the event loop.
+    return await run_in_threadpool(
         lambda: parse(data, default_role=Role(role), today=rt.clock.now().date())
     )
-    planned = await run_in_threadpool(imports.plan, rt, db(request), who.establishment.code, parsed)
-    return parsed, planned
+
+
+async def _plan(request: Request, who: Admin, parsed) -> imports.Plan:  # type: ignore[no-untyped-def]
+    rt = request.app.state.runtime
+    return await run_in_threadpool(imports.plan, rt, db(request), who.establishment.code, parsed)
 
 
 def _preview(  # type: ignore[no-untyped-def]
@@ -135,6 +139,24 @@ def _preview(  # type: ignore[no-untyped-def]
     )
 
 
+async def _again(  # type: ignore[no-untyped-def]
+    request: Request,
+    who: Admin,
+    role: str,
+    handle: str,
+    parsed,
+    status_code: int,
+    error: Message,
+) -> Response:
+    """A refused import: nothing of it is kept (all or nothing), and its preview is shown
+    again, planned anew (only now: an import that goes through needs no plan)."""
+    await run_in_threadpool(db(request).rollback)
+    planned = await _plan(request, who, parsed)
+    return _preview(
+        request, who, role, handle, parsed, planned, error=error, status_code=status_code
+    )
+
+
 async def confirm(request: Request) -> Response:
     who, form = await posted(request)
     if isinstance(who, Response):
@@ -156,7 +178,7 @@ async def confirm(request: Request) -> Response:
         return page(
             request, who, "admin/import.html", step="upload", role=pending.role, error=EXPIRED
         )
-    parsed, planned = await _plan(request, who, pending.data, pending.role)
+    parsed = await _parse(request, pending.data, pending.role)
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
     try:
@@ -172,26 +194,16 @@ async def confirm(request: Request) -> Response:
             )
         )
     except IdpError as exc:
-        return _preview(
-            request,
-            who,
-            pending.role,
-            handle,
-            parsed,
-            planned,
-            status_code=exc.status_code,
-            error=exc.public,
-        )
+        return await _again(request, who, pending.role, handle, parsed, exc.status_code, exc.public)
     if not report.applied:
-        return _preview(
+        return await _again(
             request,
             who,
             pending.role,
             handle,
             parsed,
-            planned,
-            status_code=400,
-            error=Message(
+            400,
+            Message(
                 N_(
                     "Des lignes sont refusées : rien n'a été importé. Corrigez le fichier, "
                     "ou cochez « Importer les lignes valides »."
