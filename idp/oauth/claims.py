@@ -73,7 +73,7 @@ def userinfo_claims(
 
 def id_token_claims(
     server: EstablishmentServer,
-    user: User,
+    user: User | Holder,
     scope: str,
     claims_parameter: dict[str, Any] | None,
     *,

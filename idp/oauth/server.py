@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.db import UnitOfWork, detached_copy
-from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
+from idp.models import AuthorizationCode, Client, Establishment, SsoSession, User
 from idp.oauth.claims import id_token_claims
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.endpoints import EndSession, Introspection, Revocation
@@ -228,9 +228,9 @@ class EstablishmentServer(AuthorizationServer):
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         claims = _own_claims(token["access_token"])
         now = self.rt.clock.now()
-        previous: Token | None = request.refresh_token
+        previous: token_store.Refreshing | None = request.refresh_token
         code: AuthorizationCode | None = request.authorization_code
-        user: User | None = request.user
+        user: User | token_store.Holder | None = request.user
         scope = token.get("scope", "")
         refresh = token.get("refresh_token")
         session = self.db
@@ -434,7 +434,7 @@ class RefreshGrant(RefreshTokenGrant):
     def oidc_server(self) -> EstablishmentServer:
         return self.server  # type: ignore[return-value]
 
-    def _validate_request_token(self, client: Client) -> Token:
+    def _validate_request_token(self, client: Client) -> token_store.Refreshing:
         presented = self.request.form.get("refresh_token")
         if presented is None:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
@@ -443,7 +443,7 @@ class RefreshGrant(RefreshTokenGrant):
         theft = False
         session = server.db
         establishment = server.establishment(session)
-        token = token_store.by_refresh_hash(session, establishment, secret_hash(presented))
+        token = token_store.refreshing(session, establishment, secret_hash(presented))
         if token is None or token.client_pk != client.id:
             # Another client's token: refused, and nothing revoked on its owner's behalf.
             raise InvalidGrantError()
@@ -476,17 +476,18 @@ class RefreshGrant(RefreshTokenGrant):
             raise InvalidGrantError()
         return token
 
-    def authenticate_user(self, refresh_token: Token) -> User | None:
-        user = self.oidc_server.db.get(User, refresh_token.user_id)
-        return user if user is not None and user.active else None
+    def authenticate_user(self, refresh_token: token_store.Refreshing) -> token_store.Holder | None:
+        return refresh_token.user if refresh_token.user.active else None
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: token_store.Refreshing) -> None:
         # Rotation was claimed in _validate_request_token; the old access token may live on
         # until it expires (RFC 6749 §6 leaves it to the server).
         return None
 
 
-def _session_alive(session, server: EstablishmentServer, token: Token, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+def _session_alive(
+    session: Session, server: EstablishmentServer, token: token_store.Refreshing, now: datetime
+) -> bool:  # type: ignore[no-untyped-def]
     if token.sso_session_id is None:
         return False
     row = session.get(SsoSession, token.sso_session_id)
@@ -529,7 +530,7 @@ class OpenIDCodeFlow(OpenIDCode):
             request.user,
             token,
             code.auth_time,
-            code.sso_session_id,
+            _sid(self.server, code.sso_session_id),
             nonce=code.nonce,
             requested=code.claims,
         )
@@ -547,20 +548,16 @@ class OpenIDRefresh:
     def process_token(self, grant: RefreshGrant, response: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
         _, token, _ = response
         if is_openid_scope(token.get("scope")):
-            old: Token = grant.request.refresh_token
-            requested = None
-            if old.code_id is not None:
-                # Claims asked for the ID token at sign-in are asked for its renewals too.
-                code = self.server.db.get(AuthorizationCode, old.code_id)
-                requested = code.claims if code else None
+            old: token_store.Refreshing = grant.request.refresh_token
             token["id_token"] = encode_id_token(
                 self.server,
                 grant.request.client,
                 grant.request.user,
                 token,
                 old.auth_time,
-                old.sso_session_id,
-                requested=requested,
+                old.sid,
+                # Claims asked for the ID token at sign-in are asked for its renewals too.
+                requested=old.requested,
             )
         return token
 
@@ -568,10 +565,10 @@ class OpenIDRefresh:
 def encode_id_token(
     server: EstablishmentServer,
     client: Client,
-    user: User,
+    user: User | token_store.Holder,
     token: dict[str, Any],
     auth_time: datetime | None,
-    sso_session_id: int | None,
+    sid: str | None,
     *,
     nonce: str | None = None,
     requested: dict[str, Any] | None = None,
@@ -589,11 +586,8 @@ def encode_id_token(
         claims["auth_time"] = _ts(auth_time)
     if nonce:
         claims["nonce"] = nonce
-    if sso_session_id is not None:
-        # The column alone: loading the row would join its user as well.
-        sid = server.db.scalar(select(SsoSession.sid).where(SsoSession.id == sso_session_id))
-        if sid is not None:
-            claims["sid"] = sid
+    if sid is not None:
+        claims["sid"] = sid
     if access_token := token.get("access_token"):
         claims["at_hash"] = create_half_hash(access_token, alg).decode()
     # Claims for the scopes belong in the ID token only when no access token lets the client
@@ -604,3 +598,11 @@ def encode_id_token(
         )
     )
     return server.sign({"typ": "JWT"}, claims, alg)
+
+
+def _sid(server: EstablishmentServer, sso_session_id: int | None) -> str | None:
+    """The `sid` of a sign-in session, for its ID tokens: the column alone (loading the row
+    would join its user as well)."""
+    if sso_session_id is None:
+        return None
+    return server.db.scalar(select(SsoSession.sid).where(SsoSession.id == sso_session_id))

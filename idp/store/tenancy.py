@@ -35,8 +35,9 @@ def scope(establishment: Establishment, **values: Any) -> dict[str, Any]:
 
 
 def core(session: Session, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
-    """Run a statement that builds no objects (plain columns) on the session's connection,
-    in its transaction: the ORM's execution layer, which has nothing to do for it, cost a
-    twentieth of an introspection request. Pending changes are not flushed first: for
-    reads that need none of them."""
+    """Run a statement that builds no objects (plain columns, or a write by primary key
+    or into one table) on the session's connection, in its transaction: the ORM's
+    execution layer, which has nothing to do for it, cost a twentieth of an introspection
+    request. Pending changes are not flushed first: for statements that need none of them
+    (they are flushed at the commit)."""
     return session.connection().execute(statement, params)
