@@ -342,7 +342,35 @@ class PendingAuthorization(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AuthorizationCode(Base):
+class CodeMethods:
+    """Authlib's AuthorizationCodeMixin (oidc.core.models), for a stored code and for the
+    plain-column copy its redemption reads (idp.store.codes.Redeemed)."""
+
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    auth_time: datetime
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]
+
+
+class AuthorizationCode(CodeMethods, Base):
     """A code, stored as its hash; claimed once with a conditional UPDATE."""
 
     __tablename__ = "authorization_codes"
@@ -369,26 +397,6 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    # -- Authlib's AuthorizationCodeMixin (oidc.core.models) -----------------------------
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return int(self.auth_time.timestamp())
-
-    def get_acr(self) -> None:
-        return None
-
-    def get_amr(self) -> list[str]:
-        return ["pwd"]
 
 
 class Token(Base):

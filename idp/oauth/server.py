@@ -34,11 +34,10 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.db import UnitOfWork, detached_copy
-from idp.models import AuthorizationCode, Client, Establishment, SsoSession, User
+from idp.models import Client, Establishment, SsoSession, User
 from idp.oauth.claims import id_token_claims
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.endpoints import EndSession, Introspection, Revocation
@@ -229,7 +228,7 @@ class EstablishmentServer(AuthorizationServer):
         claims = _own_claims(token["access_token"])
         now = self.rt.clock.now()
         previous: token_store.Refreshing | None = request.refresh_token
-        code: AuthorizationCode | None = request.authorization_code
+        code: codes.Redeemed | None = request.authorization_code
         user: User | token_store.Holder | None = request.user
         scope = token.get("scope", "")
         refresh = token.get("refresh_token")
@@ -353,11 +352,11 @@ class Pkce(CodeChallenge):
             raise InvalidGrantError(description="The code was issued without a code_challenge.")
         super().validate_code_verifier(grant, result)
 
-    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+    def get_authorization_code_challenge(self, authorization_code: codes.Redeemed) -> str | None:
         return authorization_code.code_challenge
 
     def get_authorization_code_challenge_method(
-        self, authorization_code: AuthorizationCode
+        self, authorization_code: codes.Redeemed
     ) -> str | None:
         return authorization_code.code_challenge_method
 
@@ -393,7 +392,7 @@ class CodeGrant(AuthorizationCodeGrant):
             expires_at=now + server.lifetimes.code,
         )
 
-    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+    def query_authorization_code(self, code: str, client: Client) -> codes.Redeemed | None:
         server = self.oidc_server
         now = server.rt.clock.now()
         session = server.db
@@ -417,13 +416,13 @@ class CodeGrant(AuthorizationCodeGrant):
             return None
         return claim.code
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: codes.Redeemed) -> None:
         # Already consumed by the conditional UPDATE in query_authorization_code.
         return None
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-        user = self.oidc_server.db.get(User, authorization_code.user_id)
-        return user if user is not None and user.active else None
+    def authenticate_user(self, authorization_code: codes.Redeemed) -> token_store.Holder | None:
+        user = authorization_code.user
+        return user if user.active else None
 
 
 class RefreshGrant(RefreshTokenGrant):
@@ -523,14 +522,14 @@ class OpenIDCodeFlow(OpenIDCode):
         return False
 
     def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
-        code: AuthorizationCode = request.authorization_code
+        code: codes.Redeemed = request.authorization_code
         return encode_id_token(
             self.server,
             request.client,
             request.user,
             token,
             code.auth_time,
-            _sid(self.server, code.sso_session_id),
+            code.sid,
             nonce=code.nonce,
             requested=code.claims,
         )
@@ -598,11 +597,3 @@ def encode_id_token(
         )
     )
     return server.sign({"typ": "JWT"}, claims, alg)
-
-
-def _sid(server: EstablishmentServer, sso_session_id: int | None) -> str | None:
-    """The `sid` of a sign-in session, for its ID tokens: the column alone (loading the row
-    would join its user as well)."""
-    if sso_session_id is None:
-        return None
-    return server.db.scalar(select(SsoSession.sid).where(SsoSession.id == sso_session_id))

@@ -47,7 +47,7 @@ def by_jti(session: Session, establishment: Establishment, jti: str) -> Token | 
     return session.scalar(_BY_JTI, scope(establishment, jti=jti))
 
 
-_HOLDER_COLUMNS = (
+HOLDER_COLUMNS = (
     User.id,
     User.sub,
     User.login,
@@ -59,9 +59,7 @@ _HOLDER_COLUMNS = (
     User.active,
 )
 _BEARER = (
-    select(
-        *_HOLDER_COLUMNS, Token.scope, Token.revoked_at, Client.enabled, AuthorizationCode.claims
-    )
+    select(*HOLDER_COLUMNS, Token.scope, Token.revoked_at, Client.enabled, AuthorizationCode.claims)
     .select_from(Token)
     .join(User, User.id == Token.user_id)
     .join(Client, Client.id == Token.client_pk)
@@ -93,7 +91,7 @@ class Holder:
             self.email_verified,
             self.role,
             self.active,
-        ) = row[: len(_HOLDER_COLUMNS)]
+        ) = row[: len(HOLDER_COLUMNS)]
 
     @property
     def group_names(self) -> list[str]:
@@ -109,7 +107,7 @@ def bearer_by_jti(
     row = core(session, _BEARER, scope(establishment, jti=jti)).one_or_none()
     if row is None:
         return None
-    token_scope, revoked_at, enabled, claims = row[len(_HOLDER_COLUMNS) :]
+    token_scope, revoked_at, enabled, claims = row[len(HOLDER_COLUMNS) :]
     return Holder(session, establishment, row), token_scope, revoked_at, enabled, claims
 
 
@@ -185,7 +183,7 @@ _BY_REFRESH_HASH = prepared(Token, Token.refresh_hash == bindparam("refresh_hash
 
 _REFRESHING = (
     select(
-        *_HOLDER_COLUMNS,
+        *HOLDER_COLUMNS,
         Token.id,
         Token.client_pk,
         Token.family,
@@ -243,7 +241,7 @@ def refreshing(
     row = core(session, _REFRESHING, scope(establishment, refresh_hash=refresh_hash)).one_or_none()
     if row is None:
         return None
-    return Refreshing(Holder(session, establishment, row), *row[len(_HOLDER_COLUMNS) :])
+    return Refreshing(Holder(session, establishment, row), *row[len(HOLDER_COLUMNS) :])
 
 
 def by_refresh_hash(
