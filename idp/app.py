@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from sqlalchemy.exc import DBAPIError
@@ -12,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from idp.clock import Clock
 from idp.errors import IdpError
@@ -28,6 +30,7 @@ from idp.settings import Settings
 from idp.web import errors
 from idp.web.body_limit import BodyLimit
 from idp.web.middleware import SecurityHeaders
+from idp.web.request_context import RequestContext
 from idp.web.routes import routes
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,21 @@ async def _purge_periodically(rt: Runtime, seconds: float) -> None:
             log.info("purge: %s", purged)
         except Exception:  # a failed purge must not stop the server; the next one retries
             log.exception("purge failed")
+
+
+class Provider(Starlette):
+    """The application, inside `RequestContext`: Starlette puts its own error handling
+    outermost, and the line an unhandled error writes must carry the request's id too."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._trusted = settings.trusted_proxies
+        self._https_base = settings.base_url if settings.https else None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestContext(
+            super().build_middleware_stack(), trusted=self._trusted, https_base=self._https_base
+        )
 
 
 def create_app(
@@ -65,7 +83,8 @@ def create_app(
         if runtime is None:
             rt.close()
 
-    app = Starlette(
+    app = Provider(
+        settings,
         routes=routes(),
         middleware=[Middleware(SecurityHeaders, hsts=settings.https), Middleware(BodyLimit)],
         exception_handlers={

@@ -11,5 +11,5 @@ from idp.settings import Settings
 
 def app() -> Starlette:
     settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings)

@@ -114,6 +114,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings = Settings.from_env()
+    # The server's own level and format, for uvicorn's lines too (log_config=None: they
+    # go through the root logger, not uvicorn's handlers).
+    logs.configure(settings.log_level, settings.log_format, replace=True)
     if settings.is_sqlite:
         rt = _runtime(ctx)
         schema.upgrade(rt.database.engine)
@@ -125,8 +128,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=False,
         server_header=False,
-        # A line per request costs as much as a discovery answer: only when debugging.
-        access_log=settings.log_level == "DEBUG",
+        # idp.web.request_context writes the line per request, with its id and route.
+        access_log=False,
+        log_config=None,
         log_level=settings.log_level.lower(),
     )
 

@@ -55,6 +55,8 @@ class Settings:
     smtp_security: SmtpSecurity = "none"
     smtp_timeout: float = 10.0
     log_level: str = "INFO"
+    # "text" (readable) or "json" (one object a line, for a log collector).
+    log_format: str = "text"
     session_idle: timedelta = timedelta(hours=2)
     session_absolute: timedelta = timedelta(hours=12)
     password_min_length: int = 8
@@ -156,6 +158,7 @@ class Settings:
             "log_level": read(
                 "IDP_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"
             ),
+            "log_format": read("IDP_LOG_FORMAT", _choice("text", "json"), "text"),
         }
         values["secret_key"] = _secret_key(
             read("IDP_SECRET_KEY", str, None), database_url, base_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from idp.models import AuditEvent, Establishment
 from idp.store.tenancy import owned
+
+log = logging.getLogger("idp.audit")
 
 # The actor of what the platform operator does from the command line (no account of its own).
 OPERATOR = "operator"
@@ -115,6 +118,10 @@ def record(
     if not isinstance(event_type, EventType):
         # A free string would be an event type the console cannot offer.
         raise TypeError(f"audit events are of an EventType, not {event_type!r}")
+    if log.isEnabledFor(logging.INFO):
+        # The kind alone: who and what stay in the audit table, whose access is controlled.
+        # The request's id, establishment and address come with every line (idp.logs).
+        log.info("%s", event_type.value, extra={"audit": event_type.value})
     if session.new:
         session.flush()  # an establishment created in this transaction gets its id
     # A Core INSERT: every sign-in records an event, and the ORM's flush would cost more

@@ -1,5 +1,6 @@
 """The client's address: the peer, or, when the peer is a trusted reverse proxy
-(IDP_TRUSTED_PROXIES), the nearest untrusted address of X-Forwarded-For."""
+(IDP_TRUSTED_PROXIES), the nearest untrusted address of X-Forwarded-For. What else such a
+proxy says (X-Forwarded-Proto, X-Request-ID) is read in idp.web.request_context."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def is_trusted(peer: tuple[str, int] | list[object] | None, trusted: Sequence[Network]) -> bool:
+    """Whether the ASGI `client` (host, port) is one of the trusted reverse proxies."""
+    if not peer:
+        return False
+    address = _parse(str(peer[0]))
+    return address is not None and any(address in net for net in trusted)
 
 
 def client_ip(request: Request, trusted: Sequence[Network]) -> str | None:
