@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from idp.clock import Clock
 from idp.errors import IdpError
 from idp.mail import Mailer
+from idp.metrics import Metrics
 from idp.oauth.registry import Servers
 from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
@@ -50,14 +51,18 @@ class Provider(Starlette):
     """The application, inside `RequestContext`: Starlette puts its own error handling
     outermost, and the line an unhandled error writes must carry the request's id too."""
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._trusted = settings.trusted_proxies
-        self._https_base = settings.base_url if settings.https else None
+        self._settings = settings
+        self._metrics = metrics
 
     def build_middleware_stack(self) -> ASGIApp:
+        settings = self._settings
         return RequestContext(
-            super().build_middleware_stack(), trusted=self._trusted, https_base=self._https_base
+            super().build_middleware_stack(),
+            trusted=settings.trusted_proxies,
+            metrics=self._metrics,
+            https_base=settings.base_url if settings.https else None,
         )
 
 
@@ -85,6 +90,7 @@ def create_app(
 
     app = Provider(
         settings,
+        rt.metrics,
         routes=routes(),
         middleware=[Middleware(SecurityHeaders, hsts=settings.https), Middleware(BodyLimit)],
         exception_handlers={

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -21,6 +24,7 @@ from idp import __version__, demo, logs, schema
 from idp.accounts.imports import parse
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
+from idp.metrics import MULTIPROCESS_DIR
 from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
 from idp.services import accounts, clients, establishments, imports
@@ -117,6 +121,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     # The server's own level and format, for uvicorn's lines too (log_config=None: they
     # go through the root logger, not uvicorn's handlers).
     logs.configure(settings.log_level, settings.log_format, replace=True)
+    _metrics_directory(workers)
     if settings.is_sqlite:
         rt = _runtime(ctx)
         schema.upgrade(rt.database.engine)
@@ -133,6 +138,22 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         log_config=None,
         log_level=settings.log_level.lower(),
     )
+
+
+def _metrics_directory(workers: int) -> None:
+    """Several workers write their metrics to files that any of them adds up when scraped
+    (prometheus-client's multiprocess mode): in PROMETHEUS_MULTIPROC_DIR if the operator set
+    it (emptied first, before anything counts: the last run's files would count again),
+    else, with more than one worker, in a new directory. Set before the workers start,
+    which read it when they import prometheus-client."""
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    elif workers > 1:
+        os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="idp-metrics-")
 
 
 # -- db ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
@@ -25,6 +25,9 @@ from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from idp.metrics import Metrics
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -352,6 +355,21 @@ def _sqlite_pragmas(*, read_only: bool, busy: float):  # type: ignore[no-untyped
 _open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
 
 
+METRICS = "metrics"
+
+
+def metrics_of(session: Session) -> Metrics | None:
+    """The runtime's metrics, for store code that counts what it records."""
+    found: Metrics | None = session.info.get(METRICS)
+    return found
+
+
+def _count_connections(engine: Engine, metrics: Metrics, pool: str) -> None:
+    gauge = metrics.connections.labels(pool)
+    event.listen(engine, "checkout", lambda *_: gauge.inc())
+    event.listen(engine, "checkin", lambda *_: gauge.dec())
+
+
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run `callback` once the session's current transaction has committed; forgotten if it
     rolls back. For what must follow a change, never precede it (waking the outbox sender)."""
@@ -468,6 +486,7 @@ class Database:
         pool_size: int | None = None,
         timeout: float | None = None,
         busy_timeout: float = BUSY_SECONDS,
+        metrics: Metrics | None = None,
         **engine_kwargs: Any,
     ) -> None:
         self.url = url
@@ -485,8 +504,14 @@ class Database:
             )
         else:
             self.read_engine = self.engine
-        self._writer = sessionmaker(self.engine, expire_on_commit=False)
-        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+        # Store code counts what it records (idp.store.audit) through its session.
+        info = {METRICS: metrics} if metrics is not None else {}
+        self._writer = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
+        if metrics is not None:
+            _count_connections(self.engine, metrics, "writers")
+            if self.read_engine is not self.engine:
+                _count_connections(self.read_engine, metrics, "readers")
         for sessions in (self._writer, self._reader):
             event.listen(sessions, "after_commit", _run_after_commit)
             event.listen(sessions, "after_rollback", _forget_after_commit)

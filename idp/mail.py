@@ -23,6 +23,7 @@ from typing import Protocol, TextIO
 
 from idp.clock import Clock
 from idp.errors import MailError
+from idp.metrics import Metrics
 from idp.settings import Settings
 from idp.templating import Templates
 
@@ -64,6 +65,24 @@ def _domain(sender: str) -> str:
         return Address(addr_spec=address).domain or "localhost"
     except (ValueError, IndexError):
         return "localhost"
+
+
+class CountedMailer:
+    """A mailer whose sends and failures are counted (/metrics): every mail goes through
+    the runtime's, whatever the backend."""
+
+    def __init__(self, mailer: Mailer, metrics: Metrics) -> None:
+        self.inner = mailer
+        self._sent = metrics.mails.labels("sent")
+        self._failed = metrics.mails.labels("failed")
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.inner.send(message)
+        except BaseException:
+            self._failed.inc()
+            raise
+        self._sent.inc()
 
 
 class ConsoleMailer:

@@ -12,7 +12,8 @@ from idp.caches import Caches
 from idp.clock import Clock, SystemClock
 from idp.db import Database
 from idp.directory import Directory
-from idp.mail import Mailer, MessageRenderer, make_mailer
+from idp.mail import CountedMailer, Mailer, MessageRenderer, make_mailer
+from idp.metrics import Metrics
 from idp.oauth.keys import KeyPolicy, KeyRing
 from idp.oauth.logout import Logout
 from idp.oauth.redirect_uris import is_loopback_host
@@ -43,6 +44,8 @@ class Runtime:
     caches: Caches
     # What the provider may call itself (back-channel logout, jwks_uri), and how.
     outbound: Outbound
+    # What it counts, for /metrics.
+    metrics: Metrics
 
     def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a use case `use_case(rt, session, …)` in a unit of work of its own, committed
@@ -72,11 +75,13 @@ def build_runtime(
     IDP_DATABASE_TIMEOUT; commands (a migration, an import) take the time they need."""
     clock = clock or SystemClock()
     templates = Templates()
+    metrics = Metrics(per_establishment=settings.metrics_establishments)
     database = Database(
         settings.database_url,
         pool_size=settings.database_pool_size,
         timeout=settings.database_timeout if server else None,
         busy_timeout=settings.database_busy_timeout,
+        metrics=metrics,
     )
     # An old key stays published while any token it signed may live (plus clock skew).
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)
@@ -101,14 +106,18 @@ def build_runtime(
             parallelism=settings.argon2_parallelism,
             concurrency=settings.hash_concurrency,
             queue_timeout=settings.hash_queue_timeout,
+            metrics=metrics,
         ),
         templates=templates,
-        mailer=mailer or make_mailer(settings),
+        mailer=CountedMailer(mailer or make_mailer(settings), metrics),
         messages=MessageRenderer(templates, settings.mail_from, clock),
         keys=keys,
-        logout=Logout(settings, keys, database=database, clock=clock, outbound=outbound),
+        logout=Logout(
+            settings, keys, database=database, clock=clock, outbound=outbound, metrics=metrics
+        ),
         directory=Directory(caches),
         urls=Urls(settings.base_url),
         caches=caches,
         outbound=outbound,
+        metrics=metrics,
     )

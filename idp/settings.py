@@ -84,6 +84,11 @@ class Settings:
     throttle_ip_failures: int = 100
     # Reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[Network, ...] = ()
+    # /metrics: loopback only, unless a scraper presents this bearer token or comes from
+    # one of these networks; with the establishment as a label of the sign-in counter.
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_allow: tuple[Network, ...] = ()
+    metrics_establishments: bool = True
 
     @property
     def https(self) -> bool:
@@ -135,6 +140,9 @@ class Settings:
             "password_min_length": read("IDP_PASSWORD_MIN_LENGTH", _int(8, 64), 8),
             "password_min_score": read("IDP_PASSWORD_MIN_SCORE", _int(0, 4), 3),
             "trusted_proxies": read("IDP_TRUSTED_PROXIES", _networks, ()),
+            "metrics_token": read("IDP_METRICS_TOKEN", _token, None),
+            "metrics_allow": read("IDP_METRICS_ALLOW", _networks, ()),
+            "metrics_establishments": read("IDP_METRICS_ESTABLISHMENTS", _switch, True),
             "access_token_lifetime": timedelta(
                 minutes=read("IDP_ACCESS_TOKEN_MINUTES", _int(1, 60), 10)
             ),
@@ -227,6 +235,21 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _token(value: str) -> str:
+    if len(value) < 16 or not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError("16 printable ASCII characters or more, without spaces")
+    return value
+
+
+def _switch(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("1 or 0 (true or false)")
 
 
 def _networks(value: str) -> tuple[Network, ...]:

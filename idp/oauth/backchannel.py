@@ -32,6 +32,7 @@ import httpx
 
 from idp.clock import Clock
 from idp.db import Database, unavailable
+from idp.metrics import Metrics
 from idp.security.outbound import Outbound, Refused
 from idp.store import outbox
 
@@ -70,6 +71,10 @@ class Outcome(Enum):
     FAILED = "failed"  # worth another attempt
 
 
+# How /metrics counts an attempt's outcome (a failure with no retry left is abandoned).
+_COUNTED = {Outcome.DELIVERED: "delivered", Outcome.REFUSED: "refused"}
+
+
 @dataclass(frozen=True)
 class _Claimed:
     id: int
@@ -92,7 +97,9 @@ class Sender:
         timeout: float = 5.0,
         poll_interval: float = 1.0,
         batch: int = 10,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._database = database
         self._clock = clock
         self._sign = sign
@@ -197,11 +204,13 @@ class Sender:
     def _record(self, item: _Claimed, outcome: Outcome, error: str, until: datetime) -> None:
         now = self._clock.now()
         notice = item.notice
+        counted = _COUNTED.get(outcome, "abandoned")
         with self._database.session() as session:
             if outcome is Outcome.DELIVERED:
                 outbox.delivered(session, item.id, now)
             elif outcome is Outcome.FAILED and item.attempts <= len(RETRY_DELAYS):
                 delay = RETRY_DELAYS[item.attempts - 1]
+                counted = "retried"
                 if outbox.reschedule(
                     session, item.id, claimed_until=until, at=now + delay, error=error
                 ):
@@ -223,6 +232,8 @@ class Sender:
                     error,
                     notice.jti,
                 )
+        if self._metrics is not None:
+            self._metrics.backchannel.labels(counted).inc()
 
     # -- the server's background task ----------------------------------------------------
 

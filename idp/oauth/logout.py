@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from idp.clock import Clock
 from idp.db import Database, after_commit
+from idp.metrics import Metrics
 from idp.models import AuthorizationCode, Client, Establishment, SsoSession, Token, User
 from idp.oauth.backchannel import Notice, Sender
 from idp.oauth.keys import KeyRing
@@ -43,6 +44,7 @@ class Logout:
         outbound: Outbound,
         timeout: float = 5.0,
         poll_interval: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._keys = keys
@@ -57,6 +59,7 @@ class Logout:
             outbound=outbound,
             timeout=timeout,
             poll_interval=poll_interval,
+            metrics=metrics,
         )
 
     # -- within a unit of work -------------------------------------------------------------

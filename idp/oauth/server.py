@@ -306,6 +306,8 @@ class AccessTokens(JWTBearerTokenGenerator):
     def access_token_generator(
         self, client: Client, grant_type: str, user: User | None, scope: str
     ) -> str:
+        # Every grant issues its access token here: the one place tokens are counted.
+        self.server.rt.metrics.tokens.labels(grant_type).inc()
         now = self.server.rt.clock.now()
         claims = {
             "iss": self.issuer,

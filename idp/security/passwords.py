@@ -17,6 +17,7 @@ import asyncio
 import functools
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from idp.errors import Unavailable
+from idp.metrics import Metrics
 
 R = TypeVar("R")
 
@@ -47,7 +49,9 @@ class PasswordHasher:
         parallelism: int = 1,
         concurrency: int = 1,
         queue_timeout: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._argon2 = argon2.PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_kib,
@@ -128,7 +132,7 @@ class PasswordHasher:
     def _async_slot(self) -> _AsyncSlot:
         if self._async_slots is None:
             self._async_slots = anyio.Semaphore(self.concurrency)
-        return _AsyncSlot(self._async_slots, self._queue_timeout)
+        return _AsyncSlot(self._async_slots, self._queue_timeout, self._metrics)
 
 
 def _busy() -> Unavailable:
@@ -151,8 +155,11 @@ class _ThreadSlot:
 
 
 class _AsyncSlot:
-    def __init__(self, semaphore: anyio.Semaphore, timeout: float) -> None:
-        self._semaphore, self._timeout = semaphore, timeout
+    """A request's wait for a slot: counted (/metrics) as the queue's length while it
+    waits, how long it waited, and whether it gave up."""
+
+    def __init__(self, semaphore: anyio.Semaphore, timeout: float, metrics: Metrics | None) -> None:
+        self._semaphore, self._timeout, self._metrics = semaphore, timeout, metrics
 
     async def __aenter__(self) -> None:
         try:
@@ -161,10 +168,23 @@ class _AsyncSlot:
         except anyio.WouldBlock:
             pass
         else:
+            if self._metrics is not None:
+                self._metrics.hash_wait.observe(0)
             return
-        with anyio.move_on_after(self._timeout):
-            await self._semaphore.acquire()
-            return
+        metrics = self._metrics
+        started = time.monotonic()
+        if metrics is not None:
+            metrics.hash_queue.inc()
+        try:
+            with anyio.move_on_after(self._timeout):
+                await self._semaphore.acquire()
+                return
+        finally:
+            if metrics is not None:
+                metrics.hash_queue.dec()
+                metrics.hash_wait.observe(time.monotonic() - started)
+        if metrics is not None:
+            metrics.hash_refused.inc()
         raise _busy()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -239,9 +239,7 @@ def reset_student_password(
         )
     student = users.by_login(session, establishment, logins.normalise_typed(login))
     if student is None or student.role is not Role.STUDENT:
-        raise Forbidden(
-            STUDENTS_ONLY, detail=f"{login!r} is not a student of {establishment.code}"
-        )
+        raise Forbidden(STUDENTS_ONLY, detail=f"{login!r} is not a student of {establishment.code}")
     return reset_password(rt, session, code, student.login, actor=teacher.login)
 
 

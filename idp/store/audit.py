@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from idp.db import after_commit, metrics_of
 from idp.models import AuditEvent, Establishment
 from idp.store.tenancy import owned
 
@@ -122,6 +124,10 @@ def record(
         # The kind alone: who and what stay in the audit table, whose access is controlled.
         # The request's id, establishment and address come with every line (idp.logs).
         log.info("%s", event_type.value, extra={"audit": event_type.value})
+    if (metrics := metrics_of(session)) is not None:
+        # Counted once committed: an attempt rolled back did not happen.
+        code = establishment.code if establishment else None
+        after_commit(session, functools.partial(metrics.audited, event_type.value, code, details))
     if session.new:
         session.flush()  # an establishment created in this transaction gets its id
     # A Core INSERT: every sign-in records an event, and the ORM's flush would cost more

@@ -17,6 +17,7 @@ from sqlalchemy import Update, bindparam, case, delete, insert, or_, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from idp.db import metrics_of
 from idp.models import Throttle
 
 Delay = Callable[[int], timedelta | None]
@@ -199,6 +200,8 @@ def rate(
     if row.failures >= limit:
         waits.append(row.window_started_at + window - now)
     if waits:
+        if (metrics := metrics_of(session)) is not None:
+            metrics.throttle(scope)
         return max(1, int(max(waits).total_seconds() + 0.999))
     row.failures += 1
     row.last_failure_at = now

@@ -1,7 +1,9 @@
-"""Probes for the load balancer and the orchestrator."""
+"""Probes for the load balancer and the orchestrator, and the metrics for Prometheus."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idp import schema
+from idp.metrics import CONTENT_TYPE
+from idp.web.client_ip import client_ip
 from idp.web.rendering import runtime
 
 log = logging.getLogger(__name__)
@@ -55,3 +59,34 @@ def _keys_open(request: Request) -> bool:
     rt = runtime(request)
     with rt.database.session(write=False) as session:
         return bool(rt.keys.decrypts(session))
+
+
+async def metrics(request: Request) -> Response:
+    """The Prometheus text format, for this process or, with several workers, all of them.
+    Served to loopback; to a scraper elsewhere only with IDP_METRICS_TOKEN as a bearer
+    token or from IDP_METRICS_ALLOW (a request through a trusted proxy is judged by the
+    address the proxy received it from, not by the proxy's)."""
+    if not _may_scrape(request):
+        return JSONResponse(
+            {"error": "forbidden", "error_description": _REFUSED}, 403, headers=_NO_STORE
+        )
+    body = await run_in_threadpool(runtime(request).metrics.exposition)
+    return Response(body, media_type=CONTENT_TYPE, headers=_NO_STORE)
+
+
+_REFUSED = "Metrics are served to loopback, IDP_METRICS_ALLOW or an IDP_METRICS_TOKEN bearer."
+
+
+def _may_scrape(request: Request) -> bool:
+    settings = request.app.state.settings
+    if settings.metrics_token:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {settings.metrics_token}"
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+    address = client_ip(request, settings.trusted_proxies)
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return parsed.is_loopback or any(parsed in net for net in settings.metrics_allow)

@@ -1,7 +1,8 @@
 """What every request carries before any route sees it: an id (a trusted proxy's
 X-Request-ID, or a new one), returned in the response and on every log line the request
 causes; the scheme the client used, from a trusted proxy's X-Forwarded-Proto; and, when it
-ends, one log line with its route, status and latency (at INFO: the access log).
+ends, one log line with its route, status and latency (at INFO: the access log) and its
+count and latency in /metrics.
 
 This wraps the whole application, error pages included, so that the line an unhandled
 error writes carries the id too."""
@@ -19,6 +20,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idp.logs import CURRENT, RequestFields
+from idp.metrics import Metrics
 from idp.web.client_ip import Network, client_ip, is_trusted
 
 log = logging.getLogger("idp.request")
@@ -30,11 +32,17 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
 
 class RequestContext:
     def __init__(
-        self, app: ASGIApp, *, trusted: Sequence[Network], https_base: str | None = None
+        self,
+        app: ASGIApp,
+        *,
+        trusted: Sequence[Network],
+        metrics: Metrics,
+        https_base: str | None = None,
     ) -> None:
         """`https_base`: IDP_BASE_URL when it is https; a request a trusted proxy received
         over plain http is then sent there (308), as the proxy should have done."""
         self.app = app
+        self.metrics = metrics
         self.trusted = tuple(trusted)
         self.https_base = https_base.rstrip("/") if https_base else None
 
@@ -72,8 +80,10 @@ class RequestContext:
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            self.metrics.request(fields.route, fields.method, status, seconds)
             if log.isEnabledFor(logging.INFO):
-                latency = round((time.perf_counter() - started) * 1000, 1)
+                latency = round(seconds * 1000, 1)
                 log.info(
                     "%s %s %s %.1f ms",
                     fields.method,

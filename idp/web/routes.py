@@ -38,6 +38,7 @@ def routes() -> list[BaseRoute]:
         route("/", pages.home, name="home"),
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
+        Route("/metrics", health.metrics, name="metrics"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Browsers and bookmarks ask for /favicon.ico whatever the page says.
         Route(
@@ -95,9 +96,7 @@ def routes() -> list[BaseRoute]:
         route("/{code}/password/forgot", forgot.show, methods=["GET"], name="password_forgot"),
         route("/{code}/password/forgot", forgot.submit, methods=["POST"]),
         route("/{code}/students", students.page, methods=["GET"], name="students"),
-        route(
-            "/{code}/students/reset", students.confirm, methods=["GET"], name="students_reset"
-        ),
+        route("/{code}/students/reset", students.confirm, methods=["GET"], name="students_reset"),
         route("/{code}/students/reset", students.reset, methods=["POST"]),
         route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
         route("/{code}/admin", admin_dashboard.dashboard, name="admin"),
