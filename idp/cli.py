@@ -137,7 +137,12 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         access_log=False,
         log_config=None,
         log_level=settings.log_level.lower(),
+        # SIGTERM: no new connections; requests in flight get this long to finish.
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
+
+
+GRACEFUL_SECONDS = 30
 
 
 def _metrics_directory(workers: int) -> None:
