@@ -84,6 +84,8 @@ def create_app(
             # Back-channel logout notices: this instance's and, by polling, any other's.
             tasks.start_soon(rt.logout.sender.run)
             yield
+            # Stopping: the notice being sent finishes, the others go back to the outbox.
+            rt.logout.sender.stop()
             tasks.cancel_scope.cancel()
         if runtime is None:
             rt.close()

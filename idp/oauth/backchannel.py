@@ -111,6 +111,8 @@ class Sender:
         # Set from any thread (a request's, after its commit) to end the loop's wait.
         self._wake = threading.Event()
         self._closed = False
+        # Set when the server stops: what is claimed and not yet tried goes back.
+        self._stopping = False
         self._database_away = False
 
     def wake(self) -> None:
@@ -118,6 +120,13 @@ class Sender:
 
     def close(self) -> None:
         self._closed = True
+        self._wake.set()
+
+    def stop(self) -> None:
+        """The server is stopping (SIGTERM): the attempt under way finishes, the notices
+        claimed but not tried are handed back to the outbox for another instance (or this
+        one's next start) at once, rather than at the end of their lease."""
+        self._stopping = True
         self._wake.set()
 
     # -- one pass --------------------------------------------------------------------------
@@ -147,10 +156,17 @@ class Sender:
             ]
         if not claimed:
             return 0
+        attempted = 0
         with self._outbound.client(self._timeout) as http:
             for item in claimed:
                 if self._clock.now() >= until:
                     break  # the rest is no longer ours: another sender may have it
+                if self._closed or self._stopping:
+                    with self._database.session() as session:
+                        ids = [rest.id for rest in claimed[attempted:]]
+                        outbox.release(session, ids, claimed_until=until)
+                    break
+                attempted += 1
                 try:
                     outcome, error = self._attempt(http, item.notice)
                 except Exception as exc:  # one bad row must not stop the others
@@ -162,7 +178,7 @@ class Sender:
     def drain(self) -> int:
         """Deliver until nothing is due now (tests; the loop). Returns the attempts made."""
         attempts = 0
-        while not self._closed and (n := self.deliver_due(self._batch)):
+        while not (self._closed or self._stopping) and (n := self.deliver_due(self._batch)):
             attempts += n
         return attempts
 
@@ -242,7 +258,8 @@ class Sender:
         until cancelled. The poll finds what other instances queued, and retries."""
         # Our own worker thread: a slow module never takes one of the requests' threads.
         limiter = anyio.CapacityLimiter(1)
-        while not self._closed:
+        self._stopping = False  # a new start (tests start and stop one runtime's app often)
+        while not (self._closed or self._stopping):
             # Cleared before the pass: a wake during it is not lost, the next wait returns.
             self._wake.clear()
             try:

@@ -116,6 +116,23 @@ def reschedule(
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def release(session: Session, notice_ids: Sequence[int], *, claimed_until: datetime) -> int:
+    """Hand back claimed notices that were not attempted (the sender is stopping): due at
+    once for any other sender, the attempt their claim counted taken back. Same claim rule."""
+    if not notice_ids:
+        return 0
+    result = session.execute(
+        update(BackchannelNotice)
+        .where(
+            BackchannelNotice.id.in_(notice_ids),
+            BackchannelNotice.claimed_until == claimed_until,
+        )
+        .values(claimed_until=None, attempts=BackchannelNotice.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
 def abandon(
     session: Session, notice_id: int, *, claimed_until: datetime, now: datetime, error: str
 ) -> bool:

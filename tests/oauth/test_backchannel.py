@@ -581,3 +581,28 @@ def test_purge_removes_finished_notices_a_day_later(rt, school, receivers, clock
     assert pending.uri == down.url and pending.next_attempt_at is not None
     with rt.database.session() as s:
         assert s.scalar(select(func.count()).select_from(BackchannelNotice)) == 1
+
+
+def test_a_stopping_sender_hands_back_what_it_has_not_tried(rt, school, receivers, clock):
+    """SIGTERM during a batch: the notice being sent is finished and recorded, the rest of
+    the claimed batch is due again at once for any sender, its attempt not counted."""
+    receiver = receivers(delay=0.3)
+    queue_many(rt, receiver.url, 4)
+    sender = Sender(
+        rt.database, clock, sign=rt.logout.logout_token, issuer=rt.settings.issuer,
+        outbound=rt.outbound,
+    )  # fmt: skip
+    claimed: list[int] = []
+    worker = threading.Thread(target=lambda: claimed.append(sender.deliver_due(limit=4)))
+    worker.start()
+    while not receiver.got:  # the first notice is being received
+        time.sleep(0.01)
+    sender.stop()
+    worker.join(timeout=10)
+    assert claimed == [4]
+    assert len(receiver.got) == 1
+    states = sorted((r.delivered_at is not None, r.attempts, r.claimed_until) for r in rows(rt))
+    assert states == [(False, 0, None)] * 3 + [(True, 1, None)]
+    # Another sender (or this instance started again) takes them at once, not in minutes.
+    assert rt.logout.drain() == 3
+    assert len(receiver.got) == 4
