@@ -53,6 +53,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_env(directory: Path, base_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a server under test: none of the outer IDP_* settings, a SQLite
+    database and a secret key of its own in `directory`, then `settings` (IDP_… names)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env |= {
+        "IDP_DATABASE_URL": f"sqlite:///{directory / 'idp.db'}",
+        "IDP_SECRET_KEY": secrets.token_urlsafe(48),
+        "IDP_BASE_URL": base_url,
+        **settings,
+    }
+    return env
+
+
 def run_command(
     args: list[str | Path],
     *,

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import html
 import json
-import os
 import re
 import secrets
 from pathlib import Path
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
-from e2e.conftest import IDP, _free_port, run_command, start_server, stop_server
+from e2e.conftest import IDP, _free_port, run_command, server_env, start_server, stop_server
 
 from helpers import UAI_A, Mailbox, text_of
 
@@ -86,18 +85,16 @@ def pkce() -> tuple[str, str]:
 def test_no_line_at_debug_carries_a_secret(tmp_path: Path, fmt: str) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env |= {
-        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.db'}",
-        "IDP_SECRET_KEY": secrets.token_urlsafe(48),
-        "IDP_ARGON2_MEMORY_KIB": "1024",
-        "IDP_ARGON2_TIME_COST": "1",
-        "IDP_MAIL_BACKEND": "file",
-        "IDP_MAIL_DIR": str(tmp_path / "mail"),
-        "IDP_BASE_URL": base,
-        "IDP_LOG_LEVEL": "DEBUG",
-        "IDP_LOG_FORMAT": fmt,
-    }
+    env = server_env(
+        tmp_path,
+        base,
+        IDP_ARGON2_MEMORY_KIB="1024",
+        IDP_ARGON2_TIME_COST="1",
+        IDP_MAIL_BACKEND="file",
+        IDP_MAIL_DIR=str(tmp_path / "mail"),
+        IDP_LOG_LEVEL="DEBUG",
+        IDP_LOG_FORMAT=fmt,
+    )
 
     def idp(*args: str) -> str:
         return run_command([IDP, *args], cwd=tmp_path, env=env)

@@ -4,13 +4,11 @@ files do not count again."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from e2e.conftest import IDP, _free_port, run_command, start_server, stop_server
+from e2e.conftest import IDP, _free_port, run_command, server_env, start_server, stop_server
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -51,14 +49,9 @@ def test_every_scrape_adds_up_every_worker(tmp_path: Path) -> None:
     # A file left by a previous run: its count must not come back.
     stale = metrics_dir / "counter_999999.db"
     stale.write_bytes(b"\0" * 16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env |= {
-        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.db'}",
-        "IDP_SECRET_KEY": secrets.token_urlsafe(48),
-        "IDP_BASE_URL": base,
-        "IDP_LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
+    env = server_env(
+        tmp_path, base, IDP_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    )
     run_command([IDP, "db", "upgrade"], cwd=tmp_path, env=env)
     server = start_server(
         [IDP, "serve", "--port", str(port), "--workers", "2"],

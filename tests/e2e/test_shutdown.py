@@ -3,15 +3,13 @@ finish: a pupil whose password is being checked gets the answer, not a broken pa
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import threading
 import time
 from pathlib import Path
 
 import httpx
-from e2e.conftest import IDP, _free_port, run_command, start_server
+from e2e.conftest import IDP, _free_port, run_command, server_env, start_server
 
 from helpers import UAI_A, csrf_from
 
@@ -21,16 +19,11 @@ SCHOOL = "lp-a"
 def test_a_request_in_flight_is_answered_before_the_server_stops(tmp_path: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env |= {
-        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.db'}",
-        "IDP_SECRET_KEY": secrets.token_urlsafe(48),
-        "IDP_BASE_URL": base,
-        # A slow hash: the sign-in is still being checked when the signal comes.
-        "IDP_ARGON2_MEMORY_KIB": "8192",
-        "IDP_ARGON2_TIME_COST": "60",
-        "IDP_LOG_LEVEL": "INFO",
-    }
+    # A slow hash: the sign-in is still being checked when the signal comes.
+    env = server_env(
+        tmp_path, base, IDP_ARGON2_MEMORY_KIB="8192", IDP_ARGON2_TIME_COST="60",
+        IDP_LOG_LEVEL="INFO",
+    )  # fmt: skip
     run_command([IDP, "db", "upgrade"], cwd=tmp_path, env=env)
     run_command([IDP, "establishment", "create", SCHOOL, "--name", "Lycée A", "--uai", UAI_A,
                  "--email", "secretariat@lp-a.example"], cwd=tmp_path, env=env)  # fmt: skip
