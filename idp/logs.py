@@ -33,8 +33,18 @@ QUIET = ("sqlalchemy", "authlib", "httpx", "httpcore", "multipart", "python_mult
 FIELDS = ("request_id", "establishment", "client")
 
 
+# An email address anywhere in a line (an SMTP server's refusal quotes the recipient).
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
 def escape(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def without_emails(text: str) -> str:
+    """`jean.dupont@exemple.fr` → `j***@exemple.fr`, wherever it is in a finished line
+    (tracebacks included): the last guard, whatever a message or an exception quoted."""
+    return _EMAIL.sub(r"\1***@\2", text)
 
 
 class RequestFields:
@@ -92,7 +102,10 @@ class WithRequest(logging.Filter):
 
 class OneLineFormatter(logging.Formatter):
     """The message escaped, then the request's fields as `key=value`; a traceback, when
-    there is one, keeps its own lines."""
+    there is one, keeps its own lines. No email address in full."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return without_emails(super().format(record))
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape(record.message)
@@ -105,10 +118,16 @@ class OneLineFormatter(logging.Formatter):
         return f"{line} [{' '.join(fields)}]" if fields else line
 
 
+class _JsonLines(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return without_emails(super().format(record))
+
+
 def json_formatter() -> logging.Formatter:
     """`{"time": …, "level": …, "logger": …, "event": …, "request_id": …, …}`: the record's
-    extra fields (the request's, a status, a latency) go in as they are."""
-    return JsonFormatter(
+    extra fields (the request's, a status, a latency) go in as they are. No email address
+    in full."""
+    return _JsonLines(
         "{levelname}{name}{message}",
         style="{",
         # uvicorn's copy of its message with terminal colours.

@@ -38,3 +38,32 @@ def test_a_traceback_keeps_its_lines():
     assert lines[0] == "WARNING idp.test.logs: failed on /a\\nb"
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == "ValueError: boom"
+
+
+def test_no_email_address_in_full_in_either_format():
+    import json
+
+    from idp.logs import json_formatter
+
+    address = "jean.dupont@exemple.fr"
+    for is_json, formatter in ((False, OneLineFormatter(FORMAT)), (True, json_formatter())):
+        out = io.StringIO()
+        handler = logging.StreamHandler(out)
+        handler.setFormatter(formatter)
+        logger = logging.getLogger("idp.test.emails")
+        logger.addHandler(handler)
+        logger.propagate = False
+        try:
+            logger.error("mail: SMTP refused 1 recipient(s): %s: 550 unknown", address)
+            try:
+                raise ValueError(f"<{address}>: Recipient address rejected")
+            except ValueError:
+                logger.exception("failed")
+        finally:
+            logger.removeHandler(handler)
+        text = out.getvalue()
+        assert address not in text and "dupont" not in text
+        assert "j***@exemple.fr: 550 unknown" in text
+        assert "<j***@exemple.fr>: Recipient address rejected" in text
+        if is_json:  # still one object a line
+            assert len([json.loads(line) for line in text.splitlines()]) == 2
