@@ -155,8 +155,10 @@ def _metrics_directory(workers: int) -> None:
     if directory:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        for stale in path.glob("*.db"):
-            stale.unlink()
+        # prometheus-client's files only (never, say, a SQLite database kept there).
+        for kind in ("counter", "gauge", "histogram", "summary"):
+            for stale in path.glob(f"{kind}_*.db"):
+                stale.unlink()
     elif workers > 1:
         os.environ[MULTIPROCESS_DIR] = tempfile.mkdtemp(prefix="idp-metrics-")
 

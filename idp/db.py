@@ -364,31 +364,67 @@ def metrics_of(session: Session) -> Metrics | None:
     return found
 
 
+_COUNTED = "idp_counted"
+
+
 def _count_connections(engine: Engine, metrics: Metrics, pool: str) -> None:
+    """Connections checked out, by pool. SQLAlchemy also checks in a connection whose
+    checkout failed (a reconnection refused): only one that was counted is uncounted."""
     gauge = metrics.connections.labels(pool)
-    event.listen(engine, "checkout", lambda *_: gauge.inc())
-    event.listen(engine, "checkin", lambda *_: gauge.dec())
+
+    def checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.info[_COUNTED] = True
+        gauge.inc()
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_COUNTED, False):
+            gauge.dec()
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's current transaction has committed; forgotten if it
-    rolls back. For what must follow a change, never precede it (waking the outbox sender)."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    """Run `callback` once the session's transaction has committed, forgotten if it (or
+    the savepoint it was registered in) rolls back. For what must follow a change, never
+    precede it (waking the outbox sender, counting an audited event)."""
+    tag = session.get_nested_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((tag, callback))
 
 
 _AFTER_COMMIT = "after_commit"
 
 
 def _run_after_commit(session: Session) -> None:
-    for callback in session.info.pop(_AFTER_COMMIT, []):
+    if session.in_nested_transaction():
+        return  # a savepoint released: its callbacks wait for the transaction's commit
+    for _, callback in session.info.pop(_AFTER_COMMIT, []):
         try:
             callback()
         except Exception:  # the change is committed; a failed follow-up must not undo it
             log.exception("after-commit callback failed")
 
 
-def _forget_after_commit(session: Session, *_: Any) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+def _forget_after_commit(session: Session, rolled_back: Any) -> None:
+    """A rollback: the whole transaction's callbacks go, or a savepoint's own (those
+    registered inside it), the others staying for the commit."""
+    pending = session.info.get(_AFTER_COMMIT)
+    if not pending:
+        return
+    if not rolled_back.nested:
+        session.info.pop(_AFTER_COMMIT, None)
+        return
+    session.info[_AFTER_COMMIT] = [
+        (tag, callback) for tag, callback in pending if not _inside(tag, rolled_back)
+    ]
+
+
+def _inside(tag: Any, transaction: Any) -> bool:
+    while tag is not None:
+        if tag is transaction:
+            return True
+        tag = tag.parent
+    return False
 
 
 async def release(session: Session) -> None:
@@ -514,7 +550,7 @@ class Database:
                 _count_connections(self.read_engine, metrics, "readers")
         for sessions in (self._writer, self._reader):
             event.listen(sessions, "after_commit", _run_after_commit)
-            event.listen(sessions, "after_rollback", _forget_after_commit)
+            event.listen(sessions, "after_soft_rollback", _forget_after_commit)
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self._writer, self._reader) if write else UnitOfWork(self._reader)

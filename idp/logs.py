@@ -34,7 +34,7 @@ FIELDS = ("request_id", "establishment", "client")
 
 
 # An email address anywhere in a line (an SMTP server's refusal quotes the recipient).
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_EMAIL = re.compile(r"([^\s@<>\"',;:(\[])[^\s@<>\"',;:(\[]*@([\w-]+(?:\.[\w-]+)+)")
 
 
 def escape(text: str) -> str:

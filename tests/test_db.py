@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from idp.db import read
+from idp.db import after_commit, read
 from idp.models import Establishment
 from idp.runtime import Runtime, build_runtime
 from idp.settings import Settings
@@ -129,3 +129,62 @@ def test_a_postgresql_reader_sends_each_statement_alone(
             assert writer.execute(same_start).scalar() is False  # BEGIN came first
     finally:
         rt.close()
+
+
+def test_what_follows_a_commit_waits_for_the_transaction_not_a_savepoint(rt: Runtime) -> None:
+    """after_commit: a savepoint released is not the commit; a savepoint rolled back takes
+    its own callbacks with it and leaves the others; a rollback takes them all."""
+    ran: list[str] = []
+    with rt.database.session() as session:
+        session.execute(text("SELECT 1"))
+        after_commit(session, lambda: ran.append("outside"))
+        with session.begin_nested():
+            after_commit(session, lambda: ran.append("kept savepoint"))
+        assert ran == []  # released, not committed
+        try:
+            with session.begin_nested():
+                after_commit(session, lambda: ran.append("rolled-back savepoint"))
+                with session.begin_nested():
+                    after_commit(session, lambda: ran.append("inner of rolled-back"))
+                raise RuntimeError("undo the savepoint")
+        except RuntimeError:
+            pass
+        assert ran == []
+    assert ran == ["outside", "kept savepoint"]
+
+    ran.clear()
+    with pytest.raises(RuntimeError), rt.database.session() as session:
+        session.execute(text("SELECT 1"))
+        after_commit(session, lambda: ran.append("never"))
+        raise RuntimeError("roll back")
+    assert ran == []
+
+
+def test_a_failed_checkout_is_not_uncounted(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The connections gauge: a checkout that fails (SQLAlchemy checks such a connection in
+    again) leaves it where it was, never below zero."""
+    from sqlalchemy import event
+
+    broken = build_runtime(replace(settings, database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    gauge = broken.metrics.connections.labels("writers")
+    try:
+        engine = broken.database.engine
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            assert gauge._value.get() == 1
+        assert gauge._value.get() == 0
+
+        def refuse(*_: object) -> None:
+            raise RuntimeError("the database went away")
+
+        # Refused before the gauge's own listener has counted it.
+        event.listen(engine, "checkout", refuse, insert=True)
+        with pytest.raises(RuntimeError), engine.connect():
+            pass
+        event.remove(engine, "checkout", refuse)
+        assert gauge._value.get() == 0
+        with engine.connect():
+            assert gauge._value.get() == 1
+        assert gauge._value.get() == 0
+    finally:
+        broken.close()

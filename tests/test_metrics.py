@@ -75,6 +75,12 @@ def test_a_proxy_on_loopback_does_not_open_it_to_everyone(settings, rt):
     with browser(app, "127.0.0.1") as proxy:
         assert proxy.get("/metrics", headers={"X-Forwarded-For": "203.0.113.4"}).status_code == 403
         assert proxy.get("/metrics").status_code == 200
+    # Nor one that IDP_TRUSTED_PROXIES forgot to name: what it forwards is not local.
+    untrusted = create_app(settings, runtime=rt)
+    with browser(untrusted, "127.0.0.1") as proxy:
+        assert proxy.get("/metrics", headers={"X-Forwarded-For": "203.0.113.4"}).status_code == 403
+        assert proxy.get("/metrics", headers={"Forwarded": "for=203.0.113.4"}).status_code == 403
+        assert proxy.get("/metrics").status_code == 200
 
 
 def test_it_counts_what_was_just_done(settings, rt, app, client, school):

@@ -89,4 +89,13 @@ def _may_scrape(request: Request) -> bool:
         parsed = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    return parsed.is_loopback or any(parsed in net for net in settings.metrics_allow)
+    if any(parsed in net for net in settings.metrics_allow):
+        return True
+    # Loopback, unless it is a proxy on this machine that IDP_TRUSTED_PROXIES does not name,
+    # forwarding someone else's request: that someone is not known to be local.
+    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    return parsed.is_loopback and not (forwarded and address == _peer(request))
+
+
+def _peer(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -96,7 +96,8 @@ class RequestContext:
 
     async def _to_https(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
-        path = scope.get("path", "/")
+        # As sent (still percent-encoded): `/a%3Fb` stays a path, not a query.
+        path = (scope.get("raw_path") or scope.get("path", "/").encode()).decode("latin-1")
         target = f"{self.https_base}{path}" + (f"?{query}" if query else "")
         await RedirectResponse(target, status_code=308)(scope, receive, send)
 

@@ -137,6 +137,9 @@ def test_https_behind_a_trusted_proxy(settings, rt):
         plain = proxy.get("/healthz?x=1", headers={"x-forwarded-proto": "http"})
         assert plain.status_code == 308
         assert plain.headers["location"] == "https://connect.example/healthz?x=1"
+        # The path as sent: an encoded `?` stays in the path.
+        encoded = proxy.get("/a%3Fb", headers={"x-forwarded-proto": "http"})
+        assert encoded.headers["location"] == "https://connect.example/a%3Fb"
         # A chain of proxies: the first one saw the client.
         chained = proxy.get("/healthz", headers={"x-forwarded-proto": "https, http"})
         assert chained.status_code == 200
