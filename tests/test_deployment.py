@@ -191,3 +191,20 @@ def test_the_scripts_say_how_to_use_them():
                                 check=False)  # fmt: skip
         assert result.returncode == 2
         assert result.stderr.startswith("usage:")
+
+
+def test_the_systemd_unit_is_valid(tmp_path):
+    """`systemd-analyze verify` on the unit as shipped, its programs pointed at ones that
+    exist here (/opt/cpro-connect is the operator's)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        missing_service("systemd-analyze (Debian package systemd) to check the unit")
+    unit = (DEPLOY / "cpro-connect.service").read_text()
+    assert "ExecStart=/opt/cpro-connect/.venv/bin/idp serve" in unit
+    local = tmp_path / "cpro-connect.service"
+    local.write_text(unit.replace("/opt/cpro-connect/.venv/bin/idp", str(IDP)))
+    result = subprocess.run(
+        [analyze, "verify", str(local)], capture_output=True, text=True, check=False
+    )
+    complaints = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode == 0 and not complaints, complaints
