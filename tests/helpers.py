@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 UAI_A = "0750655E"
 UAI_B = "0999999F"
@@ -66,3 +72,31 @@ def change_password(client, code: str, new: str, confirmation: str | None = None
     if current is not None:
         data["current_password"] = current
     return client.post(f"/{code}/password/change", data=data)
+
+
+def self_signed(host: str, certfile: Path, keyfile: Path) -> None:
+    """A certificate for `host` only (its own CA, valid an hour either side of now), and
+    its key, written as PEM: for a TLS server on loopback that a test client trusts."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from starlette.requests import Request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _parse(value: str) -> Address | None:
     """An address as proxies write it: `203.0.113.5`, `203.0.113.5:4711`, `[2001:db8::1]:443`,
     `fe80::1%eth0` (the port and the zone are dropped)."""
     text = value.strip()
@@ -27,12 +28,15 @@ def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def _within(address: Address | None, trusted: Sequence[Network]) -> bool:
+    return address is not None and any(address in net for net in trusted)
+
+
 def is_trusted(peer: tuple[str, int] | list[object] | None, trusted: Sequence[Network]) -> bool:
     """Whether the ASGI `client` (host, port) is one of the trusted reverse proxies."""
     if not peer:
         return False
-    address = _parse(str(peer[0]))
-    return address is not None and any(address in net for net in trusted)
+    return _within(_parse(str(peer[0])), trusted)
 
 
 def client_ip(request: Request, trusted: Sequence[Network]) -> str | None:
@@ -40,7 +44,7 @@ def client_ip(request: Request, trusted: Sequence[Network]) -> str | None:
     if peer is None:
         return None
     address = _parse(peer)
-    if address is None or not any(address in net for net in trusted):
+    if not _within(address, trusted):
         return str(address) if address else peer[:45]
     # Right to left: each trusted proxy appended the address it received from. Every
     # header line counts: some proxies add a line of their own rather than append.
@@ -50,6 +54,6 @@ def client_ip(request: Request, trusted: Sequence[Network]) -> str | None:
         parsed = _parse(hop)
         if parsed is None:
             return str(address)  # a malformed header: trust nothing in it
-        if not any(parsed in net for net in trusted):
+        if not _within(parsed, trusted):
             return str(parsed)
     return str(address)

@@ -4,7 +4,6 @@ and a request id passed on and believed, /metrics not served, cookies Secure."""
 
 from __future__ import annotations
 
-import datetime
 import re
 import shutil
 import subprocess
@@ -12,40 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from e2e.conftest import IDP, _free_port, run_command, server_env, start_server, stop_server
 
 from conftest import missing_service
-from helpers import UAI_A
+from helpers import UAI_A, self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def certificate(directory: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connect.cpro.example")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (directory / "fullchain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "privkey.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 def test_the_shipped_nginx_config_in_front_of_the_provider(tmp_path: Path) -> None:
@@ -60,7 +31,7 @@ def test_the_shipped_nginx_config_in_front_of_the_provider(tmp_path: Path) -> No
     run_command([IDP, "db", "upgrade"], cwd=tmp_path, env=env)
     run_command([IDP, "establishment", "create", "lp-a", "--name", "Lycée A", "--uai", UAI_A,
                  "--email", "secretariat@lp-a.example"], cwd=tmp_path, env=env)  # fmt: skip
-    certificate(tmp_path)
+    self_signed("connect.cpro.example", tmp_path / "fullchain.pem", tmp_path / "privkey.pem")
     site = (ROOT / "deploy/nginx.conf").read_text()
     site = re.sub(r"    server 10\.0\.0\.11:8000 .*\n    server 10\.0\.0\.12:8000 .*\n",
                   f"    server 127.0.0.1:{backend};\n", site)  # fmt: skip

@@ -10,7 +10,6 @@ private one no /etc/hosts entry gives) goes through the runtime's resolver seam.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import gzip
 import ipaddress
 import socket
@@ -24,10 +23,6 @@ from html import unescape
 import httpx
 import pytest
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -36,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from helpers import UAI_A, csrf_from, sign_in
+from helpers import UAI_A, csrf_from, self_signed, sign_in
 from idp.models import Client
 from idp.runtime import build_runtime
 from idp.security.outbound import Outbound, Refused, is_loopback_name, is_public, literal
@@ -475,32 +470,8 @@ def test_a_compressed_answer_is_refused_unread(server):
 def tls(tmp_path):  # type: ignore[no-untyped-def]
     """A certificate for module.cpro.example only (no IP address in it), and a client
     context that trusts it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "module.cpro.example")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("module.cpro.example")]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    self_signed("module.cpro.example", certfile, keyfile)
     context = ssl.create_default_context(cafile=str(certfile))
     s = Server(str(certfile), str(keyfile))
     yield s, context
