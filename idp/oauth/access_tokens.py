@@ -31,14 +31,15 @@ def verify_access_token(
     allow_expired: bool = False,
 ) -> dict[str, Any] | str:
     """The claims of one of our JWT access tokens (RFC 9068 §4), or why it is refused."""
-    keys = server.keys.verification_keys(session, server.establishment_id)
     try:
-        decoded = jwt.decode(presented, keys, algorithms=ACCESS_TOKEN_ALGS)
+        header, claims = server.keys.verified(
+            session, server.establishment_id, presented, ACCESS_TOKEN_ALGS
+        )
     except MALFORMED:
         return "The access token is invalid."
-    if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+    typ = header.get("typ", "")
+    if not isinstance(typ, str) or typ.lower() not in ("at+jwt", "application/at+jwt"):
         return "The access token is invalid."
-    claims = decoded.claims
     now = int(server.rt.clock.now().timestamp())
     expired = not isinstance(claims.get("exp"), int) or claims["exp"] <= now
     if claims.get("iss") != server.issuer or (expired and not allow_expired):

@@ -12,7 +12,6 @@ from authlib.oauth2.rfc6749 import ResourceProtector
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
-from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
@@ -52,7 +51,9 @@ class AccessTokenValidator(JWTBearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> JWTAccessTokenClaims:
         try:
-            decoded = jwt.decode(token_string, self.get_jwks(), algorithms=ACCESS_TOKEN_ALGS)
+            header, claims = self.server.keys.verified(
+                self.session, self.server.establishment_id, token_string, ACCESS_TOKEN_ALGS
+            )
         except MALFORMED as exc:
             raise InvalidTokenError("The access token is invalid.") from exc
         essential = {"essential": True}
@@ -67,7 +68,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):
             "iat": dict(essential),
             "jti": dict(essential),
         }
-        return JWTAccessTokenClaims(decoded.claims, decoded.header, options)  # type: ignore[arg-type]
+        return JWTAccessTokenClaims(claims, header, options)  # type: ignore[arg-type]
 
     def validate_token(self, token, scopes, request, **_: Any) -> None:  # type: ignore[no-untyped-def,override]
         now = int(self.server.rt.clock.now().timestamp())
