@@ -67,6 +67,10 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("establishment_id", "login"),
+        # The school register's identifiers (SIECLE): an account matches on either. NULLs
+        # do not collide, on SQLite as on PostgreSQL.
+        UniqueConstraint("establishment_id", "eleve_id"),
+        UniqueConstraint("establishment_id", "ine"),
         Index("ix_users_establishment_id_role", "establishment_id", "role"),
         Index("ix_users_establishment_id_last_name", "establishment_id", "last_name"),
     )
@@ -101,6 +105,12 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SIECLE's ELEVE_ID and the national pupil identifier (INE): never sent to modules.
+    eleve_id: Mapped[str | None] = mapped_column(String(20))
+    ine: Mapped[str | None] = mapped_column(String(11))
+    # When an import found the person gone (a leaving date passed, or absent from a full
+    # export): the account and its personal data are purged IDP_LEAVER_RETENTION_DAYS later.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     groups: Mapped[list[UserGroup]] = relationship(
         back_populates="user",
@@ -117,7 +127,13 @@ class User(Base):
 
     @property
     def group_names(self) -> list[str]:
-        return [g.name for g in self.groups]
+        """The groups that are not the class."""
+        return [g.name for g in self.groups if not g.is_class]
+
+    @property
+    def class_names(self) -> list[str]:
+        """The class (SIECLE's division; one, in practice)."""
+        return [g.name for g in self.groups if g.is_class]
 
     @property
     def password_state(self) -> str:
@@ -128,7 +144,8 @@ class User(Base):
 
 
 class UserGroup(Base):
-    """A class or group (`Classe` in school exports) a user belongs to."""
+    """A class (`Classe` in school exports, a division in SIECLE) or a group a user
+    belongs to."""
 
     __tablename__ = "user_groups"
     __table_args__ = (
@@ -142,6 +159,7 @@ class UserGroup(Base):
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
+    is_class: Mapped[bool] = mapped_column(Boolean, default=True)
 
     user: Mapped[User] = relationship(back_populates="groups")
 

@@ -232,7 +232,7 @@ def test_user_add_records_everything(idp, school, rt):
         assert user.password_state == "initial"
         assert user.email == "eloise@lp-a.example"
         assert user.email_verified is False
-        assert user.group_names == ["BAC2", "CAP1"]
+        assert user.class_names == ["BAC2", "CAP1"]
         assert len(user.sub) == 32
         event = session.scalar(select(AuditEvent).where(AuditEvent.type == "user.created"))
         assert event.subject == "eloise.oeuvrard"

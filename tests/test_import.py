@@ -89,7 +89,7 @@ def test_the_same_person_is_updated_not_duplicated(idp, school, rt, tmp_path):
     assert again.stdout.strip() == "created: 1, updated: 1, deactivated: 0, refused: 0"
     everyone = people(rt)
     assert set(everyone) == {"lea.martin", "lea.martin2"}
-    assert everyone["lea.martin"].group_names == ["CAP2"]
+    assert everyone["lea.martin"].class_names == ["CAP2"]
     assert everyone["lea.martin"].email == "lea@x.example"
 
 

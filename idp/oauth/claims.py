@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 def claim_values(
     user: User | Holder, establishment: Establishment, names: list[str]
 ) -> dict[str, Any]:
-    """The values of `names` (and of the cheap claims beside them): the groups take a query
-    of their own, made only when they are asked for."""
+    """The values of `names` (and of the cheap claims beside them): the class and groups take
+    a query of their own, made only when they are asked for."""
     values = {
         "sub": user.sub,
         "preferred_username": user.login,
@@ -36,6 +36,8 @@ def claim_values(
     }
     if "groups" in names:
         values["groups"] = user.group_names
+    if "classes" in names:
+        values["classes"] = user.class_names
     return values
 
 

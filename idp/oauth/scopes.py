@@ -6,7 +6,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
     "profile": ("preferred_username", "given_name", "family_name", "name"),
     "email": ("email", "email_verified"),
-    "cpro": ("establishment", "role", "profile", "groups"),
+    "cpro": ("establishment", "role", "profile", "classes", "groups"),
     "offline_access": (),
 }
 SCOPES = tuple(SCOPE_CLAIMS)

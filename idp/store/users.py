@@ -139,6 +139,9 @@ def new(
     email: str | None,
     groups: Iterable[str],
     now: datetime,
+    others: Iterable[str] = (),
+    eleve_id: str | None = None,
+    ine: str | None = None,
 ) -> User:
     """A User not yet added to the session (bulk imports add many at once)."""
     user = User(
@@ -155,15 +158,27 @@ def new(
         active=True,
         created_at=now,
         updated_at=now,
+        eleve_id=eleve_id,
+        ine=ine,
     )
-    set_groups(user, groups)
+    set_groups(user, groups, others)
     return user
 
 
-def set_groups(user: User, groups: Iterable[str]) -> None:
-    names = list(dict.fromkeys(groups))
-    if user.group_names != names:
-        user.groups = [UserGroup(establishment_id=user.establishment_id, name=n) for n in names]
+def set_groups(user: User, classes: Iterable[str], others: Iterable[str] | None = None) -> None:
+    """The user's classes and, unless `others` is None (kept as they are), other groups."""
+    wanted_classes = list(dict.fromkeys(classes))
+    wanted_others = user.group_names if others is None else list(dict.fromkeys(others))
+    wanted_others = [n for n in dict.fromkeys(wanted_others) if n not in wanted_classes]
+    if user.class_names == wanted_classes and user.group_names == wanted_others:
+        return
+    user.groups = [
+        UserGroup(establishment_id=user.establishment_id, name=n, is_class=True)
+        for n in wanted_classes
+    ] + [
+        UserGroup(establishment_id=user.establishment_id, name=n, is_class=False)
+        for n in wanted_others
+    ]
 
 
 def counts(session: Session, establishment: Establishment) -> dict[tuple[str, str], int]:

@@ -126,7 +126,7 @@ class Pupil:
             user.login,
             user.first_name,
             user.last_name,
-            user.group_names,
+            user.class_names,
             user.password_state,
             user.last_login_at,
         )

@@ -95,7 +95,9 @@ def test_a_module_signs_a_user_in_with_authlib(
         "establishment": {"code": "lp-a", "name": "Lycée professionnel A", "uai": "0750655E"},
         "role": "student",
         "profile": "National_ELV",
-        "groups": ["CAP-MELEC-1"],
+        # The class (since the school-year release; `groups` holds the other groups).
+        "classes": ["CAP-MELEC-1"],
+        "groups": [],
     }
 
 

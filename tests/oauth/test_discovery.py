@@ -67,6 +67,7 @@ def check_discovery(provider: Provider, school_a: str, response: httpx.Response)
         "email_verified",
         "establishment",
         "role",
+        "classes",
         "groups",
         "iss",
         "aud",

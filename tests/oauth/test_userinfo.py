@@ -191,7 +191,7 @@ def test_claims_asked_for_the_id_token_stay_after_a_refresh(
         browser,
         module,
         scope="openid cpro offline_access",
-        claims=json.dumps({"id_token": {"groups": None}}),
+        claims=json.dumps({"id_token": {"classes": None}}),
     )
     clock.advance(timedelta(minutes=20))
     renewed = httpx.post(
@@ -200,6 +200,6 @@ def test_claims_asked_for_the_id_token_stay_after_a_refresh(
         auth=(module.client_id, module.client_secret),
     ).json()
     keys = KeySet.import_key_set(httpx.get(endpoint(provider, "jwks")).json())
-    assert jwt.decode(renewed["id_token"], keys, algorithms=["RS256"]).claims["groups"] == [
+    assert jwt.decode(renewed["id_token"], keys, algorithms=["RS256"]).claims["classes"] == [
         "CAP-MELEC-1"
     ]

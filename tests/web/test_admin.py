@@ -182,7 +182,7 @@ def test_create_edit_deactivate_reactivate_delete(admin_client, rt, school, peop
     assert created.headers["location"] == f"/{school}/admin/users/zoe.neuve?created=1"
     shown = admin_client.get(created.headers["location"])
     assert "Identifiant : zoe.neuve" in unescape(shown.text)
-    assert user(rt, "zoe.neuve").group_names == ["CAP1", "CAP2"]
+    assert user(rt, "zoe.neuve").class_names == ["CAP1", "CAP2"]
 
     edited = admin_client.post(
         f"/{school}/admin/users/zoe.neuve",
@@ -198,7 +198,7 @@ def test_create_edit_deactivate_reactivate_delete(admin_client, rt, school, peop
     )
     assert "Modifications enregistrées" in followed(admin_client, edited)
     z = user(rt, "zoe.neuve")
-    assert (z.birth_date, z.email, z.group_names) == (
+    assert (z.birth_date, z.email, z.class_names) == (
         date(2010, 5, 7),
         "zoe@lp-a.example",
         ["BTS1"],
@@ -389,7 +389,7 @@ def test_import_preview_then_all_or_nothing(admin_client, rt, school, people):
         data={"csrf_token": csrf, "handle": handle, "skip_invalid": "1"},
     )
     assert "1 compte(s) créé(s), 1 mis à jour" in unescape(done.text)
-    assert user(rt, "lea.martin").group_names == ["CAP9"]
+    assert user(rt, "lea.martin").class_names == ["CAP9"]
     listing = admin_client.get(f"/{school}/admin/import/created.csv?h={handle}")
     assert listing.headers["content-disposition"].startswith("attachment")
     assert listing.text.lstrip("\ufeff").splitlines() == [

@@ -267,7 +267,7 @@ def test_the_console_refuses_a_control_character_in_an_edit_and_a_group(admin_cl
         assert "caractère invisible ou de contrôle" in banner(page.text)
     with rt.database.session() as session:
         lea = session.scalar(select(User).where(User.login == "lea.martin"))
-        assert (lea.last_name, lea.group_names) == ("Martin", [])
+        assert (lea.last_name, lea.class_names) == ("Martin", [])
 
 
 def test_an_import_refuses_a_line_with_a_control_character(admin_client, rt, school):
