@@ -21,13 +21,14 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from idp import __version__, demo, logs, schema
+from idp.accounts import siecle
 from idp.accounts.imports import parse
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
 from idp.metrics import MULTIPROCESS_DIR
 from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
-from idp.services import accounts, clients, establishments, imports
+from idp.services import accounts, clients, establishments, imports, register
 from idp.settings import Settings
 from idp.store import establishments as establishment_store
 
@@ -345,7 +346,19 @@ def user_add(
 @click.option(
     "--deactivate-missing", is_flag=True, help="Deactivate accounts of --role not in the file."
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="The CSV holds everyone of --role: deactivate the others (as --deactivate-missing).",
+)
 @click.option("--created-csv", type=click.Path(dir_okay=False), help="Write the new logins here.")
+@click.option("--dry-run", is_flag=True, help="Show what the import would do; write nothing.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one line {"created":n,"updated":n,"deactivated":n,"unchanged":n,"refused":n}.',
+)
 @click.pass_context
 def user_import(
     ctx: click.Context,
@@ -354,13 +367,23 @@ def user_import(
     role: str,
     skip_invalid: bool,
     deactivate_missing: bool,
+    full: bool,
     created_csv: str | None,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
-    """Import accounts from a school's CSV export (Nom; Prénom; Date de naissance; Classe…).
-    If a line is refused, nothing is imported (exit 2) unless --skip-invalid."""
+    """Import accounts from the SIECLE export « Élèves sans adresses » (the XML or its
+    .zip, recognised from its content: pupils synchronised on their register identifiers,
+    leavers deactivated) or from a school's CSV (Nom; Prénom; Date de naissance; Classe…).
+    If a line is refused, nothing is imported (exit 2); for a CSV, --skip-invalid imports
+    the valid lines."""
     rt = _runtime(ctx)
     with open(file, "rb") as handle:
         data = handle.read()
+    if siecle.looks_like_siecle(data):
+        _siecle_import(ctx, code, file, data, dry_run=dry_run, as_json=as_json)
+        return
+    deactivate_missing = deactivate_missing or full
     parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
     planned = _run(ctx, imports.plan, code, parsed)
     click.echo(
@@ -374,23 +397,78 @@ def user_import(
     for refused in parsed.refused:
         click.echo(f"  line {refused.line}: {refused.reason}", err=True)
     if parsed.refused and not skip_invalid:
+        if as_json:
+            refused = {"created": 0, "updated": 0, "deactivated": 0, "unchanged": 0}
+            click.echo(_one_line({**refused, "refused": len(parsed.refused)}))
         _fail(f"{len(parsed.refused)} line(s) refused; nothing imported (use --skip-invalid)")
-    with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
-        report = _run(
-            ctx,
-            imports.apply,
-            code,
-            parsed,
-            skip_invalid=skip_invalid,
-            deactivate_missing_role=Role(role) if deactivate_missing else None,
-            progress=bar.update,
-        )
-    if created_csv:
-        write_created_csv(created_csv, report.created)
-    click.echo(
-        f"created: {len(report.created)}, updated: {report.updated}, "
-        f"deactivated: {report.deactivated}, refused: {len(report.refused)}"
-    )
+    options = {
+        "skip_invalid": skip_invalid,
+        "deactivate_missing_role": Role(role) if deactivate_missing else None,
+    }
+    if dry_run:
+        report = _rolled_back(ctx, imports.apply, code, parsed, **options)
+    else:
+        with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
+            report = _run(ctx, imports.apply, code, parsed, progress=bar.update, **options)
+        if created_csv:
+            write_created_csv(created_csv, report.created)
+    if as_json:
+        click.echo(_one_line(report.counts()))
+        return
+    click.echo(_human(report.counts(), dry_run))
+
+
+def _one_line(counts: dict[str, int]) -> str:
+    return json.dumps(counts, separators=(",", ":"))
+
+
+class _Undone(Exception):
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+def _rolled_back(ctx: click.Context, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A use case run to the end in the command's unit of work, then rolled back: what it
+    would do, with nothing written."""
+
+    def run_then_undo(*inner: Any, **named: Any) -> T:
+        raise _Undone(use_case(*inner, **named))
+
+    try:
+        _run(ctx, run_then_undo, *args, **kwargs)
+    except _Undone as undone:
+        return undone.result  # type: ignore[no-any-return]
+    raise AssertionError("unreachable")
+
+
+def _siecle_import(
+    ctx: click.Context, code: str, file: str, data: bytes, *, dry_run: bool, as_json: bool
+) -> None:
+    def read_and_sync(rt: Runtime, session: Any) -> register.Preview:
+        establishment = establishments.get(session, code)
+        export = siecle.read(data, uai=establishment.uai)
+        return register.sync(rt, session, code, export, write=not dry_run)
+
+    preview = _run(ctx, read_and_sync)
+    click.echo(f"{file}: SIECLE export, {_one_line(preview.counts())}", err=True)
+    for new in preview.created:
+        klass = f" ({new.class_code})" if new.class_code else ""
+        click.echo(f"  new: {new.login}: {new.first_name} {new.last_name}{klass}", err=True)
+    for change in preview.updated:
+        what = "; ".join(f"{label}: {before} -> {after}" for label, before, after in change.changes)
+        click.echo(f"  changed: {change.login}: {what}", err=True)
+    for leaver in preview.leavers:
+        click.echo(f"  leaving: {leaver.login} ({leaver.reason})", err=True)
+    for refused in preview.refused:
+        who = f"ELEVE_ID {refused.eleve_id} {refused.name}".rstrip()
+        click.echo(f"  refused: {who}: {refused.reason}", err=True)
+    click.echo(_one_line(preview.counts()) if as_json else _human(preview.counts(), dry_run))
+    if preview.refused:
+        _fail(f"{len(preview.refused)} pupil(s) refused; nothing imported")
+
+
+def _human(counts: dict[str, int], dry_run: bool) -> str:
+    return ("would be " if dry_run else "") + ", ".join(f"{k}: {n}" for k, n in counts.items())
 
 
 def write_created_csv(path: str, created: list[tuple[str, str, str, str]]) -> None:

@@ -53,7 +53,7 @@ def test_skip_invalid_imports_the_rest_and_writes_the_logins(idp, school, rt, tm
     out = tmp_path / "logins.csv"
     result = idp("user", "import", school, path, "--skip-invalid", "--created-csv", str(out))
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "created: 2, updated: 0, deactivated: 0, refused: 1"
+    assert result.stdout.strip() == "created: 2, updated: 0, deactivated: 0, unchanged: 0, refused: 1"
     assert set(people(rt)) == {"lea.martin", "aissatou.n-diaye"}
     rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows == [
@@ -86,7 +86,7 @@ def test_the_same_person_is_updated_not_duplicated(idp, school, rt, tmp_path):
             [HEADER, "MARTIN;Lea;2009-03-14;CAP2;lea@x.example", "Martin;Léa;15/03/2010;CAP1;"],
         ),
     )
-    assert again.stdout.strip() == "created: 1, updated: 1, deactivated: 0, refused: 0"
+    assert again.stdout.strip() == "created: 1, updated: 1, deactivated: 0, unchanged: 0, refused: 0"
     everyone = people(rt)
     assert set(everyone) == {"lea.martin", "lea.martin2"}
     assert everyone["lea.martin"].class_names == ["CAP2"]
@@ -124,7 +124,7 @@ def test_deactivate_missing_retires_last_years_students(idp, school, rt, tmp_pat
         write(tmp_path, "2026.csv", [HEADER, "Martin;Léa;14/03/2009;CAP2;"]),
         "--deactivate-missing",
     )
-    assert result.stdout.strip() == "created: 0, updated: 1, deactivated: 1, refused: 0"
+    assert result.stdout.strip() == "created: 0, updated: 1, deactivated: 1, unchanged: 0, refused: 0"
     everyone = people(rt)
     assert everyone["eleve.ancien"].active is False
     assert everyone["lea.martin"].active is True
@@ -170,7 +170,7 @@ def test_a_whole_establishment(idp, school, rt, tmp_path):
         )
     result = idp("user", "import", school, write(tmp_path, "all.csv", lines))
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "created: 5000, updated: 0, deactivated: 0, refused: 0"
+    assert result.stdout.strip() == "created: 5000, updated: 0, deactivated: 0, unchanged: 0, refused: 0"
     with rt.database.session() as session:
         logins = list(session.scalars(select(User.login).where(User.role == "student")))
         assert len(logins) == len(set(logins)) == 5000

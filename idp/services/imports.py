@@ -28,6 +28,16 @@ class Report:
     deactivated: int
     refused: list[Refused]
     applied: bool
+    unchanged: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.created),
+            "updated": self.updated,
+            "deactivated": self.deactivated,
+            "unchanged": self.unchanged,
+            "refused": len(self.refused),
+        }
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ def apply(
         )
     now = rt.clock.now()
     created: list[tuple[str, str, str, str]] = []
-    updated = 0
+    updated = unchanged = 0
     establishment = establishments.get(session, code)
     people = list(users.all_people(session, establishment))
     by_identity = {_identity(u): u for u in people}
@@ -98,15 +108,21 @@ def apply(
         existing = by_identity.get(row.identity)
         if existing is not None:
             matched.add(existing.id)
+            before = _state(existing)
             existing.role = row.role
             existing.active = True
+            if existing.left_at is not None:
+                existing.left_at = None  # back: no longer a leaver to purge
             if row.email:
                 if existing.email != row.email:
                     existing.email_verified = False
                 existing.email = row.email
             users.set_groups(existing, row.groups)
-            existing.updated_at = now
-            updated += 1
+            if _state(existing) == before:
+                unchanged += 1
+            else:
+                existing.updated_at = now
+                updated += 1
         else:
             login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
             taken.add(login)
@@ -130,6 +146,7 @@ def apply(
         for user in people:
             if user.role is deactivate_missing_role and user.active and user.id not in matched:
                 user.active = False
+                user.left_at = now
                 user.updated_at = now
                 rt.logout.end_user(session, establishment, user, now)
                 deactivated += 1
@@ -144,10 +161,15 @@ def apply(
             "created": len(created),
             "updated": updated,
             "deactivated": deactivated,
+            "unchanged": unchanged,
             "refused": len(parsed.refused),
         },
     )
-    return Report(created, updated, deactivated, parsed.refused, applied=True)
+    return Report(created, updated, deactivated, parsed.refused, applied=True, unchanged=unchanged)
+
+
+def _state(user: User) -> tuple[object, ...]:
+    return (user.role, user.active, user.email, tuple(user.class_names))
 
 
 def created_csv(created: list[tuple[str, str, str, str]]) -> str:
