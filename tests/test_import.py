@@ -127,6 +127,7 @@ def test_deactivate_missing_retires_last_years_students(idp, school, rt, tmp_pat
     assert result.stdout.strip() == "created: 0, updated: 1, deactivated: 1, unchanged: 0, refused: 0"
     everyone = people(rt)
     assert everyone["eleve.ancien"].active is False
+    assert everyone["eleve.ancien"].left_at is not None  # purged after the retention
     assert everyone["lea.martin"].active is True
     assert everyone["paul.durand"].active is True  # another role: untouched
     with rt.database.session() as session:
@@ -135,7 +136,7 @@ def test_deactivate_missing_retires_last_years_students(idp, school, rt, tmp_pat
             .where(AuditEvent.type == "users.imported")
             .order_by(AuditEvent.id.desc())
         )
-    assert event.details == {"created": 0, "updated": 1, "deactivated": 1, "refused": 0}
+    assert event.details == {"created": 0, "updated": 1, "deactivated": 1, "unchanged": 0, "refused": 0}
 
 
 def test_refused_lines_never_retire_anyone(idp, school, rt, tmp_path):

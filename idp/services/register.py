@@ -253,8 +253,12 @@ def _changes(user: User, pupil: Pupil) -> list[tuple[str, str, str]]:
         if before != after:
             changes.append((label, _shown(before), _shown(after)))
 
-    differ("Prénom", user.first_name, pupil.first_name)
-    differ("Nom", user.last_name, pupil.last_name)
+    # A name differs when it is another name, not when SIECLE writes it in capitals or
+    # without an accent: the account keeps the spelling it has.
+    if fold(user.first_name) != fold(pupil.first_name):
+        differ("Prénom", user.first_name, pupil.first_name)
+    if fold(user.last_name) != fold(pupil.last_name):
+        differ("Nom", user.last_name, pupil.last_name)
     differ("Date de naissance", user.birth_date, pupil.birth_date)
     differ("Classe", user.class_names, [pupil.class_code] if pupil.class_code else [])
     differ("Groupes", user.group_names, list(pupil.groups))
@@ -277,7 +281,10 @@ def _shown(value: object) -> str:
 
 def _update(user: User, pupil: Pupil, now) -> None:  # type: ignore[no-untyped-def]
     # Never the login or the password: the pupil keeps signing in as before.
-    user.first_name, user.last_name = pupil.first_name, pupil.last_name
+    if fold(user.first_name) != fold(pupil.first_name):
+        user.first_name = pupil.first_name
+    if fold(user.last_name) != fold(pupil.last_name):
+        user.last_name = pupil.last_name
     user.birth_date = pupil.birth_date
     user.eleve_id = pupil.eleve_id
     if pupil.ine:
