@@ -3,16 +3,18 @@ data is kept no longer than needed). Run by `idp purge` and, periodically, by th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, or_, text
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from idp.models import (
     AuditEvent,
     AuthorizationCode,
     BackchannelNotice,
+    Establishment,
     PendingAuthorization,
     PendingImport,
     SigningKey,
@@ -20,8 +22,11 @@ from idp.models import (
     Throttle,
     Token,
     UsedAssertion,
+    User,
 )
 from idp.runtime import Runtime
+from idp.store import audit
+from idp.store.audit import EventType
 
 # What is past its end is kept a day longer, for investigations and replay detection.
 GRACE = timedelta(days=1)
@@ -83,10 +88,56 @@ def purge(rt: Runtime) -> Purged:
             (AuditEvent.at < now - timedelta(days=rt.settings.audit_retention_days),),
         ),
     }
-    counts = {}
+    counts = {"leavers": _purge_leavers(rt)}
     for name, (model, criteria) in kinds.items():
         with rt.database.session() as session:
             if rt.database.dialect == "postgresql":
                 session.execute(text("SET LOCAL statement_timeout = 0"))
             counts[name] = _delete(session, model, *criteria)
     return Purged(counts)
+
+
+def pseudonym(user: User) -> str:
+    """What the audit calls a purged account: the same for all its events, and nothing
+    that leads back to the person once the account is gone (its `sub` was random)."""
+    return "parti-" + hashlib.sha256(user.sub.encode()).hexdigest()[:10]
+
+
+def _purge_leavers(rt: Runtime) -> int:
+    """Accounts deactivated as leavers IDP_LEAVER_RETENTION_DAYS ago or more: deleted with
+    their personal data (groups, sessions, tokens go with them); their audit events keep
+    only a pseudonym, and the deletion is itself recorded. One transaction per account."""
+    now = rt.clock.now()
+    until = now - timedelta(days=rt.settings.leaver_retention_days)
+    with rt.database.session(write=False) as session:
+        due = session.scalars(
+            select(User.id).where(User.active.is_(False), User.left_at <= until)
+        ).all()
+    purged = 0
+    for user_id in due:
+        with rt.database.session() as session:
+            user = session.get(User, user_id)
+            # Back since (an import reactivated it), or already gone: nothing to do.
+            if user is None or user.active or user.left_at is None or user.left_at > until:
+                continue
+            establishment = session.get(Establishment, user.establishment_id)
+            alias = pseudonym(user)
+            for column in (AuditEvent.subject, AuditEvent.actor):
+                session.execute(
+                    update(AuditEvent)
+                    .where(AuditEvent.establishment_id == user.establishment_id)
+                    .where(column == user.login)
+                    .values({column.key: alias})
+                )
+            session.delete(user)
+            audit.record(
+                session,
+                establishment,
+                EventType.USER_PURGED,
+                at=now,
+                actor=audit.SYSTEM,
+                subject=alias,
+                details={"role": user.role.value, "left_at": user.left_at.date().isoformat()},
+            )
+            purged += 1
+    return purged

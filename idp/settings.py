@@ -75,6 +75,9 @@ class Settings:
     # How access tokens are signed: ES256 costs a fifth of RS256 at the token endpoint.
     access_token_alg: str = "ES256"  # noqa: S105 - an algorithm name
     audit_retention_days: int = 365
+    # A leaver's account (deactivated by an import) is deleted this long after: ENT data
+    # must go within three months of leaving.
+    leaver_retention_days: int = 90
     # How often the server purges expired rows (0: never; then run `idp purge` from cron).
     purge_interval_minutes: int = 60
     # How long a change (an establishment disabled, new keys) may take to reach every
@@ -160,6 +163,7 @@ class Settings:
                 hours=read("IDP_TEMPORARY_PASSWORD_HOURS", _int(1, 24 * 14), 24)
             ),
             "audit_retention_days": read("IDP_AUDIT_RETENTION_DAYS", _int(1, 3650), 365),
+            "leaver_retention_days": read("IDP_LEAVER_RETENTION_DAYS", _int(0, 3650), 90),
             "purge_interval_minutes": read("IDP_PURGE_INTERVAL_MINUTES", _int(0, 7 * 24 * 60), 60),
             "cache_seconds": read("IDP_CACHE_SECONDS", _float(0, 3600), 1.0),
             "throttle_ip_failures": read("IDP_THROTTLE_IP_FAILURES", _int(10, 100_000), 100),

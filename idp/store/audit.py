@@ -20,6 +20,8 @@ log = logging.getLogger("idp.audit")
 
 # The actor of what the platform operator does from the command line (no account of its own).
 OPERATOR = "operator"
+# The actor of what the provider does by itself (the purge).
+SYSTEM = "system"
 
 
 class EventType(StrEnum):
@@ -63,6 +65,9 @@ class EventType(StrEnum):
     USER_REACTIVATED = "user.reactivated"
     # An admin deleted an account.
     USER_DELETED = "user.deleted"
+    # A leaver's account and personal data were deleted IDP_LEAVER_RETENTION_DAYS after
+    # they left; their earlier events now name a pseudonym.
+    USER_PURGED = "user.purged"
     # An admin cleared an account's failed sign-in counter.
     USER_UNBLOCKED = "user.unblocked"
     # A bulk import was applied (counts in details).

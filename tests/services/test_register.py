@@ -170,3 +170,42 @@ def test_another_schools_export_is_refused(idp, school, rt, tmp_path):  # type: 
     assert result.exit_code == 2
     assert "UAJ '0750656F' is not '0750655E'" in result.stderr
     assert people(rt) == {}
+
+
+def test_a_leaver_is_purged_after_the_retention_and_the_audit_keeps_a_pseudonym(
+    idp, school, rt, tmp_path, clock
+):  # type: ignore[no-untyped-def]
+    gone = add(idp, school, "Hugo", "Ancien", "2008-01-01")
+    idp("user", "set-password", school, gone, "--password-stdin", input="une mer calme et grise")
+    assert idp("user", "import", school, write(tmp_path)).exit_code == 0
+    assert not people(rt)[gone].active
+
+    clock.advance(days=89, hours=23)
+    assert "leavers: 0" in idp("purge").stdout
+    assert gone in people(rt)
+    clock.advance(hours=1)
+    result = idp("purge")
+    assert result.exit_code == 0 and "leavers: 1" in result.stdout
+    assert gone not in people(rt)
+    with rt.database.session() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    # What was recorded about him stays, under a pseudonym; his login is nowhere.
+    assert all(gone not in (e.subject, e.actor) for e in events)
+    purged = [e for e in events if e.type == "user.purged"]
+    assert len(purged) == 1 and purged[0].subject.startswith("parti-")
+    assert [e.type for e in events if e.subject == purged[0].subject][:2] == [
+        "user.created",
+        "password.set",
+    ]
+    # The login is free again, for a new pupil of the same name.
+    assert add(idp, school, "Hugo", "Ancien", "2010-05-05") == gone
+
+
+def test_a_pupil_back_before_the_purge_is_kept(idp, school, rt, tmp_path, clock):  # type: ignore[no-untyped-def]
+    assert idp("user", "import", school, write(tmp_path)).exit_code == 0
+    assert idp("user", "import", school, write(tmp_path, PUPILS[1:], STRUCTURES[1:])).exit_code == 0
+    clock.advance(days=30)
+    assert idp("user", "import", school, write(tmp_path)).exit_code == 0
+    clock.advance(days=90)
+    assert "leavers: 0" in idp("purge").stdout
+    assert {u.eleve_id: u for u in people(rt).values()}["1001"].active
