@@ -22,14 +22,15 @@ from idp.accounts import logins
 from idp.accounts.imports import fold
 from idp.accounts.roles import Role
 from idp.accounts.siecle import Export, Pupil
+from idp.i18n import N_
 from idp.models import User
 from idp.runtime import Runtime
 from idp.services import establishments
 from idp.store import audit, users
 from idp.store.audit import EventType
 
-LEFT = "date de sortie passée"
-ABSENT = "absent de l'export"
+LEFT = N_("date de sortie passée")
+ABSENT = N_("absent de l'export")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""`/{code}/admin/import`: upload a CSV, see what it would do, import it all or nothing,
-download the created logins to hand out (no passwords: the initial one is the birth date)."""
+"""`/{code}/admin/import`: upload a CSV or SIECLE's « Élèves sans adresses » export, see
+what it would do, import it all or nothing, download the created logins to hand out (no
+passwords: the initial one is the birth date)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.accounts import siecle
 from idp.accounts.imports import MAX_BYTES, parse
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Establishment, PendingImport
 from idp.security.tokens import new_secret, secret_hash
-from idp.services import imports
+from idp.services import imports, register
 from idp.store.tenancy import owned
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
@@ -80,9 +82,13 @@ async def preview(request: Request) -> Response:
             status_code=400,
             error=Message(N_("Choisissez un fichier CSV.")),
         )
-    data = await upload.read(MAX_BYTES + 1)
+    data = await upload.read(siecle.MAX_BYTES + 1)
     await upload.close()
     rt = request.app.state.runtime
+    if siecle.looks_like_siecle(data):
+        return await _siecle_preview(request, who, data)
+    if len(data) > MAX_BYTES:
+        data = data[: MAX_BYTES + 1]  # the CSV reader refuses it with its own message
     try:
         parsed = await _parse(request, data, role)
         planned = await _plan(request, who, parsed)
@@ -98,6 +104,71 @@ async def preview(request: Request) -> Response:
         )
     handle = await run_in_threadpool(_store, db(request), rt, who, data, role)
     return _preview(request, who, role, handle, parsed, planned)
+
+
+def _sync(session, rt, who: Admin, data: bytes, *, write: bool) -> register.Preview:  # type: ignore[no-untyped-def]
+    export = siecle.read(data, uai=who.establishment.uai)
+    return register.sync(
+        rt, session, who.establishment.code, export, write=write, actor=who.login
+    )
+
+
+async def _siecle_preview(request: Request, who: Admin, data: bytes) -> Response:
+    rt = request.app.state.runtime
+    try:
+        preview = await run_in_threadpool(_sync, db(request), rt, who, data, write=False)
+    except IdpError as exc:
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="upload",
+            role="student",
+            status_code=400,
+            error=exc.public,
+        )
+    handle = await run_in_threadpool(_store, db(request), rt, who, data, "student")
+    return page(
+        request, who, "admin/import.html", step="siecle", handle=handle, preview=preview,
+        leaver_days=rt.settings.leaver_retention_days,
+    )  # fmt: skip
+
+
+async def _siecle_confirm(
+    request: Request, who: Admin, pending: PendingImport, handle: str
+) -> Response:
+    rt = request.app.state.runtime
+    session = db(request)
+    try:
+        preview = await run_in_threadpool(_sync, session, rt, who, pending.data, write=True)
+    except IdpError as exc:
+        await run_in_threadpool(session.rollback)
+        return page(
+            request, who, "admin/import.html", step="upload", role="student",
+            status_code=exc.status_code, error=exc.public,
+        )  # fmt: skip
+    if not preview.applied:
+        return page(
+            request,
+            who,
+            "admin/import.html",
+            step="siecle",
+            handle=handle,
+            preview=preview,
+            leaver_days=rt.settings.leaver_retention_days,
+            status_code=400,
+            error=Message(N_("Des élèves sont refusés : rien n'a été importé.")),
+        )
+    created = [
+        (c.login, c.last_name, c.first_name, c.class_code or "") for c in preview.created
+    ]
+    await run_in_threadpool(
+        _save_created, session, rt, who, handle, imports.created_csv(created)
+    )
+    return page(
+        request, who, "admin/import.html", step="siecle_done", handle=handle, preview=preview,
+        leaver_days=rt.settings.leaver_retention_days,
+    )  # fmt: skip
 
 
 async def _parse(request: Request, data: bytes, role: str):  # type: ignore[no-untyped-def]
@@ -178,6 +249,8 @@ async def confirm(request: Request) -> Response:
         return page(
             request, who, "admin/import.html", step="upload", role=pending.role, error=EXPIRED
         )
+    if siecle.looks_like_siecle(pending.data):
+        return await _siecle_confirm(request, who, pending, handle)
     parsed = await _parse(request, pending.data, pending.role)
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
