@@ -243,6 +243,18 @@ def reset_student_password(
     return reset_password(rt, session, code, student.login, actor=teacher.login)
 
 
+def reset_students(
+    rt: Runtime, session: Session, code: str, logins_: Sequence[str], *, teacher_login: str
+) -> list[Reset]:
+    """A teacher puts several of the establishment's students (a selection, a class) back on
+    their birth-date password, all or none: anyone in the list who is not one of its
+    students refuses the whole reset."""
+    return [
+        reset_student_password(rt, session, code, login, teacher_login=teacher_login)
+        for login in dict.fromkeys(logins_)
+    ]
+
+
 # -- the admin console ---------------------------------------------------------------------
 
 

@@ -53,6 +53,17 @@ def blocked_until(session: Session, scope: str, now: datetime) -> datetime | Non
     return until if until is not None and until > now else None
 
 
+def blocked_accounts(session: Session, user_ids: list[int], now: datetime) -> set[int]:
+    """Which of these accounts are refused sign-in now (too many failures): one query."""
+    if not user_ids:
+        return set()
+    scopes = {account_scope(i): i for i in user_ids}
+    rows = session.scalars(
+        select(Throttle.scope).where(Throttle.scope.in_(list(scopes)), Throttle.blocked_until > now)
+    )
+    return {scopes[scope] for scope in rows}
+
+
 def get(session: Session, scope: str) -> Throttle | None:
     return session.get(Throttle, scope)
 

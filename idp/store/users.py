@@ -194,3 +194,48 @@ def counts(session: Session, establishment: Establishment) -> dict[tuple[str, st
         .group_by(User.role, state)
     )
     return {(role.value, st): n for role, st, n in rows}
+
+
+def classes(session: Session, establishment: Establishment) -> list[tuple[str, int]]:
+    """The establishment's classes, by name, with how many active pupils each has."""
+    rows = session.execute(
+        select(UserGroup.name, func.count())
+        .join(User, User.id == UserGroup.user_id)
+        .where(
+            UserGroup.establishment_id == establishment.id,
+            UserGroup.is_class.is_(True),
+            User.role == Role.STUDENT,
+            User.active.is_(True),
+        )
+        .group_by(UserGroup.name)
+        .order_by(UserGroup.name)
+    )
+    return [(name, count) for name, count in rows]
+
+
+def students(
+    session: Session,
+    establishment: Establishment,
+    *,
+    class_name: str | None = None,
+    logins: Iterable[str] | None = None,
+) -> list[User]:
+    """Active pupils of one class, or of these logins, by name."""
+    criteria: list[Any] = [User.role == Role.STUDENT, User.active.is_(True)]
+    if class_name is not None:
+        criteria.append(
+            exists().where(
+                UserGroup.user_id == User.id,
+                UserGroup.is_class.is_(True),
+                UserGroup.name == class_name,
+            )
+        )
+    if logins is not None:
+        criteria.append(User.login.in_(list(logins)))
+    return list(
+        session.scalars(
+            owned(User, establishment, *criteria)
+            .options(selectinload(User.groups))
+            .order_by(User.last_name, User.first_name, User.login)
+        )
+    )

@@ -98,6 +98,15 @@ def routes() -> list[BaseRoute]:
         route("/{code}/students", students.page, methods=["GET"], name="students"),
         route("/{code}/students/reset", students.confirm, methods=["GET"], name="students_reset"),
         route("/{code}/students/reset", students.reset, methods=["POST"]),
+        route(
+            "/{code}/students/slips", students.slips_page, methods=["GET"], name="students_slips"
+        ),
+        route(
+            "/{code}/students/slips.pdf",
+            students.slips_pdf,
+            methods=["GET"],
+            name="students_slips_pdf",
+        ),
         route("/{code}/logout", account.logout_page, methods=["GET"], name="logout"),
         route("/{code}/admin", admin_dashboard.dashboard, name="admin"),
         route("/{code}/admin/users", admin_users.index, name="admin_users"),

@@ -1,32 +1,38 @@
-"""`/{code}/students`: a teacher resets a student's password to its initial value, the
-birth date (help page: « votre établissement … pourra réinitialiser votre mot de passe »).
-Students only: no access to other teachers or to the admin account (the rule is
-idp.services.accounts.reset_student_password's, checked with the reset)."""
+"""`/{code}/students`: the teachers' page. The establishment's pupils by class, each with
+the state of their password (never signed in, personalised, temporary password pending,
+blocked now) and their last sign-in; a teacher resets one pupil, a selection or a whole
+class to the initial value, the birth date (help page: « votre établissement … pourra
+réinitialiser votre mot de passe »), after a confirmation, and prints sign-in slips for
+any selection (idp.slips). Students only: no access to other teachers or to the admin
+account (the rule is idp.services.accounts.reset_student_password's, checked with the
+reset)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp import slips
 from idp.accounts import logins
 from idp.accounts.roles import Role
 from idp.directory import EstablishmentView
 from idp.errors import Forbidden
-from idp.i18n import N_, Message
+from idp.i18n import N_, Message, translations
 from idp.models import Establishment, User
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.services import accounts
-from idp.store import users
+from idp.store import throttles, users
 from idp.web import flash
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
 from idp.web.messages import EXPIRED
 from idp.web.navigation import Viewer
 from idp.web.pages import resolve_open
-from idp.web.rendering import PARIS, render, url
+from idp.web.rendering import PARIS, locale_of, render, url
 from idp.web.transactions import db
 
 PAGE = 50
@@ -51,6 +57,10 @@ def _listing(request: Request) -> tuple[str, int]:
     return request.query_params.get("q", "")[:100], _number(request.query_params.get("page"))
 
 
+def _class_of(request: Request) -> str:
+    return request.query_params.get("classe", "")[:100]
+
+
 def _number(raw: object) -> int:
     try:
         return min(max(1, int(str(raw or "1"))), 100_000)
@@ -58,8 +68,12 @@ def _number(raw: object) -> int:
         return 1
 
 
-def _back(request: Request, code: str, query: str, number: int) -> str:
-    kept = {k: v for k, v in (("q", query), ("page", str(number))) if v and v != "1"}
+def _back(request: Request, code: str, query: str, number: int, class_name: str = "") -> str:
+    kept = {
+        k: v
+        for k, v in (("classe", class_name), ("q", query), ("page", str(number)))
+        if v and v != "1"
+    }
     return url(request, "students", kept or None, code=code)
 
 
@@ -76,21 +90,30 @@ async def page(
     if isinstance(session, Response):
         return session
     query, number = _listing(request)
+    class_name = _class_of(request)
     notice, flashed_error = flash.taken(request, establishment.code)
+    now = request.app.state.runtime.clock.now()
 
     def load():  # type: ignore[no-untyped-def]
         work = db(request)
-        found, total = users.search(
-            work,
-            work.get(Establishment, establishment.id),
-            roles=[Role.STUDENT],
-            query=query,
-            offset=(number - 1) * PAGE,
-            limit=PAGE,
-        )
-        return [Pupil.of(u) for u in found], total
+        school = work.get(Establishment, establishment.id)
+        if class_name:
+            found = users.students(work, school, class_name=class_name)
+            total = len(found)
+        else:
+            found, total = users.search(
+                work,
+                school,
+                roles=[Role.STUDENT],
+                query=query,
+                offset=(number - 1) * PAGE,
+                limit=PAGE,
+            )
+        blocked = throttles.blocked_accounts(work, [u.id for u in found], now)
+        rows = [Pupil.of(u, now=now, blocked=u.id in blocked) for u in found]
+        return rows, total, users.classes(work, school)
 
-    rows, total = await run_in_threadpool(load)
+    rows, total, classes = await run_in_threadpool(load)
     response = render(
         request,
         "students.html",
@@ -101,7 +124,9 @@ async def page(
         total=total,
         query=query,
         page=number,
-        pages=max(1, (total + PAGE - 1) // PAGE),
+        pages=1 if class_name else max(1, (total + PAGE - 1) // PAGE),
+        classes=classes,
+        class_name=class_name,
         notice=notice,
         error=error or flashed_error,
         paris=PARIS,
@@ -119,9 +144,19 @@ class Pupil:
     groups: list[str]
     state: str
     last_login_at: datetime | None
+    # A temporary password sent by email and not used yet; sign-in refused for now.
+    temporary_pending: bool = False
+    blocked: bool = False
+    active: bool = True
 
     @classmethod
-    def of(cls, user: User) -> Pupil:
+    def of(cls, user: User, *, now: datetime | None = None, blocked: bool = False) -> Pupil:
+        pending = (
+            now is not None
+            and user.temp_password_hash is not None
+            and user.temp_password_expires_at is not None
+            and user.temp_password_expires_at > now
+        )
         return cls(
             user.login,
             user.first_name,
@@ -129,6 +164,9 @@ class Pupil:
             user.class_names,
             user.password_state,
             user.last_login_at,
+            temporary_pending=pending,
+            blocked=blocked,
+            active=user.active,
         )
 
 
@@ -141,31 +179,50 @@ async def confirm(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     query, number = _listing(request)
-    login = request.query_params.get("login", "")[:100]
-
-    def load():  # type: ignore[no-untyped-def]
-        work = db(request)
-        found = users.by_login(
-            work, work.get(Establishment, establishment.id), logins.normalise_typed(login)
-        )
-        return Pupil.of(found) if found is not None and found.role is Role.STUDENT else None
-
-    pupil = await run_in_threadpool(load)
-    if pupil is None:
+    class_name = _class_of(request)
+    chosen = await run_in_threadpool(_chosen, request, establishment)
+    if chosen is None:
         return await page(request, status_code=404, error=Message(accounts.STUDENTS_ONLY))
+    if not chosen:
+        return await page(
+            request, status_code=400, error=Message(N_("Cochez au moins un élève."))
+        )
     response = render(
         request,
         "students_reset.html",
         establishment=establishment,
         viewer=Viewer.of(session.user),
-        student=pupil,
+        students=chosen,
+        student=chosen[0],
+        class_name=class_name,
+        whole_class=request.query_params.get("all") == "1",
         query=query,
         page=number,
-        back=_back(request, establishment.code, query, number),
+        back=_back(request, establishment.code, query, number, class_name),
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
     )
     return finish(request, response)
+
+
+MAX_CHOSEN = 200
+
+
+def _chosen(request: Request, establishment: EstablishmentView) -> list[Pupil] | None:
+    """The pupils a teacher chose: `login` (repeated) or, with `all=1`, the whole `classe`.
+    None when a login is not one of the establishment's active pupils."""
+    work = db(request)
+    school = work.get(Establishment, establishment.id)
+    params = request.query_params
+    if params.get("all") == "1" and _class_of(request):
+        return [Pupil.of(u) for u in users.students(work, school, class_name=_class_of(request))]
+    wanted = list(
+        dict.fromkeys(logins.normalise_typed(v[:100]) for v in params.getlist("login") if v)
+    )[:MAX_CHOSEN]
+    found = users.students(work, school, logins=wanted)
+    if len(found) != len(wanted):
+        return None
+    return [Pupil.of(u) for u in found]
 
 
 async def reset(request: Request) -> Response:
@@ -178,28 +235,118 @@ async def reset(request: Request) -> Response:
     form = await request.form()
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return await page(request, error=EXPIRED)
-    login = str(form.get("login", ""))[:100]
+    chosen = [str(v)[:100] for v in form.getlist("login") if v][:MAX_CHOSEN]
     back = _back(
-        request, establishment.code, str(form.get("q", ""))[:100], _number(form.get("page"))
+        request,
+        establishment.code,
+        str(form.get("q", ""))[:100],
+        _number(form.get("page")),
+        str(form.get("classe", ""))[:100],
     )
     rt = request.app.state.runtime
+    if not chosen:
+        return await page(request, status_code=400, error=Message(N_("Cochez au moins un élève.")))
     try:
         await run_in_threadpool(
-            lambda: accounts.reset_student_password(
-                rt, db(request), establishment.code, login, teacher_login=session.user.login
+            lambda: accounts.reset_students(
+                rt, db(request), establishment.code, chosen, teacher_login=session.user.login
             )
         )
     except Forbidden as exc:
+        await run_in_threadpool(db(request).rollback)
         return await page(request, status_code=exc.status_code, error=exc.public)
-    return flash.redirect(
-        request,
-        back,
-        establishment.code,
-        notice=Message(
+    if len(chosen) == 1:
+        notice = Message(
             N_(
                 "Le mot de passe de %(login)s est de nouveau sa date de naissance (jjmmaaaa). "
                 "L'élève devra le changer à sa prochaine connexion."
             ),
-            {"login": login},
-        ),
+            {"login": chosen[0]},
+        )
+    else:
+        notice = Message(
+            N_(
+                "%(count)s mots de passe sont de nouveau la date de naissance (jjmmaaaa) de "
+                "chaque élève. Chacun devra changer le sien à sa prochaine connexion."
+            ),
+            {"count": len(chosen)},
+        )
+    return flash.redirect(request, back, establishment.code, notice=notice)
+
+
+async def _slip_data(request: Request):  # type: ignore[no-untyped-def]
+    """The teacher, and the slips of the chosen pupils (or a Response to send instead)."""
+    establishment = await resolve_open(request)
+    if isinstance(establishment, Response):
+        return establishment, None
+    session = await _teacher(request, establishment)
+    if isinstance(session, Response):
+        return session, None
+    chosen = await run_in_threadpool(_chosen, request, establishment)
+    if not chosen:
+        none = N_("Cochez au moins un élève.")
+        error = Message(accounts.STUDENTS_ONLY if chosen is None else none)
+        return await page(request, status_code=404 if chosen is None else 400, error=error), None
+    rt = request.app.state.runtime
+    sign_in = rt.urls.public("login", code=establishment.code)
+    made = [
+        slips.Slip(
+            establishment=establishment.name,
+            name=f"{p.first_name} {p.last_name}",
+            class_name=", ".join(p.groups),
+            login=p.login,
+            sign_in_url=sign_in,
+            qr_url=f"{sign_in}?{urlencode({'login_hint': p.login})}",
+        )
+        for p in chosen
+    ]
+    return (establishment, session), made
+
+
+async def slips_page(request: Request) -> Response:
+    """The slips as a page to print (its print stylesheet drops everything else)."""
+    who, made = await _slip_data(request)
+    if made is None:
+        return who  # type: ignore[no-any-return]
+    establishment, session = who
+    response = render(
+        request,
+        "slips.html",
+        establishment=establishment,
+        viewer=Viewer.of(session.user),
+        slips=made,
+        rule=slips.RULE,
+        example=slips.EXAMPLE,
+        then=slips.THEN,
+        already=slips.ALREADY,
+        pdf_url=url(request, "students_slips_pdf", code=establishment.code)
+        + ("?" + request.url.query if request.url.query else ""),
+        back=_back(request, establishment.code, "", 1, _class_of(request)),
+    )
+    return finish(request, response)
+
+
+async def slips_pdf(request: Request) -> Response:
+    who, made = await _slip_data(request)
+    if made is None:
+        return who  # type: ignore[no-any-return]
+    establishment, _ = who
+    say = translations(locale_of(request)).gettext
+    texts = {
+        "rule": say(slips.RULE),
+        "example": say(slips.EXAMPLE),
+        "then": say(slips.THEN),
+        "already": say(slips.ALREADY),
+        "address": say(N_("Adresse")),
+        "login": say(N_("Identifiant")),
+    }
+    title = say(N_("Fiches de connexion"))
+    data = await run_in_threadpool(slips.pdf, made, texts, f"{title} - {establishment.name}")
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="fiches-connexion.pdf"',
+            "Cache-Control": "no-store",
+        },
     )

@@ -314,7 +314,7 @@ def test_admin_imports_a_file_through_the_preview(console: Console, tmp_path: Pa
     )
     nav(page, "Importer")
     expect(page.get_by_role("heading", name="Importer des comptes", level=1)).to_be_visible()
-    page.get_by_label("Fichier CSV").set_input_files(csv_file)
+    page.get_by_label("Fichier (SIECLE ou CSV)").set_input_files(csv_file)
     page.get_by_role("button", name="Voir l'aperçu").click()
 
     expect(page.locator("#import-summary")).to_have_text(

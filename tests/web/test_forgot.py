@@ -280,7 +280,7 @@ def test_a_teacher_resets_a_student(client, school, paul, lea, rt):
     assert done.status_code == 303 and done.headers["location"] == f"/{school}/students?q=cap1"
     shown = client.get(done.headers["location"])
     assert "de nouveau sa date de naissance" in unescape(shown.text)
-    assert "Initial (date de naissance)" in unescape(shown.text.split("<tbody>")[1])
+    assert "Jamais connecté (date de naissance)" in unescape(shown.text.split("<tbody>")[1])
     again = client.get(done.headers["location"])
     assert "de nouveau sa date de naissance" not in unescape(again.text)
     client.cookies.clear()

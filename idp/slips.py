@@ -1,0 +1,126 @@
+"""Sign-in slips a teacher prints and hands out, one per pupil: the establishment, the
+sign-in address, the login, what to type (the help page's birth-date rule, never the
+pupil's date), and a QR code of the sign-in address with the login filled in. As a PDF
+(fpdf2, A4, eight slips a page, cut along the dotted lines) and as data for the HTML page
+(templates/slips.html, with its print stylesheet)."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import segno
+from fpdf import FPDF
+
+from idp.i18n import N_
+
+# The help page's words (seed), for the two forms of the rule.
+RULE = N_(
+    "Pour votre première connexion, votre mot de passe correspond à votre date de naissance "
+    "sous la forme jjmmaaaa."
+)
+EXAMPLE = N_("Par exemple, si vous êtes né le 14/07/1789, votre mot de passe sera 14071789")
+ALREADY = N_("Si vous avez déjà personnalisé votre mot de passe, utilisez-le.")
+THEN = N_("À la première connexion, vous choisirez un nouveau mot de passe.")
+
+
+@dataclass(frozen=True)
+class Slip:
+    establishment: str
+    name: str
+    class_name: str
+    login: str
+    sign_in_url: str
+    # The URL of the sign-in page with the login filled in: what the QR code holds.
+    qr_url: str
+
+    def qr(self) -> segno.QRCode:
+        return segno.make(self.qr_url, error="m", micro=False)
+
+    def qr_svg(self) -> str:
+        """The QR code as inline SVG (no image request, nothing for the CSP to allow)."""
+        return str(self.qr().svg_inline(scale=3, border=2, title=self.login))
+
+
+# Core PDF fonts cover Latin-1; SIECLE writes ISO-8859-15, which adds these.
+_BEYOND_LATIN1 = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "Ÿ": "Y", "€": "EUR", "’": "'", "‘": "'", "“": '"', "”": '"',
+     "–": "-", "—": "-", "\u202f": " ", "\u00a0": " ", "…": "..."}
+)  # fmt: skip
+
+
+def _latin1(text: str) -> str:
+    text = text.translate(_BEYOND_LATIN1)
+    if all(ord(c) < 256 for c in text):
+        return text
+    # Any other letter: without its accent, else a question mark (names are Latin script).
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
+    return stripped.encode("latin-1", "replace").decode("latin-1")
+
+
+# A4 in millimetres: two columns of four slips.
+_COLUMNS, _ROWS = 2, 4
+_WIDTH, _HEIGHT = 210 / _COLUMNS, 297 / _ROWS
+
+
+def pdf(slips: list[Slip], texts: dict[str, str], title: str) -> bytes:
+    """The slips as an A4 PDF. `texts`: the rule, example, already and then sentences and
+    the labels `address` and `login`, in the reader's language."""
+    document = FPDF(format="A4", unit="mm")
+    document.set_auto_page_break(False)
+    document.set_title(_latin1(title))
+    document.set_creator("CPRO Connect")
+    for index, slip in enumerate(slips):
+        position = index % (_COLUMNS * _ROWS)
+        if position == 0:
+            document.add_page()
+            _cut_lines(document)
+        x = (position % _COLUMNS) * _WIDTH + 7
+        y = (position // _COLUMNS) * _HEIGHT + 7
+        _slip(document, slip, texts, x, y)
+    return bytes(document.output())
+
+
+def _cut_lines(document: FPDF) -> None:
+    document.set_draw_color(150)
+    document.set_dash_pattern(dash=1, gap=1.5)
+    document.line(_WIDTH, 0, _WIDTH, 297)
+    for row in range(1, _ROWS):
+        document.line(0, row * _HEIGHT, 210, row * _HEIGHT)
+    document.set_dash_pattern()
+    document.set_draw_color(0)
+
+
+def _slip(document: FPDF, slip: Slip, texts: dict[str, str], x: float, y: float) -> None:
+    width = _WIDTH - 14
+    qr_size = 26.0
+    text_width = width - qr_size - 3
+    document.set_xy(x, y)
+    document.set_font("Helvetica", "B", 10)
+    document.multi_cell(text_width, 4.5, _latin1(slip.establishment))
+    document.set_x(x)
+    document.set_font("Helvetica", "", 9)
+    klass = f" - {slip.class_name}" if slip.class_name else ""
+    document.multi_cell(text_width, 4.5, _latin1(slip.name + klass))
+    document.set_x(x)
+    document.set_font("Helvetica", "", 8)
+    document.multi_cell(text_width, 4, _latin1(f"{texts['address']} : {slip.sign_in_url}"))
+    document.set_x(x)
+    document.set_font("Helvetica", "B", 12)
+    document.multi_cell(text_width, 6, _latin1(f"{texts['login']} : {slip.login}"))
+    document.set_x(x)
+    document.set_font("Helvetica", "", 8)
+    for key in ("rule", "example", "then", "already"):
+        document.set_x(x)
+        document.multi_cell(width, 3.8, _latin1(texts[key]))
+    # The QR code, module by module: exact at any zoom, no image library.
+    matrix = slip.qr().matrix
+    module = qr_size / (len(matrix) + 2)
+    left, top = x + width - qr_size, y
+    document.set_fill_color(0)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                document.rect(left + (c + 1) * module, top + (r + 1) * module, module, module, "F")
