@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlencode
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from idp import __version__, demo, logs, schema
+from idp import __version__, demo, logs, schema, slips
 from idp.accounts import siecle
 from idp.accounts.imports import parse
 from idp.accounts.roles import PERSON_ROLES, Role
@@ -28,7 +29,7 @@ from idp.errors import ConfigurationError, IdpError
 from idp.metrics import MULTIPROCESS_DIR
 from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
-from idp.services import accounts, clients, establishments, imports, register
+from idp.services import accounts, clients, establishments, imports, incident, register
 from idp.settings import Settings
 from idp.store import establishments as establishment_store
 
@@ -255,6 +256,79 @@ def establishment_create(
     click.echo(f"admin access sent to {created.establishment.email}", err=True)
     click.echo(f"{rt.settings.issuer(created.establishment.code)}")
     click.echo(created.admin_login)
+
+
+@establishment.command("incident")
+@click.argument("code")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    help="Only this role's accounts (default: every account of the establishment).",
+)
+@click.option(
+    "--slips",
+    "slips_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the PDF of sign-in slips with the new initial passwords (needed "
+    "unless --role admin).",
+)
+@click.option("--confirm", help="The establishment's code typed again (asked for when absent).")
+@click.pass_context
+def establishment_incident(
+    ctx: click.Context, code: str, role: str | None, slips_file: str | None, confirm: str | None
+) -> None:
+    """Credentials leaked: every password of CODE (or of --role) stops working, every session
+    and token ends and the modules are told. Pupils and staff without an email get new
+    initial passwords on the slips (--slips), staff with an email a temporary password by
+    email, the admin account a new password at the establishment's address."""
+    chosen = Role(role) if role else None
+    slips_path = slips_file
+    if chosen is not Role.ADMIN and not slips_path:
+        _fail("--slips FILE is needed: the new initial passwords are printed there")
+    count = _run(ctx, incident.affected_count, code, chosen)
+    if confirm is None:
+        confirm = click.prompt(
+            f"{count} account(s) of {code} lose their password, sessions and tokens. "
+            "Type the establishment's code to confirm",
+            default="",
+            show_default=False,
+            err=True,
+        )
+    if confirm.strip() != code:
+        _fail("not confirmed; nothing changed")
+
+    def declare_and_print(rt: Runtime, session: Any) -> incident.Incident:
+        done = incident.declare(rt, session, code, role=chosen)
+        if done.handouts:
+            assert slips_path is not None
+            establishment = establishments.get(session, code)
+            sign_in = rt.urls.public("login", code=code)
+            made = [
+                slips.Slip(
+                    establishment=establishment.name,
+                    name=f"{h.first_name} {h.last_name}",
+                    class_name=h.class_name,
+                    login=h.login,
+                    sign_in_url=sign_in,
+                    qr_url=f"{sign_in}?{urlencode({'login_hint': h.login})}",
+                    password=h.password,
+                )
+                for h in done.handouts
+            ]
+            # Written before the change commits: a slip that cannot be written changes nothing.
+            Path(slips_path).write_bytes(
+                slips.pdf(made, slips.french_texts(), f"Fiches de connexion - {establishment.name}")
+            )
+        return done
+
+    done = _run(ctx, declare_and_print)
+    if done.handouts:
+        click.echo(
+            f"{len(done.handouts)} slip(s) with new initial passwords: {slips_path}", err=True
+        )
+    if done.admin_mailed_to:
+        click.echo(f"admin password sent to {done.admin_mailed_to}", err=True)
+    click.echo(_one_line(done.counts()))
 
 
 @establishment.command("list")

@@ -22,6 +22,7 @@ RULE = N_(
 EXAMPLE = N_("Par exemple, si vous êtes né le 14/07/1789, votre mot de passe sera 14071789")
 ALREADY = N_("Si vous avez déjà personnalisé votre mot de passe, utilisez-le.")
 THEN = N_("À la première connexion, vous choisirez un nouveau mot de passe.")
+INITIAL = N_("Mot de passe initial")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Slip:
     sign_in_url: str
     # The URL of the sign-in page with the login filled in: what the QR code holds.
     qr_url: str
+    # A new « mot de passe initial » (incident mode), shown on this slip only; None: the
+    # help page's birth-date rule.
+    password: str | None = None
 
     def qr(self) -> segno.QRCode:
         return segno.make(self.qr_url, error="m", micro=False)
@@ -67,7 +71,7 @@ _WIDTH, _HEIGHT = 210 / _COLUMNS, 297 / _ROWS
 
 def pdf(slips: list[Slip], texts: dict[str, str], title: str) -> bytes:
     """The slips as an A4 PDF. `texts`: the rule, example, already and then sentences and
-    the labels `address` and `login`, in the reader's language."""
+    the labels `address`, `login` and `initial`, in the reader's language."""
     document = FPDF(format="A4", unit="mm")
     document.set_auto_page_break(False)
     document.set_title(_latin1(title))
@@ -110,9 +114,17 @@ def _slip(document: FPDF, slip: Slip, texts: dict[str, str], x: float, y: float)
     document.set_x(x)
     document.set_font("Helvetica", "B", 12)
     document.multi_cell(text_width, 6, _latin1(f"{texts['login']} : {slip.login}"))
+    if slip.password is not None:
+        document.set_x(x)
+        document.set_font("Helvetica", "", 9)
+        document.multi_cell(text_width, 4.5, _latin1(f"{texts['initial']} :"))
+        document.set_x(x)
+        document.set_font("Courier", "B", 13)
+        document.multi_cell(text_width, 6, slip.password)
     document.set_x(x)
     document.set_font("Helvetica", "", 8)
-    for key in ("rule", "example", "then", "already"):
+    keys = ("then",) if slip.password is not None else ("rule", "example", "then", "already")
+    for key in keys:
         document.set_x(x)
         document.multi_cell(width, 3.8, _latin1(texts[key]))
     # The QR code, module by module: exact at any zoom, no image library.
@@ -124,3 +136,16 @@ def _slip(document: FPDF, slip: Slip, texts: dict[str, str], x: float, y: float)
         for c, dark in enumerate(row):
             if dark:
                 document.rect(left + (c + 1) * module, top + (r + 1) * module, module, module, "F")
+
+
+def french_texts() -> dict[str, str]:
+    """The slip's words in French (the command line's slips, for a French school)."""
+    return {
+        "rule": RULE,
+        "example": EXAMPLE,
+        "then": THEN,
+        "already": ALREADY,
+        "initial": INITIAL,
+        "address": "Adresse",
+        "login": "Identifiant",
+    }

@@ -78,6 +78,9 @@ class EventType(StrEnum):
     # Establishments (operator).
     # An establishment was created, with its admin account.
     ESTABLISHMENT_CREATED = "establishment.created"
+    # Credentials leaked: every password of the establishment (or of one role) replaced,
+    # every session and token ended (counts in details).
+    ESTABLISHMENT_INCIDENT = "establishment.incident"
     # A suspended establishment was re-opened.
     ESTABLISHMENT_ENABLED = "establishment.enabled"
     # An establishment was suspended.

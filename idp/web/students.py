@@ -337,6 +337,7 @@ async def slips_pdf(request: Request) -> Response:
         "example": say(slips.EXAMPLE),
         "then": say(slips.THEN),
         "already": say(slips.ALREADY),
+        "initial": say(slips.INITIAL),
         "address": say(N_("Adresse")),
         "login": say(N_("Identifiant")),
     }

@@ -28,6 +28,7 @@ LABELS: dict[EventType, str] = {
     EventType.USER_REACTIVATED: N_("Compte réactivé"),
     EventType.USER_DELETED: N_("Compte supprimé"),
     EventType.USER_PURGED: N_("Compte d'un élève parti effacé"),
+    EventType.ESTABLISHMENT_INCIDENT: N_("Mode incident : mots de passe remplacés"),
     EventType.USER_UNBLOCKED: N_("Échecs de connexion remis à zéro"),
     EventType.USERS_IMPORTED: N_("Comptes importés"),
     EventType.SESSION_ENDED: N_("Session fermée par l'administrateur"),

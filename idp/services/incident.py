@@ -1,0 +1,130 @@
+"""Incident mode: credentials of an establishment have leaked. Every current password of
+the establishment (or of one role) stops working, every session ends, every token is
+revoked and the modules are told (back-channel logout); and what each person uses next is
+not known to whoever stole the old password:
+
+- pupils, and staff without an email address, get a new random « mot de passe initial »
+  (whatever the establishment's usual rule: the birth date may be known too), printed on
+  slips the admin hands out; it must be changed at the first sign-in;
+- teachers and staff with an address get a temporary password by email (their stored
+  password becomes one nobody knows); if the mail fails, a slip instead;
+- the admin account gets a new password at the establishment's address.
+
+All of it in one transaction: if the admin's mail cannot be sent, nothing is changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from idp.accounts.initial_passwords import generate_password
+from idp.accounts.roles import Role
+from idp.models import User
+from idp.runtime import Runtime
+from idp.services import accounts, establishments, recovery
+from idp.store import audit, users
+from idp.store.audit import EventType
+from idp.store.tenancy import owned
+
+
+@dataclass(frozen=True)
+class Handout:
+    """A new initial password, for a slip: shown once, never stored in clear."""
+
+    login: str
+    first_name: str
+    last_name: str
+    class_name: str
+    password: str = field(repr=False)
+
+
+@dataclass
+class Incident:
+    handouts: list[Handout] = field(default_factory=list)
+    emailed: list[str] = field(default_factory=list)
+    admin_mailed_to: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "slips": len(self.handouts),
+            "emailed": len(self.emailed),
+            "admin": int(self.admin_mailed_to is not None),
+        }
+
+
+def declare(
+    rt: Runtime,
+    session: Session,
+    code: str,
+    *,
+    role: Role | None = None,
+    actor: str = audit.OPERATOR,
+) -> Incident:
+    """Invalidate the passwords of `code`'s active accounts (of `role`, or all)."""
+    establishment = establishments.get(session, code)
+    now = rt.clock.now()
+    query = owned(User, establishment, User.active.is_(True))
+    if role is not None:
+        query = query.where(User.role == role)
+    people = session.scalars(
+        query.options(selectinload(User.groups)).order_by(User.role, User.last_name, User.login)
+    ).all()
+    done = Incident()
+    admin: User | None = None
+    for user in people:
+        if user.role is Role.ADMIN:
+            admin = user
+            continue
+        mailed = False
+        if user.role in (Role.TEACHER, Role.STAFF) and user.email:
+            # A password nobody knows, then a temporary one to the person's own address.
+            unknown = rt.hasher.hash(generate_password())
+            users.set_password_hash(session, user, unknown, must_change=True, now=now)
+            temporary = recovery.Temporary(
+                password := generate_password(), rt.hasher.hash(password)
+            )
+            sent = recovery.send_temporary_password(
+                rt, session, code, user.login, temporary, ip=None, actor=actor
+            )
+            mailed = sent.outcome is recovery.Outcome.SENT
+            if mailed:
+                done.emailed.append(user.login)
+        if not mailed:
+            password = generate_password()
+            users.set_password_hash(
+                session, user, rt.hasher.hash(password), must_change=True, now=now
+            )
+            done.handouts.append(
+                Handout(
+                    user.login,
+                    user.first_name,
+                    user.last_name,
+                    ", ".join(user.class_names),
+                    password,
+                )
+            )
+        rt.logout.end_user(session, establishment, user, now)
+    if admin is not None:
+        # A new password mailed to the establishment (sent before the change commits).
+        reset = accounts.reset_password(rt, session, code, admin.login, actor=actor)
+        done.admin_mailed_to = reset.mailed_to
+    audit.record(
+        session,
+        establishment,
+        EventType.ESTABLISHMENT_INCIDENT,
+        at=now,
+        actor=actor,
+        details={"role": role.value if role else "all", **done.counts()},
+    )
+    return done
+
+
+def affected_count(rt: Runtime, session: Session, code: str, role: Role | None) -> int:
+    """How many accounts `declare` would change."""
+    establishment = establishments.get(session, code)
+    query = owned(User, establishment, User.active.is_(True))
+    if role is not None:
+        query = query.where(User.role == role)
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
