@@ -14,6 +14,7 @@ from idp.web.admin import activity as admin_activity
 from idp.web.admin import clients as admin_clients
 from idp.web.admin import dashboard as admin_dashboard
 from idp.web.admin import imports as admin_imports
+from idp.web.admin import incident as admin_incident
 from idp.web.admin import look as admin_look
 from idp.web.admin import users as admin_users
 from idp.web.transactions import Endpoint, unit_of_work
@@ -200,6 +201,10 @@ def routes() -> list[BaseRoute]:
             name="admin_import_created",
         ),
         route("/{code}/admin/look", admin_look.show, methods=["GET"], name="admin_look"),
+        route(
+            "/{code}/admin/incident", admin_incident.show, methods=["GET"], name="admin_incident"
+        ),
+        route("/{code}/admin/incident", admin_incident.declare, methods=["POST"]),
         route("/{code}/admin/look", admin_look.change, methods=["POST"]),
         route(
             "/{code}/admin/import/modele.csv",

@@ -319,6 +319,8 @@ async def slips_page(request: Request) -> Response:
         example=slips.EXAMPLE,
         then=slips.THEN,
         already=slips.ALREADY,
+        initial=slips.INITIAL,
+        incident=None,
         pdf_url=url(request, "students_slips_pdf", code=establishment.code)
         + ("?" + request.url.query if request.url.query else ""),
         back=_back(request, establishment.code, "", 1, _class_of(request)),

@@ -1,0 +1,98 @@
+"""`/{code}/admin/incident`: credentials have leaked. After the establishment's code typed
+again, every password of the establishment (or of one role) is replaced, sessions and tokens
+end, modules are told (idp.services.incident); the page that answers holds the sign-in
+slips with the new initial passwords, shown this once (nothing keeps them in clear)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from idp import slips
+from idp.accounts.roles import Role
+from idp.errors import IdpError
+from idp.i18n import N_, Message
+from idp.services import incident
+from idp.web.admin.guard import admin, page, posted
+from idp.web.messages import EXPIRED
+from idp.web.navigation import Viewer
+from idp.web.rendering import render
+from idp.web.transactions import db
+
+ROLES = ("", *(r.value for r in Role))
+
+
+async def show(request: Request) -> Response:
+    who = await admin(request)
+    if isinstance(who, Response):
+        return who
+    return page(request, who, "admin/incident.html", role="")
+
+
+async def declare(request: Request) -> Response:
+    who, form = await posted(request)
+    if isinstance(who, Response):
+        return who
+    role = str(form.get("role", ""))
+    role = role if role in ROLES else ""
+    if not form["_csrf_ok"]:
+        return page(request, who, "admin/incident.html", role=role, error=EXPIRED)
+    code = who.establishment.code
+    if str(form.get("confirm", "")).strip().lower() != code:
+        return page(
+            request,
+            who,
+            "admin/incident.html",
+            role=role,
+            status_code=400,
+            error=Message(
+                N_("Tapez le code de l'établissement (%(code)s) pour confirmer : rien n'a changé."),
+                {"code": code},
+            ),
+        )
+    rt = request.app.state.runtime
+    try:
+        done = await run_in_threadpool(
+            lambda: incident.declare(
+                rt, db(request), code, role=Role(role) if role else None, actor=who.login
+            )
+        )
+    except IdpError as exc:
+        await run_in_threadpool(db(request).rollback)
+        return page(
+            request, who, "admin/incident.html", role=role, status_code=exc.status_code,
+            error=exc.public,
+        )  # fmt: skip
+    sign_in = rt.urls.public("login", code=code)
+    made = [
+        slips.Slip(
+            establishment=who.establishment.name,
+            name=f"{h.first_name} {h.last_name}",
+            class_name=h.class_name,
+            login=h.login,
+            sign_in_url=sign_in,
+            qr_url=f"{sign_in}?{urlencode({'login_hint': h.login})}",
+            password=h.password,
+        )
+        for h in done.handouts
+    ]
+    # Shown once: never stored, never cached.
+    return render(
+        request,
+        "slips.html",
+        no_store=True,
+        establishment=who.establishment,
+        viewer=Viewer.of(who.session.user),
+        slips=made,
+        incident=done,
+        rule=slips.RULE,
+        example=slips.EXAMPLE,
+        then=slips.THEN,
+        already=slips.ALREADY,
+        initial=slips.INITIAL,
+        pdf_url=None,
+        back=None,
+    )
