@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlencode
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -303,18 +302,7 @@ def establishment_incident(
             assert slips_path is not None
             establishment = establishments.get(session, code)
             sign_in = rt.urls.public("login", code=code)
-            made = [
-                slips.Slip(
-                    establishment=establishment.name,
-                    name=f"{h.first_name} {h.last_name}",
-                    class_name=h.class_name,
-                    login=h.login,
-                    sign_in_url=sign_in,
-                    qr_url=f"{sign_in}?{urlencode({'login_hint': h.login})}",
-                    password=h.password,
-                )
-                for h in done.handouts
-            ]
+            made = slips.for_handouts(establishment.name, sign_in, done.handouts)
             # Written before the change commits: a slip that cannot be written changes nothing.
             Path(slips_path).write_bytes(
                 slips.pdf(made, slips.french_texts(), f"Fiches de connexion - {establishment.name}")

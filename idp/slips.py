@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import segno
 from fpdf import FPDF
@@ -37,6 +38,20 @@ class Slip:
     # A new « mot de passe initial » (incident mode), shown on this slip only; None: the
     # help page's birth-date rule.
     password: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        establishment: str,
+        sign_in_url: str,
+        login: str,
+        name: str,
+        class_name: str,
+        password: str | None = None,
+    ) -> Slip:
+        """A pupil's slip; its QR code opens `sign_in_url` with the login filled in."""
+        qr_url = f"{sign_in_url}?{urlencode({'login_hint': login})}"
+        return cls(establishment, name, class_name, login, sign_in_url, qr_url, password)
 
     def qr(self) -> segno.QRCode:
         return segno.make(self.qr_url, error="m", micro=False)
@@ -149,3 +164,18 @@ def french_texts() -> dict[str, str]:
         "address": "Adresse",
         "login": "Identifiant",
     }
+
+
+def for_handouts(establishment: str, sign_in_url: str, handouts) -> list[Slip]:  # type: ignore[no-untyped-def]
+    """The slips of new initial passwords (idp.services.incident.Handout)."""
+    return [
+        Slip.of(
+            establishment,
+            sign_in_url,
+            h.login,
+            f"{h.first_name} {h.last_name}",
+            h.class_name,
+            h.password,
+        )
+        for h in handouts
+    ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -184,9 +183,7 @@ async def confirm(request: Request) -> Response:
     if chosen is None:
         return await page(request, status_code=404, error=Message(accounts.STUDENTS_ONLY))
     if not chosen:
-        return await page(
-            request, status_code=400, error=Message(N_("Cochez au moins un élève."))
-        )
+        return await page(request, status_code=400, error=Message(N_("Cochez au moins un élève.")))
     response = render(
         request,
         "students_reset.html",
@@ -290,13 +287,12 @@ async def _slip_data(request: Request):  # type: ignore[no-untyped-def]
     rt = request.app.state.runtime
     sign_in = rt.urls.public("login", code=establishment.code)
     made = [
-        slips.Slip(
-            establishment=establishment.name,
-            name=f"{p.first_name} {p.last_name}",
-            class_name=", ".join(p.groups),
-            login=p.login,
-            sign_in_url=sign_in,
-            qr_url=f"{sign_in}?{urlencode({'login_hint': p.login})}",
+        slips.Slip.of(
+            establishment.name,
+            sign_in,
+            p.login,
+            f"{p.first_name} {p.last_name}",
+            ", ".join(p.groups),
         )
         for p in chosen
     ]

@@ -5,8 +5,6 @@ slips with the new initial passwords, shown this once (nothing keeps them in cle
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -67,18 +65,7 @@ async def declare(request: Request) -> Response:
             error=exc.public,
         )  # fmt: skip
     sign_in = rt.urls.public("login", code=code)
-    made = [
-        slips.Slip(
-            establishment=who.establishment.name,
-            name=f"{h.first_name} {h.last_name}",
-            class_name=h.class_name,
-            login=h.login,
-            sign_in_url=sign_in,
-            qr_url=f"{sign_in}?{urlencode({'login_hint': h.login})}",
-            password=h.password,
-        )
-        for h in done.handouts
-    ]
+    made = slips.for_handouts(who.establishment.name, sign_in, done.handouts)
     # Shown once: never stored, never cached.
     return render(
         request,
