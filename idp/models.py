@@ -96,6 +96,9 @@ class User(Base):
     # The password in `password_hash` was not chosen by the user (admin's generated one,
     # an operator's --temporary): it must be changed at the next sign-in.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A random « mot de passe initial » handed out on a slip (incident mode) stops working
+    # then (IDP_PROVISIONAL_PASSWORD_DAYS); cleared by any other password.
+    password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A temporary password sent by email (forgotten password): only the latest one, valid
     # until it expires; the personal password keeps working until it is used.
     temp_password_hash: Mapped[str | None] = mapped_column(String(255))

@@ -78,6 +78,8 @@ class Settings:
     # A leaver's account (deactivated by an import) is deleted this long after: ENT data
     # must go within three months of leaving.
     leaver_retention_days: int = 90
+    # How long a random initial password handed out on a slip (incident mode) works.
+    provisional_password_days: int = 90
     # How often the server purges expired rows (0: never; then run `idp purge` from cron).
     purge_interval_minutes: int = 60
     # How long a change (an establishment disabled, new keys) may take to reach every
@@ -164,6 +166,9 @@ class Settings:
             ),
             "audit_retention_days": read("IDP_AUDIT_RETENTION_DAYS", _int(1, 3650), 365),
             "leaver_retention_days": read("IDP_LEAVER_RETENTION_DAYS", _int(0, 3650), 90),
+            "provisional_password_days": read(
+                "IDP_PROVISIONAL_PASSWORD_DAYS", _int(1, 365), 90
+            ),
             "purge_interval_minutes": read("IDP_PURGE_INTERVAL_MINUTES", _int(0, 7 * 24 * 60), 60),
             "cache_seconds": read("IDP_CACHE_SECONDS", _float(0, 3600), 1.0),
             "throttle_ip_failures": read("IDP_THROTTLE_IP_FAILURES", _int(10, 100_000), 100),

@@ -15,6 +15,7 @@ All of it in one transaction: if the admin's mail cannot be sent, nothing is cha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -94,8 +95,9 @@ def declare(
         if not mailed:
             password = generate_password()
             users.set_password_hash(
-                session, user, rt.hasher.hash(password), must_change=True, now=now
-            )
+                session, user, rt.hasher.hash(password), must_change=True, now=now,
+                expires_at=now + timedelta(days=rt.settings.provisional_password_days),
+            )  # fmt: skip
             done.handouts.append(
                 Handout(
                     user.login,

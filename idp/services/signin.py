@@ -64,6 +64,9 @@ class Attempt:
     # For BAD_PASSWORD: the account has an unexpired temporary password (the page's hint
     # then speaks of it rather than of the birth date).
     temporary_pending: bool = False
+    # For BAD_PASSWORD: the right initial password from a slip, but past its end (the page
+    # says to ask a teacher). Told only to whoever typed it right.
+    initial_expired: bool = False
     # For OK when asked to open a session: (cookie token, known-device entry).
     opened: tuple[str, str] | None = None
 
@@ -133,12 +136,14 @@ class SignIn:
         if reserved.result is not Result.OK:
             return reserved
         ok, new_hash, expected, temporary = await self._check(stored, password)
+        expired = ok and not temporary and self._initial_expired(stored)
+        ok = ok and not expired
 
         def settle() -> Attempt:
             if not ok:
                 attempt = self._fail(db, establishment_id, reserved, client)
                 pending = stored is not None and stored[3] is not None
-                attempt = replace(attempt, temporary_pending=pending)
+                attempt = replace(attempt, temporary_pending=pending, initial_expired=expired)
             else:
                 attempt = self._succeed(
                     db, establishment_id, reserved, client, new_hash, expected, temporary
@@ -164,7 +169,7 @@ class SignIn:
         was it the temporary password?). No transaction is open: hashing takes time."""
         if stored is None:
             return False, None, None, False
-        password_hash, role, birth_date, temp_hash, must_change = stored
+        password_hash, role, birth_date, temp_hash, must_change, _ = stored
         if password_hash is None:
             # Initial password: spend a hash's time anyway, so that timing does not tell
             # whether the account is still on its birth date.
@@ -203,7 +208,19 @@ class SignIn:
             return None
         expires = user.temp_password_expires_at
         temp = user.temp_password_hash if expires is not None and expires > now else None
-        return user.password_hash, user.role, user.birth_date, temp, user.must_change_password
+        return (
+            user.password_hash,
+            user.role,
+            user.birth_date,
+            temp,
+            user.must_change_password,
+            user.password_expires_at,
+        )
+
+    def _initial_expired(self, stored) -> bool:  # type: ignore[no-untyped-def]
+        """A handed-out initial password, still to be changed, past its end."""
+        must_change, expires = stored[4], stored[5]
+        return bool(must_change and expires is not None and expires <= self.rt.clock.now())
 
     def _ip_blocked(self, session: Session, client: Client, now: datetime) -> datetime | None:
         """Until when the address is held back, if it is. Only failures that happened

@@ -57,11 +57,18 @@ def add(
 
 
 def set_password_hash(
-    session: Session, user: User, password_hash: str | None, *, must_change: bool, now: datetime
+    session: Session,
+    user: User,
+    password_hash: str | None,
+    *,
+    must_change: bool,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> None:
     """`None` puts the account back on its initial (birth-date) password. Any new password
-    voids a temporary one sent by email."""
+    voids a temporary one sent by email. `expires_at`: a handed-out initial password's end."""
     user.password_hash = password_hash
+    user.password_expires_at = expires_at
     user.temp_password_hash = None
     user.temp_password_expires_at = None
     user.must_change_password = must_change

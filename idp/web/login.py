@@ -25,6 +25,7 @@ from idp.web.messages import (
     CHANGED,
     EXPIRED,
     INACTIVE,
+    INITIAL_EXPIRED,
     LOGGED_OUT,
     MISSING_LOGIN,
     MISSING_PASSWORD,
@@ -167,7 +168,7 @@ async def submit(request: Request) -> Response:
             establishment,
             login=typed_login,
             next_url=next_url,
-            error=BAD_PASSWORD,
+            error=INITIAL_EXPIRED if attempt.initial_expired else BAD_PASSWORD,
             temporary_pending=attempt.temporary_pending,
         )
     if attempt.result is Result.INACTIVE:

@@ -8,6 +8,12 @@ from idp.i18n import N_, Message
 UNKNOWN_LOGIN = Message(N_("Authentification incorrecte : login inconnu"))
 BAD_PASSWORD = Message(N_("Authentification incorrecte : mot de passe non valide."))
 INACTIVE = Message(N_("Ce compte est désactivé. Contactez votre établissement."))
+INITIAL_EXPIRED = Message(
+    N_(
+        "Ce mot de passe initial a expiré. Demandez à un enseignant ou au secrétariat de "
+        "réinitialiser votre mot de passe."
+    )
+)
 EXPIRED = Message(N_("La page a expiré, veuillez réessayer."))
 CHANGED = Message(
     N_(

@@ -10,6 +10,7 @@ import json
 import re
 import zlib
 from datetime import date
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -117,3 +118,20 @@ def test_one_role_only(idp, school, people, client, tmp_path):  # type: ignore[n
     assert set(slip_passwords(slips)) == {people["lea"], people["hugo"]}
     assert sign_in(client, school, people["paul"], PERSONAL).status_code == 303  # untouched
     assert sign_in(client, school, people["lea"], PERSONAL).status_code != 303
+
+
+def test_a_slips_initial_password_expires(idp, school, people, client, tmp_path, clock):  # type: ignore[no-untyped-def]
+    slips = tmp_path / "fiches.pdf"
+    result = idp("establishment", "incident", school, "--role", "student",
+                 "--slips", str(slips), "--confirm", school)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    handed = slip_passwords(slips)
+    clock.advance(days=90)
+    late = sign_in(client, school, people["hugo"], handed[people["hugo"]])
+    assert late.status_code == 200
+    assert "Ce mot de passe initial a expiré" in unescape(late.text)
+    # A wrong password says nothing of it.
+    wrong = sign_in(client, school, people["lea"], "pas-le-bon-1")
+    assert "expiré" not in unescape(wrong.text)
+    clock.advance(days=-1)
+    assert sign_in(client, school, people["lea"], handed[people["lea"]]).status_code == 303

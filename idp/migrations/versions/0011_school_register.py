@@ -1,4 +1,5 @@
-"""school register: SIECLE identifiers, leavers, classes apart from groups
+"""school register: SIECLE identifiers, leavers, classes apart from groups, initial
+passwords that expire
 
 Revision ID: 0011
 Revises: 0010
@@ -23,6 +24,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("eleve_id", sa.String(20), nullable=True))
         batch.add_column(sa.Column("ine", sa.String(11), nullable=True))
         batch.add_column(sa.Column("left_at", idp.db.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("password_expires_at", idp.db.UTCDateTime(), nullable=True))
         batch.create_unique_constraint(
             "uq_users_establishment_id_eleve_id", ["establishment_id", "eleve_id"]
         )
@@ -40,6 +42,7 @@ def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint("uq_users_establishment_id_ine", type_="unique")
         batch.drop_constraint("uq_users_establishment_id_eleve_id", type_="unique")
+        batch.drop_column("password_expires_at")
         batch.drop_column("left_at")
         batch.drop_column("ine")
         batch.drop_column("eleve_id")
