@@ -35,6 +35,8 @@ def people(provider: Provider) -> dict[str, str]:
     set_password(provider, teacher)
     set_password(provider, UAI_A.lower())
     provider.add_user("Marie-Clémentine", "De La Fontaine", "2008-02-29")
+    provider.idp("user", "add", SCHOOL, "--first-name", "Jade", "--last-name", "Roche",
+                 "--birth-date", "2009-04-04", "--role", "student", "--group", "2MRC-A")  # fmt: skip
     return {"teacher": teacher, "admin": UAI_A.lower(), "pupil": "marie-clementine.de"}
 
 
@@ -108,6 +110,11 @@ def test_every_page_passes_axe(
     check("password change", f"/{SCHOOL}/password/change")
     check("students", f"/{SCHOOL}/students")
     check("reset confirmation", f"/{SCHOOL}/students/reset?login={people['pupil']}")
+    check("a class", f"/{SCHOOL}/students?classe=2MRC-A")
+    check(
+        "a selection's reset", f"/{SCHOOL}/students/reset?login=jade.roche&login={people['pupil']}"
+    )
+    check("sign-in slips", f"/{SCHOOL}/students/slips?classe=2MRC-A&all=1")
     check("sign-out", f"/{SCHOOL}/logout")
     page.context.clear_cookies()
     page.goto(provider.url(f"/{SCHOOL}/login?lang={language}"))
@@ -125,6 +132,7 @@ def test_every_page_passes_axe(
         ("sessions", f"{admin}/sessions"),
         ("journal", f"{admin}/audit"),
         ("look", f"{admin}/look"),
+        ("incident mode", f"{admin}/incident"),
     ):
         check(label, path)
     assert not found, "\n".join(f"{page}: {v}" for page, vs in found.items() for v in vs)
