@@ -173,18 +173,25 @@ def new(
 
 
 def set_groups(user: User, classes: Iterable[str], others: Iterable[str] | None = None) -> None:
-    """The user's classes and, unless `others` is None (kept as they are), other groups."""
+    """The user's classes and, unless `others` is None (kept as they are), other groups.
+    A membership that stays is kept as it is (a new row for the same name would be
+    inserted before the old one is deleted, against the unique (user, name))."""
     wanted_classes = list(dict.fromkeys(classes))
     wanted_others = user.group_names if others is None else list(dict.fromkeys(others))
-    wanted_others = [n for n in dict.fromkeys(wanted_others) if n not in wanted_classes]
-    if user.class_names == wanted_classes and user.group_names == wanted_others:
+    wanted = {name: True for name in wanted_classes}
+    wanted.update({name: False for name in wanted_others if name not in wanted})
+    if user.class_names == wanted_classes and user.group_names == list(
+        n for n in wanted if not wanted[n]
+    ):
         return
+    kept = {g.name: g for g in user.groups if g.name in wanted}
+    for name, is_class in wanted.items():
+        if name in kept:
+            kept[name].is_class = is_class
     user.groups = [
-        UserGroup(establishment_id=user.establishment_id, name=n, is_class=True)
-        for n in wanted_classes
-    ] + [
-        UserGroup(establishment_id=user.establishment_id, name=n, is_class=False)
-        for n in wanted_others
+        kept.get(name)
+        or UserGroup(establishment_id=user.establishment_id, name=name, is_class=is_class)
+        for name, is_class in wanted.items()
     ]
 
 

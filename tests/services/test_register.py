@@ -123,6 +123,9 @@ def test_the_next_import_follows_the_register(idp, school, rt, tmp_path):  # typ
     del pupils[2]
     structs = list(STRUCTURES)
     structs[1] = structures("1002", ("1BAC-MELEC", "D"))
+    # Léa keeps her class and one group, leaves the other: the memberships that stay are
+    # kept (a new row for the same name once broke the unique (user, name)).
+    structs[0] = structures("1001", ("2BAC-MELEC", "D"), ("2MELEC-GA", "G"))
     result = idp("user", "import", school, write(tmp_path, pupils, structs, name="e.xml"), "--json")
     assert result.exit_code == 0, result.output
     assert counts(result) == {
@@ -135,6 +138,10 @@ def test_the_next_import_follows_the_register(idp, school, rt, tmp_path):  # typ
     everyone = {u.eleve_id: u for u in people(rt).values()}
     assert everyone["1001"].login == logins["1001"]  # the login stays
     assert everyone["1001"].last_name == "MARTIN-ROY"
+    assert (everyone["1001"].class_names, everyone["1001"].group_names) == (
+        ["2BAC-MELEC"],
+        ["2MELEC-GA"],
+    )
     assert everyone["1002"].class_names == ["1BAC-MELEC"] and everyone["1002"].group_names == []
     assert not everyone["1005"].active and not everyone["1003"].active
     # Back in the export: the account comes back as it was.
