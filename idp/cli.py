@@ -303,10 +303,11 @@ def establishment_incident(
             establishment = establishments.get(session, code)
             sign_in = rt.urls.public("login", code=code)
             made = slips.for_handouts(establishment.name, sign_in, done.handouts)
-            # Written before the change commits: a slip that cannot be written changes nothing.
-            Path(slips_path).write_bytes(
-                slips.pdf(made, slips.french_texts(), f"Fiches de connexion - {establishment.name}")
-            )
+            # Written before the change commits: a slip that cannot be written changes
+            # nothing. Readable by its owner only: it holds every new password.
+            title = f"Fiches de connexion - {establishment.name}"
+            with _private_file(slips_path) as out:
+                out.write(slips.pdf(made, slips.french_texts(), title))
         return done
 
     done = _run(ctx, declare_and_print)
@@ -411,7 +412,7 @@ def user_add(
 @click.option(
     "--full",
     is_flag=True,
-    help="The CSV holds everyone of --role: deactivate the others (as --deactivate-missing).",
+    help="The file holds everyone (of --role, for a CSV): deactivate the others, however many.",
 )
 @click.option("--created-csv", type=click.Path(dir_okay=False), help="Write the new logins here.")
 @click.option("--dry-run", is_flag=True, help="Show what the import would do; write nothing.")
@@ -443,7 +444,7 @@ def user_import(
     with open(file, "rb") as handle:
         data = handle.read()
     if siecle.looks_like_siecle(data):
-        _siecle_import(ctx, code, file, data, dry_run=dry_run, as_json=as_json)
+        _siecle_import(ctx, code, file, data, dry_run=dry_run, as_json=as_json, full=full)
         return
     deactivate_missing = deactivate_missing or full
     parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
@@ -480,6 +481,13 @@ def user_import(
     click.echo(_human(report.counts(), dry_run))
 
 
+def _private_file(path: str):  # type: ignore[no-untyped-def]
+    """`path` opened for writing, created (or truncated) with mode 0600."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode otherwise
+    return os.fdopen(descriptor, "wb")
+
+
 def _one_line(counts: dict[str, int]) -> str:
     return json.dumps(counts, separators=(",", ":"))
 
@@ -504,12 +512,19 @@ def _rolled_back(ctx: click.Context, use_case: Callable[..., T], *args: Any, **k
 
 
 def _siecle_import(
-    ctx: click.Context, code: str, file: str, data: bytes, *, dry_run: bool, as_json: bool
+    ctx: click.Context,
+    code: str,
+    file: str,
+    data: bytes,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    full: bool,
 ) -> None:
     def read_and_sync(rt: Runtime, session: Any) -> register.Preview:
         establishment = establishments.get(session, code)
         export = siecle.read(data, uai=establishment.uai)
-        return register.sync(rt, session, code, export, write=not dry_run)
+        return register.sync(rt, session, code, export, write=not dry_run, guard=not full)
 
     preview = _run(ctx, read_and_sync)
     click.echo(f"{file}: SIECLE export, {_one_line(preview.counts())}", err=True)
@@ -527,6 +542,11 @@ def _siecle_import(
     click.echo(_one_line(preview.counts()) if as_json else _human(preview.counts(), dry_run))
     if preview.refused:
         _fail(f"{len(preview.refused)} pupil(s) refused; nothing imported")
+    if preview.held and not dry_run:
+        _fail(
+            f"this export would deactivate {len(preview.leavers)} pupils; nothing imported. "
+            "If it holds the whole establishment, import it again with --full"
+        )
 
 
 def _human(counts: dict[str, int], dry_run: bool) -> str:

@@ -4,6 +4,7 @@ data is kept no longer than needed). Run by `idp purge` and, periodically, by th
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -97,10 +98,12 @@ def purge(rt: Runtime) -> Purged:
     return Purged(counts)
 
 
-def pseudonym(user: User) -> str:
+def pseudonym(secret_key: str, user: User) -> str:
     """What the audit calls a purged account: the same for all its events, and nothing
-    that leads back to the person once the account is gone (its `sub` was random)."""
-    return "parti-" + hashlib.sha256(user.sub.encode()).hexdigest()[:10]
+    that leads back to the person once the account is gone. Keyed: the modules knew its
+    `sub`, and must not be able to recompute the pseudonym from it."""
+    digest = hmac.new(secret_key.encode(), f"purged:{user.sub}".encode(), hashlib.sha256)
+    return "parti-" + digest.hexdigest()[:12]
 
 
 def _purge_leavers(rt: Runtime) -> int:
@@ -116,12 +119,13 @@ def _purge_leavers(rt: Runtime) -> int:
     purged = 0
     for user_id in due:
         with rt.database.session() as session:
-            user = session.get(User, user_id)
+            # Locked: an import bringing the pupil back waits, or is waited for.
+            user = session.get(User, user_id, with_for_update=True)
             # Back since (an import reactivated it), or already gone: nothing to do.
             if user is None or user.active or user.left_at is None or user.left_at > until:
                 continue
             establishment = session.get(Establishment, user.establishment_id)
-            alias = pseudonym(user)
+            alias = pseudonym(rt.settings.secret_key, user)
             for column in (AuditEvent.subject, AuditEvent.actor):
                 session.execute(
                     update(AuditEvent)

@@ -7,7 +7,7 @@ pupil's date), and a QR code of the sign-in address with the login filled in. As
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import segno
@@ -37,7 +37,7 @@ class Slip:
     qr_url: str
     # A new « mot de passe initial » (incident mode), shown on this slip only; None: the
     # help page's birth-date rule.
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(

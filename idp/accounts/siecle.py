@@ -36,6 +36,10 @@ ROOT = "BEE_ELEVES"
 CLASS = "D"
 INACTIVE = "inactifs"
 _DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+# The national pupil identifier: 11 characters, digits and capital letters.
+_INE = re.compile(r"[0-9A-Z]{11}")
+# SIECLE's ELEVE_ID: digits (our column holds 20).
+_ELEVE_ID = re.compile(r"[0-9A-Za-z]{1,20}")
 
 NOT_SIECLE = N_(
     "Ce fichier n'est pas l'export SIECLE « Élèves sans adresses » : exportez-le de nouveau "
@@ -123,7 +127,7 @@ def read(data: bytes, *, uai: str) -> Export:
     seen: set[str] = set()
     for element in root.iterfind("DONNEES/ELEVES/ELEVE"):
         eleve_id = (element.get("ELEVE_ID") or "").strip()
-        if not eleve_id or eleve_id in seen:
+        if not _ELEVE_ID.fullmatch(eleve_id) or eleve_id in seen:
             refused.append(Refused(eleve_id, N_("ELEVE_ID absent ou en double")))
             continue
         seen.add(eleve_id)
@@ -163,7 +167,8 @@ def _structures(root: ElementTree.Element) -> dict[str, tuple[str | None, tuple[
         klass: str | None = None
         groups: list[str] = []
         for structure in entry.iterfind("STRUCTURE"):
-            code = " ".join((structure.findtext("CODE_STRUCTURE") or "").split())
+            # Our column holds 100 characters; SIECLE's codes are far shorter.
+            code = " ".join((structure.findtext("CODE_STRUCTURE") or "").split())[:100]
             kind = (structure.findtext("TYPE_STRUCTURE") or "").strip().upper()
             if not code or code.lower() == INACTIVE:
                 continue
@@ -195,9 +200,12 @@ def _pupil(
     if leaving and left_on is None:
         raise InvalidInput(N_("Date de sortie illisible (jj/mm/aaaa attendu)"))
     klass, groups = structure
+    ine = text("ID_NATIONAL").upper() or None
+    if ine is not None and not _INE.fullmatch(ine):
+        raise InvalidInput(N_("INE illisible (11 caractères attendus)"))
     return Pupil(
         eleve_id=eleve_id,
-        ine=text("ID_NATIONAL").upper() or None,
+        ine=ine,
         first_name=first_name,
         last_name=last_name,
         birth_name=birth_name,

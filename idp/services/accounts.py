@@ -312,7 +312,10 @@ def set_active(
         )
     user.active = active
     user.updated_at = now
-    if not active:
+    if active:
+        # Back on purpose: no longer a leaver for the purge to erase.
+        user.left_at = None
+    else:
         rt.logout.end_user(session, establishment, user, now)
     audit.record(
         session,

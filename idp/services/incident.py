@@ -63,20 +63,32 @@ def declare(
     role: Role | None = None,
     actor: str = audit.OPERATOR,
 ) -> Incident:
-    """Invalidate the passwords of `code`'s active accounts (of `role`, or all)."""
+    """Invalidate the passwords of `code`'s accounts (of `role`, or all), the deactivated
+    ones included."""
     establishment = establishments.get(session, code)
     now = rt.clock.now()
-    query = owned(User, establishment, User.active.is_(True))
+    query = owned(User, establishment)
     if role is not None:
         query = query.where(User.role == role)
     people = session.scalars(
         query.options(selectinload(User.groups)).order_by(User.role, User.last_name, User.login)
     ).all()
     done = Incident()
-    admin: User | None = None
+    admin = next((u for u in people if u.role is Role.ADMIN), None)
+    if admin is not None:
+        # First: its mail is the one whose failure undoes everything, so no teacher is sent
+        # a temporary password for a change that would then be rolled back.
+        reset = accounts.reset_password(rt, session, code, admin.login, actor=actor)
+        done.admin_mailed_to = reset.mailed_to
     for user in people:
         if user.role is Role.ADMIN:
-            admin = user
+            continue
+        if not user.active:
+            # Deactivated (a leaver within the retention, or by an admin): its leaked
+            # password must not come back with it. A password nobody knows; a teacher's
+            # reset gives it a usable one if it returns.
+            unknown = rt.hasher.hash(generate_password())
+            users.set_password_hash(session, user, unknown, must_change=True, now=now)
             continue
         mailed = False
         if user.role in (Role.TEACHER, Role.STAFF) and user.email:
@@ -108,10 +120,6 @@ def declare(
                 )
             )
         rt.logout.end_user(session, establishment, user, now)
-    if admin is not None:
-        # A new password mailed to the establishment (sent before the change commits).
-        reset = accounts.reset_password(rt, session, code, admin.login, actor=actor)
-        done.admin_mailed_to = reset.mailed_to
     audit.record(
         session,
         establishment,
@@ -126,7 +134,7 @@ def declare(
 def affected_count(rt: Runtime, session: Session, code: str, role: Role | None) -> int:
     """How many accounts `declare` would change."""
     establishment = establishments.get(session, code)
-    query = owned(User, establishment, User.active.is_(True))
+    query = owned(User, establishment)
     if role is not None:
         query = query.where(User.role == role)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -74,6 +74,8 @@ class Preview:
     unchanged: int = 0
     refused: list[RefusedPupil] = field(default_factory=list)
     applied: bool = False
+    # Not written: it would deactivate more pupils than `sync`'s `guard` lets through.
+    held: bool = False
 
     def counts(self) -> dict[str, int]:
         return {
@@ -101,9 +103,13 @@ def sync(
     *,
     write: bool,
     actor: str = audit.OPERATOR,
+    guard: bool = False,
 ) -> Preview:
     """The preview of importing `export`; with `write`, and only if nothing is refused, the
-    import itself in the caller's transaction."""
+    import itself in the caller's transaction. With `guard`, an import that would
+    deactivate more than a third of the active pupils (and more than 10) is held, not
+    written: a partial export (one class, one level) must not retire the rest of the
+    school unless whoever runs it says it is the whole establishment."""
     establishment = establishments.get(session, code)
     today = rt.clock.now().date()
     people = [u for u in users.all_people(session, establishment)]
@@ -116,6 +122,7 @@ def sync(
 
     preview = Preview()
     matches: dict[int, list[Pupil]] = defaultdict(list)
+    ines_seen: set[str] = set()
     found: list[tuple[Pupil, User | None]] = []
     for refused in export.refused:
         preview.refused.append(RefusedPupil(refused.eleve_id, "", refused.reason))
@@ -150,6 +157,21 @@ def sync(
                 )
                 continue
             user = next(iter(candidates.values()), None)
+        # An INE is one pupil's: already another account's, or twice in the export, it
+        # would break the unique (establishment, INE); refused rather than guessed.
+        holder = by_ine.get(pupil.ine) if pupil.ine else None
+        taken_ine = holder is not None and (user is None or holder.id != user.id)
+        if pupil.ine and (taken_ine or pupil.ine in ines_seen):
+            preview.refused.append(
+                RefusedPupil(
+                    pupil.eleve_id,
+                    _name(pupil.first_name, pupil.last_name),
+                    f"INE {pupil.ine} déjà celui d'un autre élève",
+                )
+            )
+            continue
+        if pupil.ine:
+            ines_seen.add(pupil.ine)
         if user is not None:
             matches[user.id].append(pupil)
         found.append((pupil, user))
@@ -194,6 +216,8 @@ def sync(
             writes.append((pupil, None))
             continue
         changes = _changes(user, pupil)
+        if user.active and user.left_at is not None:
+            user.left_at = None  # reactivated by hand since: not a leaver (no preview line)
         if changes:
             preview.updated.append(
                 Updated(user.login, _name(user.first_name, user.last_name), tuple(changes))
@@ -205,7 +229,10 @@ def sync(
     for user in missing:
         preview.leavers.append(Leaver(user.login, _name(user.first_name, user.last_name), ABSENT))
 
-    if not write or preview.refused:
+    if guard:
+        active = sum(1 for u in people if u.role is Role.STUDENT and u.active)
+        preview.held = len(preview.leavers) > max(10, active // 3)
+    if not write or preview.refused or preview.held:
         return preview
     created = iter(preview.created)
     for pupil, user in writes:
@@ -261,8 +288,9 @@ def _changes(user: User, pupil: Pupil) -> list[tuple[str, str, str]]:
     if fold(user.last_name) != fold(pupil.last_name):
         differ("Nom", user.last_name, pupil.last_name)
     differ("Date de naissance", user.birth_date, pupil.birth_date)
-    differ("Classe", user.class_names, [pupil.class_code] if pupil.class_code else [])
-    differ("Groupes", user.group_names, list(pupil.groups))
+    # Compared in one order: the register lists groups in its own.
+    differ("Classe", sorted(user.class_names), [pupil.class_code] if pupil.class_code else [])
+    differ("Groupes", sorted(user.group_names), sorted(pupil.groups))
     if user.eleve_id != pupil.eleve_id:
         changes.append(("Identifiant SIECLE", user.eleve_id or "—", "rattaché"))
     if pupil.ine and user.ine != pupil.ine:
@@ -292,7 +320,9 @@ def _update(user: User, pupil: Pupil, now) -> None:  # type: ignore[no-untyped-d
         user.ine = pupil.ine
     users.set_groups(user, [pupil.class_code] if pupil.class_code else [], pupil.groups)
     if not user.active and user.left_at is not None:
-        user.active, user.left_at = True, None
+        user.active = True
+    # In the register: not a leaver, whatever an earlier import found.
+    user.left_at = None
     user.updated_at = now
 
 

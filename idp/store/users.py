@@ -180,7 +180,7 @@ def set_groups(user: User, classes: Iterable[str], others: Iterable[str] | None 
     wanted_others = user.group_names if others is None else list(dict.fromkeys(others))
     wanted = {name: True for name in wanted_classes}
     wanted.update({name: False for name in wanted_others if name not in wanted})
-    if user.class_names == wanted_classes and user.group_names == list(
+    if sorted(user.class_names) == sorted(wanted_classes) and sorted(user.group_names) == sorted(
         n for n in wanted if not wanted[n]
     ):
         return

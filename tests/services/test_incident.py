@@ -62,9 +62,17 @@ def test_every_password_is_replaced_and_what_comes_next_is_new(  # type: ignore[
     idp, school, people, rt, client, mailbox, tmp_path
 ):
     assert sign_in(client, school, people["lea"], PERSONAL).status_code == 303
+    # A teacher suspended before the leak: his leaked password must not come back with him.
+    rt.run(accounts.add, school, first_name="Yves", last_name="Navarre",
+           birth_date=date(1981, 6, 12), role=Role.TEACHER)  # fmt: skip
+    rt.run(accounts.set_password, school, "yves.navarre", PERSONAL, temporary=False)
+    rt.run(accounts.set_active, school, "yves.navarre", False, actor="0750655e")
     slips = tmp_path / "fiches.pdf"
     result = idp("establishment", "incident", school, "--slips", str(slips), input=f"{school}\n")
     assert result.exit_code == 0, result.output
+    assert slips.stat().st_mode & 0o777 == 0o600  # it holds every new password
+    rt.run(accounts.set_active, school, "yves.navarre", True, actor="0750655e")
+    assert sign_in(client, school, "yves.navarre", PERSONAL).status_code != 303
     assert json.loads(result.stdout.splitlines()[-1]) == {"slips": 3, "emailed": 1, "admin": 1}
 
     # Nothing known before works any more: personal passwords, birth dates, sessions.

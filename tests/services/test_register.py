@@ -5,6 +5,7 @@ nothing. On SQLite and PostgreSQL (the fixtures run each test on both)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from siecle_support import UAI, eleve, export, structures, zipped
@@ -187,6 +188,7 @@ def test_a_leaver_is_purged_after_the_retention_and_the_audit_keeps_a_pseudonym(
     assert idp("user", "import", school, write(tmp_path)).exit_code == 0
     assert not people(rt)[gone].active
 
+    sub = people(rt)[gone].sub
     clock.advance(days=89, hours=23)
     assert "leavers: 0" in idp("purge").stdout
     assert gone in people(rt)
@@ -200,6 +202,8 @@ def test_a_leaver_is_purged_after_the_retention_and_the_audit_keeps_a_pseudonym(
     assert all(gone not in (e.subject, e.actor) for e in events)
     purged = [e for e in events if e.type == "user.purged"]
     assert len(purged) == 1 and purged[0].subject.startswith("parti-")
+    # Keyed: the modules knew his sub, and cannot recompute the pseudonym from it.
+    assert purged[0].subject[len("parti-") :] not in hashlib.sha256(sub.encode()).hexdigest()
     assert [e.type for e in events if e.subject == purged[0].subject][:2] == [
         "user.created",
         "password.set",
@@ -216,3 +220,50 @@ def test_a_pupil_back_before_the_purge_is_kept(idp, school, rt, tmp_path, clock)
     clock.advance(days=90)
     assert "leavers: 0" in idp("purge").stdout
     assert {u.eleve_id: u for u in people(rt).values()}["1001"].active
+
+
+def test_an_account_brought_back_by_hand_is_no_leaver(idp, school, rt, tmp_path, clock):  # type: ignore[no-untyped-def]
+    from idp.purge import purge
+    from idp.services import accounts
+
+    gone = add(idp, school, "Hugo", "Ancien", "2008-01-01")
+    assert idp("user", "import", school, write(tmp_path)).exit_code == 0
+    rt.run(accounts.set_active, school, gone, True, actor="0750655e")  # he is still here
+    assert people(rt)[gone].left_at is None
+    clock.advance(days=100)
+    rt.run(accounts.set_active, school, gone, False, actor="0750655e")  # suspended
+    assert purge(rt).counts["leavers"] == 0
+    assert gone in people(rt)
+
+
+def test_an_ine_is_one_pupils_and_group_order_is_no_change(idp, school, rt, tmp_path):  # type: ignore[no-untyped-def]
+    assert idp("user", "import", school, write(tmp_path)).exit_code == 0
+    # The register lists Léa's groups in another order: nothing changed.
+    structs = list(STRUCTURES)
+    structs[0] = structures("1001", ("AP-MATHS", "G"), ("2BAC-MELEC", "D"), ("2MELEC-GA", "G"))
+    same = idp("user", "import", school, write(tmp_path, PUPILS, structs), "--json")
+    assert counts(same)["unchanged"] == 6 and counts(same)["updated"] == 0
+    # A new pupil with Léa's INE, then two new pupils sharing one: refused, not a crash.
+    for extra in (
+        [eleve("1009", "NOUVEAU", "Paul", "01/01/2009", ine="123456789AB")],
+        [eleve("1010", "UN", "Paul", "01/01/2009", ine="99999999999"),
+         eleve("1011", "DEUX", "Paul", "01/01/2009", ine="99999999999")],
+    ):  # fmt: skip
+        result = idp("user", "import", school, write(tmp_path, [*PUPILS, *extra]), "--json")
+        assert result.exit_code == 2, result.output
+        assert counts(result)["refused"] == 1 and "INE" in result.stderr
+    bad = idp("user", "import", school,
+              write(tmp_path, [*PUPILS, eleve("1012", "X", "Y", "01/01/2009", ine="TROP-LONG-POUR-UN-INE")]))  # fmt: skip
+    assert bad.exit_code == 2 and "INE illisible" in bad.stderr
+
+
+def test_a_partial_export_does_not_retire_the_school_without_full(idp, school, rt, tmp_path):  # type: ignore[no-untyped-def]
+    everyone = [eleve(str(2000 + i), "ELEVE", f"Prenom{i}", "01/01/2009") for i in range(40)]
+    assert idp("user", "import", school, write(tmp_path, everyone, [])).exit_code == 0
+    one_class = everyone[:12]
+    held = idp("user", "import", school, write(tmp_path, one_class, []), "--json")
+    assert held.exit_code == 2 and "import it again with --full" in held.stderr
+    assert counts(held)["deactivated"] == 28
+    assert all(u.active for u in people(rt).values())  # nothing written
+    done = idp("user", "import", school, write(tmp_path, one_class, []), "--json", "--full")
+    assert done.exit_code == 0 and sum(u.active for u in people(rt).values()) == 12

@@ -32,6 +32,10 @@ def test_the_console_replaces_the_pupils_passwords_after_the_code_is_typed(  # t
     form = client.get(f"/{school}/admin/incident")
     csrf = csrf_from(form.text)
 
+    unknown = client.post(
+        f"/{school}/admin/incident", data={"csrf_token": csrf, "role": "pupils", "confirm": school}
+    )
+    assert unknown.status_code == 400  # never widened to every account
     refused = client.post(
         f"/{school}/admin/incident", data={"csrf_token": csrf, "role": "student", "confirm": "x"}
     )

@@ -35,7 +35,10 @@ async def declare(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     role = str(form.get("role", ""))
-    role = role if role in ROLES else ""
+    if role not in ROLES:
+        # Never widened to every account by a value the form does not offer.
+        return page(request, who, "admin/incident.html", role="", status_code=400,
+                    error=Message(N_("Choisissez les comptes concernés.")))  # fmt: skip
     if not form["_csrf_ok"]:
         return page(request, who, "admin/incident.html", role=role, error=EXPIRED)
     code = who.establishment.code
