@@ -93,6 +93,17 @@ def recordable_login(login: str) -> str | None:
     return login if _LOGIN_SHAPE.fullmatch(login) else None
 
 
+def _still_current(user: User, checked: tuple, temporary: bool) -> bool:  # type: ignore[type-arg]
+    """Whether the password checked (read as `checked` by `_stored_password`) is still the
+    account's: every new password has a hash of its own (a new salt), a reset to the birth
+    date has none, and a new temporary password replaces the one checked. (A concurrent
+    sign-in's rehash of the same password also changes the hash: that attempt is refused,
+    once, rather than ever let through a replaced password.)"""
+    if temporary:
+        return user.temp_password_hash == checked[3]
+    return user.password_hash == checked[0] and user.birth_date == checked[2]
+
+
 def _seconds(until: datetime, now: datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds()))
 
@@ -146,8 +157,9 @@ class SignIn:
                 attempt = replace(attempt, temporary_pending=pending, initial_expired=expired)
             else:
                 attempt = self._succeed(
-                    db, establishment_id, reserved, client, new_hash, expected, temporary
-                )
+                    db, establishment_id, reserved, client, new_hash, expected, temporary,
+                    checked=stored,
+                )  # fmt: skip
             if attempt.result is Result.OK and open_session:
                 assert attempt.user_id is not None
                 self.end_session(db, establishment_id, replacing, client)
@@ -370,10 +382,20 @@ class SignIn:
         new_hash: str | None,
         replaced_hash: str | None,
         temporary: bool = False,
+        *,
+        checked: tuple | None = None,  # type: ignore[type-arg]
     ) -> Attempt:
         now = self.rt.clock.now()
         establishment = self._establishment(session, establishment_id)
-        user = session.get(User, reserved.user_id)
+        # Read again, and locked: the password was checked against what was read before
+        # the hash, and a reset, a change or incident mode may have replaced it meanwhile
+        # (the session's copy of the row is from then). Locked, a replacement that comes
+        # after this finds the session this opens, and ends it.
+        user = session.get(User, reserved.user_id, populate_existing=True, with_for_update=True)
+        if user is not None and checked is not None and not _still_current(
+            user, checked, temporary
+        ):
+            return self._fail(session, establishment_id, reserved, client)
         if user is None or not user.active:
             # The right password for a deactivated account still counts as a failure,
             # so that it cannot be used to confirm guesses.
