@@ -15,14 +15,14 @@ All of it in one transaction: if the admin's mail cannot be sent, nothing is cha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from idp.accounts.initial_passwords import generate_password
 from idp.accounts.roles import Role
-from idp.models import User
+from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.services import accounts, establishments, recovery
 from idp.store import audit, users
@@ -67,9 +67,7 @@ def declare(
     ones included."""
     establishment = establishments.get(session, code)
     now = rt.clock.now()
-    query = owned(User, establishment)
-    if role is not None:
-        query = query.where(User.role == role)
+    query = _accounts(establishment, role)
     people = session.scalars(
         query.options(selectinload(User.groups)).order_by(User.role, User.last_name, User.login)
     ).all()
@@ -85,16 +83,14 @@ def declare(
             continue
         if not user.active:
             # Deactivated (a leaver within the retention, or by an admin): its leaked
-            # password must not come back with it. A password nobody knows; a teacher's
-            # reset gives it a usable one if it returns.
-            unknown = rt.hasher.hash(generate_password())
-            users.set_password_hash(session, user, unknown, must_change=True, now=now)
+            # password must not come back with it. A teacher's reset gives it a usable one
+            # if it returns.
+            _unknown_password(rt, session, user, now)
             continue
         mailed = False
         if user.role in (Role.TEACHER, Role.STAFF) and user.email:
             # A password nobody knows, then a temporary one to the person's own address.
-            unknown = rt.hasher.hash(generate_password())
-            users.set_password_hash(session, user, unknown, must_change=True, now=now)
+            _unknown_password(rt, session, user, now)
             temporary = recovery.Temporary(
                 password := generate_password(), rt.hasher.hash(password)
             )
@@ -131,10 +127,18 @@ def declare(
     return done
 
 
+def _accounts(establishment: Establishment, role: Role | None) -> Select[tuple[User]]:
+    query = owned(User, establishment)
+    return query if role is None else query.where(User.role == role)
+
+
+def _unknown_password(rt: Runtime, session: Session, user: User, now: datetime) -> None:
+    """A password nobody knows (none is shown or sent): the old one stops working."""
+    hashed = rt.hasher.hash(generate_password())
+    users.set_password_hash(session, user, hashed, must_change=True, now=now)
+
+
 def affected_count(rt: Runtime, session: Session, code: str, role: Role | None) -> int:
     """How many accounts `declare` would change."""
-    establishment = establishments.get(session, code)
-    query = owned(User, establishment)
-    if role is not None:
-        query = query.where(User.role == role)
+    query = _accounts(establishments.get(session, code), role)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -112,7 +112,7 @@ def sync(
     school unless whoever runs it says it is the whole establishment."""
     establishment = establishments.get(session, code)
     today = rt.clock.now().date()
-    people = [u for u in users.all_people(session, establishment)]
+    people = list(users.all_people(session, establishment))
     by_eleve_id = {u.eleve_id: u for u in people if u.eleve_id}
     by_ine = {u.ine: u for u in people if u.ine}
     unkeyed: dict[tuple[str, str, date | None], list[User]] = defaultdict(list)
@@ -216,8 +216,6 @@ def sync(
             writes.append((pupil, None))
             continue
         changes = _changes(user, pupil)
-        if user.active and user.left_at is not None:
-            user.left_at = None  # reactivated by hand since: not a leaver (no preview line)
         if changes:
             preview.updated.append(
                 Updated(user.login, _name(user.first_name, user.last_name), tuple(changes))
