@@ -82,6 +82,7 @@ def build_runtime(
         timeout=settings.database_timeout if server else None,
         busy_timeout=settings.database_busy_timeout,
         metrics=metrics,
+        threads=settings.database_threads if server else None,
     )
     # An old key stays published while any token it signed may live (plus clock skew).
     longest = max(settings.access_token_lifetime, settings.id_token_lifetime)

@@ -33,6 +33,14 @@ _SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 _MIN_SECRET_LENGTH = 32
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (taskset, a container's cpuset), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///./idp.db"
@@ -43,6 +51,10 @@ class Settings:
     argon2_parallelism: int = 1
     # How many password hashes may run at once; more requests queue for a slot.
     hash_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Worker threads that may begin database work at once (idp.db.in_thread): enough to
+    # overlap PostgreSQL's round trips, few enough that they queue rather than take turns
+    # on the interpreter.
+    database_threads: int = field(default_factory=lambda: 4 * usable_cpus())
     # How long a request may wait for a slot before it gets a 503.
     hash_queue_timeout: float = 10.0
     mail_backend: MailBackend = "console"
@@ -153,6 +165,9 @@ class Settings:
             ),
             "id_token_lifetime": timedelta(minutes=read("IDP_ID_TOKEN_MINUTES", _int(1, 60), 10)),
             "database_pool_size": read("IDP_DATABASE_POOL_SIZE", _int(1, 500), 20),
+            "database_threads": read(
+                "IDP_DATABASE_THREADS", _int(1, 256), 4 * usable_cpus()
+            ),
             "database_timeout": read("IDP_DATABASE_TIMEOUT", _float(2, 600), 5.0),
             "database_busy_timeout": read("IDP_DATABASE_BUSY_TIMEOUT", _float(0.1, 600), 30.0),
             "access_token_alg": read(

@@ -156,6 +156,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=True,
         help=f"time a CLI import of {IMPORT_ACCOUNTS:,} accounts at the end",
     )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="IDP_NAME=VALUE",
+        help="a setting for the server (repeatable), e.g. IDP_DATABASE_THREADS=4",
+    )
     args = parser.parse_args(argv)
 
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
@@ -183,6 +191,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"--accounts ({args.accounts}) must be at least the highest concurrency "
             f"({max(args.concurrency)}): one account per simulated browser"
         )
+    extra = {}
+    for setting in args.settings:
+        name, equals, value = setting.partition("=")
+        if not equals or not name.startswith("IDP_"):
+            parser.error(f"--set: expected IDP_NAME=VALUE, got {setting!r}")
+        extra[name] = value
+    args.settings = extra
     if args.database and not args.database.startswith(("postgresql+psycopg://", "postgresql://")):
         parser.error("--database must be a postgresql+psycopg:// URL (SQLite is the default)")
     # Which backends are ours (libpq's default database is the user's name).
@@ -955,6 +970,7 @@ class Bench:
             "IDP_LOG_LEVEL": "WARNING",
             # One core for the server: as many hashes at once as it has cores.
             "IDP_HASH_CONCURRENCY": str(HASH_CONCURRENCY),
+            **args.settings,
         }
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
         self.env.update(self.server_env)

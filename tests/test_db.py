@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from idp.db import after_commit, read
+from idp.db import after_commit, in_thread, read
 from idp.models import Establishment
 from idp.runtime import Runtime, build_runtime
 from idp.settings import Settings
@@ -188,3 +190,75 @@ def test_a_failed_checkout_is_not_uncounted(settings: Settings, tmp_path) -> Non
         assert gauge._value.get() == 0
     finally:
         broken.close()
+
+
+def _server(settings: Settings, **changes: object) -> Runtime:
+    return build_runtime(replace(settings, **changes), server=True)  # type: ignore[arg-type]
+
+
+def test_database_threads_bound_the_work_that_begins(settings: Settings, school: str) -> None:
+    """IDP_DATABASE_THREADS: requests beyond the bound wait on the event loop for a thread,
+    rather than all taking turns on the interpreter."""
+    rt = _server(settings, database_threads=2)
+    busy = most = 0
+    lock = threading.Lock()
+
+    def work() -> None:
+        nonlocal busy, most
+        with lock:
+            busy += 1
+            most = max(most, busy)
+        time.sleep(0.05)
+        with lock:
+            busy -= 1
+
+    async def six_at_once() -> None:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(6):
+                session = rt.database.unit_of_work(write=False).session
+                tasks.start_soon(in_thread, session, work)
+
+    try:
+        anyio.run(six_at_once)
+        assert most == 2
+    finally:
+        rt.close()
+
+
+def test_a_transaction_under_way_never_waits_for_a_thread(settings: Settings, school: str) -> None:
+    """One thread for work that begins: it is taken by a request waiting for a lock that
+    another request holds (SQLite's write lock, a PostgreSQL row lock). The holder's commit
+    must still get a thread, or the waiter would fail at its timeout."""
+    rt = _server(settings, database_threads=1, database_busy_timeout=3.0, database_timeout=3.0)
+    holder = rt.database.unit_of_work().session
+    waiter = rt.database.unit_of_work().session
+    rename = update(Establishment).where(Establishment.code == school)
+    waiting = threading.Event()
+
+    def hold() -> None:
+        holder.execute(rename.values(name="A"))
+
+    def wait_then_write() -> None:
+        waiting.set()
+        waiter.execute(rename.values(name="B"))
+        waiter.commit()
+
+    async def scenario() -> None:
+        await in_thread(holder, hold)
+        assert holder.in_transaction()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(in_thread, waiter, wait_then_write)
+            while not waiting.is_set():
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.2)  # the waiter now holds the only thread, blocked
+            await in_thread(holder, holder.commit)
+
+    try:
+        anyio.run(scenario)  # without `holding`, the waiter fails at its timeout
+        with rt.database.session() as session:
+            name = session.scalar(select(Establishment.name).where(Establishment.code == school))
+        assert name == "B"
+    finally:
+        holder.close()
+        waiter.close()
+        rt.close()

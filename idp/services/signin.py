@@ -20,7 +20,7 @@ from idp.accounts import logins
 from idp.accounts.initial_passwords import as_generated, matches_initial
 from idp.accounts.password_policy import PasswordOwner, PasswordPolicy, Refusal
 from idp.accounts.throttling import ThrottlePolicy
-from idp.db import read, release
+from idp.db import in_thread, read, release
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
@@ -143,7 +143,7 @@ class SignIn:
             db.commit()  # before the hash: parallel guesses see the reservation
             return found
 
-        reserved, stored = await run_in_threadpool(reserve_and_read)
+        reserved, stored = await in_thread(db, reserve_and_read)
         if reserved.result is not Result.OK:
             return reserved
         ok, new_hash, expected, temporary = await self._check(stored, password)
@@ -168,7 +168,7 @@ class SignIn:
             db.commit()
             return attempt
 
-        return await run_in_threadpool(settle)
+        return await in_thread(db, settle)
 
     def _reserve_and_read(self, db: Session, establishment_id: int, login: str, client: Client):  # type: ignore[no-untyped-def]
         reserved = self._reserve(db, establishment_id, login, client)
@@ -556,17 +556,17 @@ class SignIn:
         """The current password, typed to change it voluntarily: throttled like a sign-in,
         so that a borrowed session cannot be used to find the password."""
         login = await read(db, self._login_of, db, user_id)
-        reserved, stored = await run_in_threadpool(
-            self._reserve_and_read, db, establishment_id, login or "", client
+        reserved, stored = await in_thread(
+            db, self._reserve_and_read, db, establishment_id, login or "", client
         )
         await release(db)
         if reserved.result is not Result.OK or reserved.user_id != user_id:
             return reserved
         ok, _, _, _ = await self._check(stored, password)
         if not ok:
-            return await run_in_threadpool(self._fail, db, establishment_id, reserved, client)
-        return await run_in_threadpool(
-            self._succeed, db, establishment_id, reserved, client, None, None
+            return await in_thread(db, self._fail, db, establishment_id, reserved, client)
+        return await in_thread(
+            db, self._succeed, db, establishment_id, reserved, client, None, None
         )
 
     @staticmethod
@@ -591,7 +591,8 @@ class SignIn:
         meanwhile (a stale ticket)."""
         await release(db)
         new_hash = await self.rt.hasher.hash_async(new)
-        return await run_in_threadpool(
+        return await in_thread(
+            db,
             self._store_password,
             db,
             establishment_id,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.db import read
+from idp.db import in_thread, read
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.store import clients as client_store
 from idp.web import flash
@@ -108,7 +107,8 @@ async def logout(request: Request) -> Response:
             status_code=200 if check is CsrfCheck.EXPIRED else 403,
         )
         return finish(request, response)
-    await run_in_threadpool(
+    await in_thread(
+        db(request),
         request.app.state.signin.end_session,
         db(request),
         establishment.id,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.db import release
+from idp.db import in_thread, release
 from idp.directory import EstablishmentView
 from idp.i18n import N_, Message
 from idp.security.csrf import FIELD, CsrfCheck
@@ -100,7 +99,8 @@ async def submit(request: Request) -> Response:
     rt = request.app.state.runtime
     await release(db(request))
     temporary = await new_temporary(rt.hasher)
-    result = await run_in_threadpool(
+    result = await in_thread(
+        db(request),
         functools.partial(
             forgot,
             rt,
@@ -110,7 +110,7 @@ async def submit(request: Request) -> Response:
             client_of(request).ip,
             temporary,
             locale=locale_of(request),
-        )
+        ),
     )
     hours = int(rt.settings.temporary_password_lifetime.total_seconds() // 3600)
     if result.outcome is Outcome.SENT:

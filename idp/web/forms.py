@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.db import in_thread
 from idp.security.cookies import Cookies
 from idp.security.csrf import Csrf, CsrfCheck
 from idp.security.signing import Expired, Invalid
@@ -107,7 +107,8 @@ def set_session_cookie(request: Request, response: Response, code: str, token: s
 
 async def current_session(request: Request, establishment_id: int, code: str):  # type: ignore[no-untyped-def]
     """The signed-in SSO session at this establishment, or None."""
-    return await run_in_threadpool(
+    return await in_thread(
+        db(request),
         request.app.state.signin.current_session,
         db(request),
         establishment_id,

@@ -4,10 +4,10 @@ a day and never show an old one."""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.db import in_thread
 from idp.services import looks
 from idp.web.pages import resolve
 from idp.web.transactions import db
@@ -19,7 +19,7 @@ async def logo(request: Request) -> Response:
     establishment = await resolve(request)
     if isinstance(establishment, Response):
         return establishment
-    found = await run_in_threadpool(looks.logo_of, db(request), establishment.id)
+    found = await in_thread(db(request), looks.logo_of, db(request), establishment.id)
     if found is None:
         return Response(status_code=404)
     # The type checked at upload, never guessed by the browser (nosniff is on every answer).

@@ -17,11 +17,10 @@ from authlib.oauth2.rfc6749.errors import (
     UnsupportedTokenTypeError,
 )
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from idp.db import read
+from idp.db import in_thread, read
 from idp.directory import EstablishmentView
 from idp.i18n import supported
 from idp.oauth.authorization import (
@@ -105,8 +104,8 @@ async def jwks(request: Request) -> Response:
     if isinstance(establishment, Response):
         return establishment
     keys = request.app.state.runtime.keys
-    document = keys.cached_jwks(establishment.id) or await run_in_threadpool(
-        keys.jwks, db(request), establishment.id
+    document = keys.cached_jwks(establishment.id) or await in_thread(
+        db(request), keys.jwks, db(request), establishment.id
     )
     max_age = int(keys.policy.jwks_cache.total_seconds())
     return Response(
@@ -202,7 +201,7 @@ async def cancel(request: Request) -> Response:
         return _expired(request, establishment)
     try:
         # The stored request was valid when stored; checked again (a module disabled since).
-        grant = await run_in_threadpool(server.get_consent_grant, oauth_request, None)
+        grant = await in_thread(db(request), server.get_consent_grant, oauth_request, None)
     except OAuth2Error as error:
         return _error_redirect(request, server, oauth_request, error)
     return _error_redirect(
@@ -216,7 +215,7 @@ async def _posted_pending(
     """The stored authorization request a page's form names (`request`), rebuilt as it
     came; None when it is gone (used, or past its lifetime)."""
     handle = str(form.get("request", ""))
-    pending = await run_in_threadpool(_load_pending, request, establishment, handle)
+    pending = await in_thread(db(request), _load_pending, request, establishment, handle)
     if pending is None:
         return None
     params, _ = pending
@@ -323,7 +322,7 @@ async def _authorize(
         work.commit()
         return oauth_request, ask, outcome, stored
 
-    settled = await run_in_threadpool(decide_and_settle)
+    settled = await in_thread(db(request), decide_and_settle)
     if settled is None:
         return _expired(request, establishment)
     oauth_request, ask, outcome, stored = settled
@@ -411,7 +410,7 @@ async def consent_decision(request: Request) -> Response:
     if await check_csrf(request, str(form.get(FIELD, "")) or None) is not CsrfCheck.OK:
         return RedirectResponse(_resume(request, establishment, handle), status_code=303)
     try:
-        grant = await run_in_threadpool(server.get_consent_grant, oauth_request, session.user)
+        grant = await in_thread(db(request), server.get_consent_grant, oauth_request, session.user)
     except OAuth2Error as error:
         return _error_redirect(request, server, oauth_request, error)
     if form.get("decision") != "approve":
@@ -431,7 +430,7 @@ async def consent_decision(request: Request) -> Response:
             now=rt.clock.now(),
         )
 
-    await run_in_threadpool(approve)
+    await in_thread(db(request), approve)
     return RedirectResponse(_resume(request, establishment, handle), status_code=303)
 
 
@@ -545,8 +544,8 @@ async def end_session(request: Request) -> Response:
         request, _public(request, "end_session", establishment), work_of(request)
     )
     try:
-        validated = await run_in_threadpool(
-            server.validate_endpoint_request, "end_session", oauth_request
+        validated = await in_thread(
+            db(request), server.validate_endpoint_request, "end_session", oauth_request
         )
     except OAuth2Error as error:
         return render(
@@ -573,7 +572,8 @@ async def end_session(request: Request) -> Response:
         return _logout_page(request, establishment, session, data)
 
     if session is not None:
-        await run_in_threadpool(
+        await in_thread(
+            db(request),
             request.app.state.signin.end_session,
             db(request),
             establishment.id,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.db import UnitOfWork
+from idp.db import UnitOfWork, in_thread
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
@@ -41,7 +41,7 @@ async def run_and_commit(request: Request, call: Callable[..., T], *args: Any) -
         uow.commit()
         return result
 
-    return await anyio.to_thread.run_sync(call_and_commit)
+    return await in_thread(uow.session, call_and_commit)
 
 
 def _finish(uow: UnitOfWork, *, commit: bool) -> None:
@@ -70,7 +70,7 @@ def unit_of_work(endpoint: Endpoint, *, write: bool = True) -> Endpoint:
             if not uow.started:
                 raise
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(functools.partial(_finish, uow, commit=False))
+                await in_thread(uow.session, functools.partial(_finish, uow, commit=False))
             raise
         finally:
             # Files of a multipart form, whether the handler used them or not (Starlette
@@ -78,7 +78,7 @@ def unit_of_work(endpoint: Endpoint, *, write: bool = True) -> Endpoint:
             with anyio.CancelScope(shield=True):
                 await request.close()
         if uow.in_transaction:
-            await anyio.to_thread.run_sync(functools.partial(_finish, uow, commit=True))
+            await in_thread(uow.session, functools.partial(_finish, uow, commit=True))
         else:
             uow.close()  # nothing left to commit (run_and_commit did): no worker thread
         return response
