@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from idp import __version__, demo, logs, schema, slips
 from idp.accounts import siecle
 from idp.accounts.imports import parse
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import ConfigurationError, IdpError
 from idp.metrics import MULTIPROCESS_DIR
@@ -30,6 +31,7 @@ from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
 from idp.services import accounts, clients, establishments, imports, incident, register
 from idp.settings import Settings
+from idp.store import audit
 from idp.store import establishments as establishment_store
 
 EXIT_USAGE = 2
@@ -300,14 +302,7 @@ def establishment_incident(
         done = incident.declare(rt, session, code, role=chosen)
         if done.handouts:
             assert slips_path is not None
-            establishment = establishments.get(session, code)
-            sign_in = rt.urls.public("login", code=code)
-            made = slips.for_handouts(establishment.name, sign_in, done.handouts)
-            # Written before the change commits: a slip that cannot be written changes
-            # nothing. Readable by its owner only: it holds every new password.
-            title = f"Fiches de connexion - {establishment.name}"
-            with _private_file(slips_path) as out:
-                out.write(slips.pdf(made, slips.french_texts(), title))
+            _write_slips(rt, session, code, done.handouts, slips_path)
         return done
 
     done = _run(ctx, declare_and_print)
@@ -318,6 +313,37 @@ def establishment_incident(
     if done.admin_mailed_to:
         click.echo(f"admin password sent to {done.admin_mailed_to}", err=True)
     click.echo(_one_line(done.counts()))
+
+
+def _write_slips(
+    rt: Runtime, session: Any, code: str, handouts: list[slips.Handout], path: str
+) -> None:
+    """New initial passwords printed on slips into `path` (PDF). Called inside the change's
+    unit of work, before it commits: a slip that cannot be written changes nothing. Readable
+    by its owner only: it holds every new password."""
+    establishment = establishments.get(session, code)
+    sign_in = rt.urls.public("login", code=code)
+    made = slips.for_handouts(establishment.name, sign_in, handouts)
+    title = f"Fiches de connexion - {establishment.name}"
+    with _private_file(path) as out:
+        out.write(slips.pdf(made, slips.french_texts(), title))
+
+
+@establishment.command("initial-passwords")
+@click.argument("code")
+@click.argument("choice", type=click.Choice(["birth-date", "random"]))
+@click.pass_context
+def establishment_initial_passwords(ctx: click.Context, code: str, choice: str) -> None:
+    """What CODE's new accounts and resets get: the birth date (the help page's rule, the
+    default) or random initial passwords printed on slips, valid
+    IDP_PROVISIONAL_PASSWORD_DAYS. Accounts already made keep theirs."""
+    chosen = InitialPasswords(choice.replace("-", "_"))
+    _run(ctx, establishments.set_initial_passwords, code, chosen, actor=audit.OPERATOR)
+    click.echo(f"{code}: new accounts and resets get {choice} initial passwords")
+
+
+def _initial_passwords_of(rt: Runtime, session: Any, code: str) -> InitialPasswords:
+    return establishments.get(session, code).initial_passwords
 
 
 @establishment.command("list")
@@ -387,10 +413,19 @@ def user_add(
         email=email,
         groups=groups,
     )
-    click.echo(
-        f"account created, initial password: the birth date ({created.role.value})", err=True
-    )
-    click.echo(created.login)
+    if created.password is None:
+        click.echo(
+            f"account created, initial password: the birth date ({created.user.role.value})",
+            err=True,
+        )
+    else:
+        days = _runtime(ctx).settings.provisional_password_days
+        click.echo(
+            f"account created, initial password (shown once, valid {days} days): "
+            f"{created.password}",
+            err=True,
+        )
+    click.echo(created.user.login)
 
 
 @user.command("import")
@@ -415,6 +450,13 @@ def user_add(
     help="The file holds everyone (of --role, for a CSV): deactivate the others, however many.",
 )
 @click.option("--created-csv", type=click.Path(dir_okay=False), help="Write the new logins here.")
+@click.option(
+    "--slips",
+    "slips_file",
+    type=click.Path(dir_okay=False),
+    help="PDF of sign-in slips for the new accounts (required where the establishment gives "
+    "random initial passwords: they are printed there only).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what the import would do; write nothing.")
 @click.option(
     "--json",
@@ -432,6 +474,7 @@ def user_import(
     deactivate_missing: bool,
     full: bool,
     created_csv: str | None,
+    slips_file: str | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -443,8 +486,17 @@ def user_import(
     rt = _runtime(ctx)
     with open(file, "rb") as handle:
         data = handle.read()
+    random = _run(ctx, _initial_passwords_of, code) is InitialPasswords.RANDOM
+    if random and not dry_run and not slips_file:
+        _fail(
+            f"{code} gives random initial passwords: --slips FILE is needed to print the new "
+            "accounts' ones; nothing imported"
+        )
     if siecle.looks_like_siecle(data):
-        _siecle_import(ctx, code, file, data, dry_run=dry_run, as_json=as_json, full=full)
+        _siecle_import(
+            ctx, code, file, data, dry_run=dry_run, as_json=as_json, full=full,
+            slips_file=slips_file,
+        )  # fmt: skip
         return
     deactivate_missing = deactivate_missing or full
     parsed = parse(data, default_role=Role(role), today=rt.clock.now().date())
@@ -471,10 +523,22 @@ def user_import(
     if dry_run:
         report = _rolled_back(ctx, imports.apply, code, parsed, **options)
     else:
+
+        def apply_and_print(rt: Runtime, session: Any, progress: Any) -> imports.Report:
+            report = imports.apply(rt, session, code, parsed, progress=progress, **options)
+            if report.handouts:
+                assert slips_file is not None
+                _write_slips(rt, session, code, report.handouts, slips_file)
+            return report
+
         with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
-            report = _run(ctx, imports.apply, code, parsed, progress=bar.update, **options)
+            report = _run(ctx, apply_and_print, bar.update)
         if created_csv:
             write_created_csv(created_csv, report.created)
+        if report.handouts:
+            click.echo(
+                f"{len(report.handouts)} slip(s) with initial passwords: {slips_file}", err=True
+            )
     if as_json:
         click.echo(_one_line(report.counts()))
         return
@@ -520,11 +584,16 @@ def _siecle_import(
     dry_run: bool,
     as_json: bool,
     full: bool,
+    slips_file: str | None,
 ) -> None:
     def read_and_sync(rt: Runtime, session: Any) -> register.Preview:
         establishment = establishments.get(session, code)
         export = siecle.read(data, uai=establishment.uai)
-        return register.sync(rt, session, code, export, write=not dry_run, guard=not full)
+        preview = register.sync(rt, session, code, export, write=not dry_run, guard=not full)
+        if preview.handouts:
+            assert slips_file is not None
+            _write_slips(rt, session, code, preview.handouts, slips_file)
+        return preview
 
     preview = _run(ctx, read_and_sync)
     click.echo(f"{file}: SIECLE export, {_one_line(preview.counts())}", err=True)
@@ -539,6 +608,10 @@ def _siecle_import(
     for refused in preview.refused:
         who = f"ELEVE_ID {refused.eleve_id} {refused.name}".rstrip()
         click.echo(f"  refused: {who}: {refused.reason}", err=True)
+    if preview.handouts:
+        click.echo(
+            f"{len(preview.handouts)} slip(s) with initial passwords: {slips_file}", err=True
+        )
     click.echo(_one_line(preview.counts()) if as_json else _human(preview.counts(), dry_run))
     if preview.refused:
         _fail(f"{len(preview.refused)} pupil(s) refused; nothing imported")
@@ -587,6 +660,12 @@ def user_reset_password(ctx: click.Context, code: str, login: str) -> None:
     reset = _run(ctx, accounts.reset_password, code, login)
     if reset.mailed_to:
         click.echo(f"{reset.user.login}: new password sent to {reset.mailed_to}")
+    elif reset.password is not None:
+        days = _runtime(ctx).settings.provisional_password_days
+        click.echo(
+            f"{reset.user.login}: new initial password (shown once, valid {days} days): "
+            f"{reset.password}"
+        )
     else:
         click.echo(f"{reset.user.login}: back to the initial password (birth date)")
 

@@ -102,7 +102,7 @@ def seed(rt: Runtime, session: Session) -> list[Credential]:
                 role=person.role,
                 email=person.email,
                 groups=[person.group] if person.group else [],
-            ).login
+            ).user.login
         else:
             login = user
         credentials.append(

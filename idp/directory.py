@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.caches import Caches
 from idp.db import detached_copy
 from idp.models import Establishment
@@ -27,6 +28,8 @@ class EstablishmentView:
     accent: str | None = None
     has_logo: bool = False
     look_version: int = 0
+    # What a first sign-in types (the login page's hint follows it).
+    initial_passwords: InitialPasswords = InitialPasswords.BIRTH_DATE
 
 
 class Missing:
@@ -78,6 +81,7 @@ class Directory:
                 has_logo=bool(look and look.logo_type),
                 # Microseconds: two changes within one second get two addresses.
                 look_version=round(look.updated_at.timestamp() * 1_000_000) if look else 0,
+                initial_passwords=row.initial_passwords,
             )
         with self._lock:
             if self._caches.epoch == epoch:

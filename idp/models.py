@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.accounts.roles import Role
 from idp.db import Base, UTCDateTime
 from idp.oauth.redirect_uris import matches
@@ -44,6 +45,16 @@ class Establishment(Base):
     email: Mapped[str] = mapped_column(String(254))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    initial_passwords: Mapped[InitialPasswords] = mapped_column(
+        Enum(
+            InitialPasswords,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=InitialPasswords.BIRTH_DATE,
+        server_default=InitialPasswords.BIRTH_DATE.value,
+    )
 
 
 class EstablishmentLook(Base):
@@ -140,10 +151,13 @@ class User(Base):
 
     @property
     def password_state(self) -> str:
-        """`initial` (birth date), `temporary` (must change) or `personal`."""
+        """`initial` (birth date), `initial_slip` (a random initial password handed out on a
+        slip, which expires), `temporary` (must change) or `personal`."""
         if self.password_hash is None:
             return "initial"
-        return "temporary" if self.must_change_password else "personal"
+        if not self.must_change_password:
+            return "personal"
+        return "initial_slip" if self.password_expires_at is not None else "temporary"
 
 
 class UserGroup(Base):

@@ -1,6 +1,7 @@
 """Sign-in slips a teacher prints and hands out, one per pupil: the establishment, the
 sign-in address, the login, what to type (the help page's birth-date rule, never the
-pupil's date), and a QR code of the sign-in address with the login filled in. As a PDF
+pupil's date; or a new random initial password, on the slip printed when it is made, and
+never again), and a QR code of the sign-in address with the login filled in. As a PDF
 (fpdf2, A4, eight slips a page, cut along the dotted lines) and as data for the HTML page
 (templates/slips.html, with its print stylesheet)."""
 
@@ -13,7 +14,9 @@ from urllib.parse import urlencode
 import segno
 from fpdf import FPDF
 
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.i18n import N_
+from idp.models import User
 
 # The help page's words (seed), for the two forms of the rule.
 RULE = N_(
@@ -24,6 +27,28 @@ EXAMPLE = N_("Par exemple, si vous êtes né le 14/07/1789, votre mot de passe s
 ALREADY = N_("Si vous avez déjà personnalisé votre mot de passe, utilisez-le.")
 THEN = N_("À la première connexion, vous choisirez un nouveau mot de passe.")
 INITIAL = N_("Mot de passe initial")
+# An establishment that gives random initial passwords: a slip printed again carries none.
+RANDOM_RULE = N_(
+    "Pour votre première connexion, utilisez le mot de passe initial inscrit sur la fiche "
+    "remise à la création de votre compte."
+)
+RANDOM_LOST = N_(
+    "Fiche perdue ou mot de passe expiré ? Un enseignant peut le réinitialiser et vous "
+    "imprimer une nouvelle fiche."
+)
+
+
+def words(choice: InitialPasswords) -> dict[str, str]:
+    """A slip's sentences (to translate) for an establishment's choice of initial passwords:
+    `rule` and `example` for a slip without a password, `initial` and `then` for one with."""
+    random = choice is InitialPasswords.RANDOM
+    return {
+        "rule": RANDOM_RULE if random else RULE,
+        "example": RANDOM_LOST if random else EXAMPLE,
+        "then": THEN,
+        "already": ALREADY,
+        "initial": INITIAL,
+    }
 
 
 @dataclass(frozen=True)
@@ -161,21 +186,30 @@ def _slip(document: FPDF, slip: Slip, texts: dict[str, str], x: float, y: float)
             document.rect(x0, y0, (c - start) * module, module, "F")
 
 
-def french_texts() -> dict[str, str]:
+def french_texts(choice: InitialPasswords = InitialPasswords.BIRTH_DATE) -> dict[str, str]:
     """The slip's words in French (the command line's slips, for a French school)."""
-    return {
-        "rule": RULE,
-        "example": EXAMPLE,
-        "then": THEN,
-        "already": ALREADY,
-        "initial": INITIAL,
-        "address": "Adresse",
-        "login": "Identifiant",
-    }
+    return {**words(choice), "address": "Adresse", "login": "Identifiant"}
 
 
-def for_handouts(establishment: str, sign_in_url: str, handouts) -> list[Slip]:  # type: ignore[no-untyped-def]
-    """The slips of new initial passwords (idp.services.incident.Handout)."""
+@dataclass(frozen=True)
+class Handout:
+    """A new initial password, for a slip: shown once, never stored in clear."""
+
+    login: str
+    first_name: str
+    last_name: str
+    class_name: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def of(cls, user: User, password: str) -> Handout:
+        return cls(
+            user.login, user.first_name, user.last_name, ", ".join(user.class_names), password
+        )
+
+
+def for_handouts(establishment: str, sign_in_url: str, handouts: list[Handout]) -> list[Slip]:
+    """The slips of new initial passwords."""
     return [
         Slip.of(
             establishment,

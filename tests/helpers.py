@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import re
+import zlib
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -100,3 +102,19 @@ def self_signed(host: str, certfile: Path, keyfile: Path) -> None:
             serialization.NoEncryption(),
         )
     )
+
+
+def slip_passwords(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The login -> initial password pairs of a slips PDF (idp.slips.pdf)."""
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-")
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S)
+    text = b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x").decode("latin-1")
+    # Each slip: its login, then « Mot de passe initial : » and the password on its line.
+    found = re.findall(
+        r"\(Identifiant : ([a-z.\-0-9]+)\).*?\(Mot de passe initial :\) Tj.*?"
+        r"\(([2-9A-Za-z]{4}-[2-9A-Za-z]{4}-[2-9A-Za-z]{4})\) Tj",
+        text,
+        re.S,
+    )
+    return dict(found)

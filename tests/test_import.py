@@ -202,3 +202,22 @@ def test_an_unreadable_file_is_one_line_and_exit_2(idp, school, rt, tmp_path):
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("idp: error: ") and "Traceback" not in result.stderr, name
     assert people(rt) == {}
+
+
+def test_a_login_taken_meanwhile_refuses_the_whole_import(idp, school, rt, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Another import of the same establishment took a login between this one's choice and
+    its write: one clear line, exit 2, nothing of this import written (on PostgreSQL too,
+    where the failed statement aborts the transaction)."""
+    import idp.services.imports as imports_service
+
+    first = write(tmp_path, "a.csv", ["Nom;Prénom;Date de naissance", "Petit;Hugo;02/05/2009"])
+    assert idp("user", "import", school, first).exit_code == 0
+    # The race, made certain: this import sees no login taken.
+    monkeypatch.setattr(imports_service.users, "all_logins", lambda session, school_: set())
+    second = write(tmp_path, "b.csv", ["Nom;Prénom;Date de naissance",
+                                       "Roux;Zoé;08/08/2009", "Petit;Hugo;03/03/2008"])  # fmt: skip
+    result = idp("user", "import", school, second)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("idp: error: a login or register")
+    monkeypatch.undo()
+    assert set(people(rt)) == {"hugo.petit"}  # Zoé was not written either

@@ -12,8 +12,20 @@ import hmac
 import secrets
 import string
 from datetime import date
+from enum import StrEnum
 
 from idp.accounts.roles import Role
+
+
+class InitialPasswords(StrEnum):
+    """What an establishment gives new accounts and resets (its admin chooses)."""
+
+    # The help page's rule: « votre mot de passe correspond à votre date de naissance ».
+    BIRTH_DATE = "birth_date"
+    # A random « mot de passe initial » printed on a slip, valid for a while (what the
+    # national pupil account does): nobody who knows a pupil's birth date can use it.
+    RANDOM = "random"
+
 
 GENERATED_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz"
 _GROUPS = 3

@@ -3,15 +3,16 @@ the admin console and a teacher may do to them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.accounts import emails, logins, names
-from idp.accounts.initial_passwords import generate_password
+from idp.accounts.initial_passwords import InitialPasswords, generate_password
 from idp.accounts.password_policy import MAX_LENGTH, PasswordOwner, PasswordPolicy
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -19,6 +20,7 @@ from idp.i18n import N_
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.services import establishments
+from idp.slips import Handout
 from idp.store import audit, throttles, users
 from idp.store.audit import EventType
 
@@ -64,8 +66,9 @@ def add(
     email: str | None = None,
     groups: Sequence[str] = (),
     actor: str = audit.OPERATOR,
-) -> User:
-    """A student, teacher or staff account on its initial (birth-date) password."""
+) -> NewAccount:
+    """A student, teacher or staff account on its initial password, as the establishment
+    chose: the birth date, or a random one returned to be printed on its slip."""
     if role not in PERSON_ROLES:
         raise InvalidInput(
             "Le compte administrateur est créé avec l'établissement.",
@@ -101,6 +104,7 @@ def add(
             "Cet identifiant vient d'être attribué à un autre compte. Veuillez réessayer.",
             detail=f"login {login!r} taken concurrently at {establishment.code}",
         ) from None
+    password = give_initial_password(rt, session, establishment, user, now)
     audit.record(
         session,
         establishment,
@@ -110,7 +114,79 @@ def add(
         subject=login,
         details={"role": role.value},
     )
-    return user
+    return NewAccount(user, password)
+
+
+@contextmanager
+def claiming_logins(establishment: Establishment) -> Iterator[None]:
+    """Around an import's writes. Another import or account creation of the establishment
+    at the same moment may have taken one of the new logins (or register identifiers) since
+    they were chosen: a clear refusal, and the import's transaction is rolled back whole."""
+    code = establishment.code  # not read from the row once its flush has failed
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(
+            "Un autre import ou une création de compte vient d'attribuer l'un de ces "
+            "identifiants : rien n'a été importé. Relancez l'import.",
+            detail=f"a login or register identifier of this import was taken meanwhile at "
+            f"{code}; nothing imported",
+        ) from None
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    user: User
+    # Its random initial password, to print on its slip now (never kept in clear); None
+    # when the establishment gives the birth date.
+    password: str | None = field(default=None, repr=False)
+
+
+def give_initial_password(
+    rt: Runtime, session: Session, establishment: Establishment, user: User, now: datetime
+) -> str | None:
+    """Put a person's account on its initial password as its establishment chose: the
+    birth date (None returned), or a new random one (returned)."""
+    if establishment.initial_passwords is InitialPasswords.RANDOM:
+        return random_initial_password(rt, session, user, now)
+    users.set_password_hash(session, user, None, must_change=False, now=now)
+    return None
+
+
+def random_initial_password(rt: Runtime, session: Session, user: User, now: datetime) -> str:
+    """A new random « mot de passe initial », returned for its slip and stored hashed: changed
+    at the first sign-in, refused after IDP_PROVISIONAL_PASSWORD_DAYS (the sign-in page
+    then says to ask a teacher)."""
+    return random_initial_passwords(rt, session, [user], now)[0].password
+
+
+def random_initial_passwords(
+    rt: Runtime, session: Session, people: Sequence[User], now: datetime
+) -> list[Handout]:
+    """`random_initial_password` for each of `people` (an import's new accounts), hashed side
+    by side; their slips, in the same order."""
+    passwords = [generate_password() for _ in people]
+    expires = now + timedelta(days=rt.settings.provisional_password_days)
+    for user, hashed in zip(people, rt.hasher.hash_many(passwords), strict=True):
+        users.set_password_hash(
+            session, user, hashed, must_change=True, now=now, expires_at=expires, flush=False
+        )
+    session.flush()
+    return [Handout.of(user, password) for user, password in zip(people, passwords, strict=True)]
+
+
+def initial_passwords_for_new(
+    rt: Runtime,
+    session: Session,
+    establishment: Establishment,
+    people: Sequence[User],
+    now: datetime,
+) -> list[Handout]:
+    """New accounts (an import's) as the establishment chose: on the birth date as made
+    (nothing to hand out), or with random initial passwords, whose slips are returned."""
+    if establishment.initial_passwords is not InitialPasswords.RANDOM or not people:
+        return []
+    return random_initial_passwords(rt, session, people, now)
 
 
 # -- passwords -----------------------------------------------------------------------------
@@ -180,21 +256,25 @@ class Reset:
     user: User
     # Where the new password went, for the admin account (no birth date): the establishment.
     mailed_to: str | None = None
+    # A random initial password to print on the person's slip now (never kept in clear).
+    password: str | None = field(default=None, repr=False)
 
 
 def reset_password(
     rt: Runtime, session: Session, code: str, login: str, *, actor: str = audit.OPERATOR
 ) -> Reset:
-    """Back to the initial password: the birth date; for the admin account, a new random
-    password mailed to the establishment's address (sent before the change commits). Either
-    way the account's sessions and tokens end, and a change is forced at the next sign-in."""
+    """Back to the initial password as the establishment chose: the birth date, or a new
+    random one returned for a slip; for the admin account, a new random password mailed to
+    the establishment's address (sent before the change commits). Either way the account's
+    sessions and tokens end, and a change is forced at the next sign-in."""
     now = rt.clock.now()
     establishment = establishments.get(session, code)
     user = get(session, establishment, login)
     mailed_to = None
+    initial = None
     if user.birth_date is not None:
-        users.set_password_hash(session, user, None, must_change=False, now=now)
-        target = "initial"
+        initial = give_initial_password(rt, session, establishment, user, now)
+        target = "initial" if initial is None else "random_initial"
     else:
         password = generate_password()
         users.set_password_hash(session, user, rt.hasher.hash(password), must_change=True, now=now)
@@ -221,7 +301,7 @@ def reset_password(
             )
         )
         mailed_to = establishment.email
-    return Reset(user, mailed_to=mailed_to)
+    return Reset(user, mailed_to=mailed_to, password=initial)
 
 
 def reset_student_password(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp.accounts import emails, establishment_codes, names, uai
-from idp.accounts.initial_passwords import generate_password
+from idp.accounts.initial_passwords import InitialPasswords, generate_password
 from idp.accounts.roles import Role
 from idp.errors import Conflict, NotFound
 from idp.models import Establishment
@@ -123,5 +123,27 @@ def set_enabled(rt: Runtime, session: Session, code: str, enabled: bool) -> Esta
         EventType.ESTABLISHMENT_ENABLED if enabled else EventType.ESTABLISHMENT_DISABLED,
         at=rt.clock.now(),
         actor=audit.OPERATOR,
+    )
+    return establishment
+
+
+def set_initial_passwords(
+    rt: Runtime, session: Session, code: str, choice: InitialPasswords, *, actor: str
+) -> Establishment:
+    """What new accounts and resets get from now on; accounts already made keep theirs."""
+    establishment = get(session, code)
+    if establishment.initial_passwords is choice:
+        return establishment
+    establishment.initial_passwords = choice
+    session.flush()
+    # The sign-in page's hint follows: every instance sees it within IDP_CACHE_SECONDS.
+    rt.caches.changed(session)
+    audit.record(
+        session,
+        establishment,
+        EventType.ESTABLISHMENT_INITIAL_PASSWORDS,
+        at=rt.clock.now(),
+        actor=actor,
+        details={"to": choice.value},
     )
     return establishment

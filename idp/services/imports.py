@@ -4,7 +4,7 @@ all or nothing, updating the accounts it already knows, retiring last year's stu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -16,7 +16,8 @@ from idp.accounts.roles import Role
 from idp.errors import InvalidInput
 from idp.models import User
 from idp.runtime import Runtime
-from idp.services import establishments
+from idp.services import accounts, establishments
+from idp.slips import Handout
 from idp.store import audit, users
 from idp.store.audit import EventType
 
@@ -29,6 +30,9 @@ class Report:
     refused: list[Refused]
     applied: bool
     unchanged: int = 0
+    # The new accounts' random initial passwords, when the establishment gives them: to
+    # print now (never kept in clear).
+    handouts: list[Handout] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -104,53 +108,58 @@ def apply(
     by_identity = {_identity(u): u for u in people}
     taken = users.all_logins(session, establishment)
     matched: set[int] = set()
-    for row in parsed.rows:
-        existing = by_identity.get(row.identity)
-        if existing is not None:
-            matched.add(existing.id)
-            before = _state(existing)
-            existing.role = row.role
-            existing.active = True
-            if existing.left_at is not None:
-                existing.left_at = None  # back: no longer a leaver to purge
-            if row.email:
-                if existing.email != row.email:
-                    existing.email_verified = False
-                existing.email = row.email
-            users.set_groups(existing, row.groups)
-            if _state(existing) == before:
-                unchanged += 1
+    new_accounts: list[User] = []
+    # A login taken meanwhile by another import: one clear refusal, nothing written.
+    with accounts.claiming_logins(establishment):
+        for row in parsed.rows:
+            existing = by_identity.get(row.identity)
+            if existing is not None:
+                matched.add(existing.id)
+                before = _state(existing)
+                existing.role = row.role
+                existing.active = True
+                if existing.left_at is not None:
+                    existing.left_at = None  # back: no longer a leaver to purge
+                if row.email:
+                    if existing.email != row.email:
+                        existing.email_verified = False
+                    existing.email = row.email
+                users.set_groups(existing, row.groups)
+                if _state(existing) == before:
+                    unchanged += 1
+                else:
+                    existing.updated_at = now
+                    updated += 1
             else:
-                existing.updated_at = now
-                updated += 1
-        else:
-            login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
-            taken.add(login)
-            user = users.new(
-                establishment,
-                login=login,
-                first_name=row.first_name,
-                last_name=row.last_name,
-                role=row.role,
-                birth_date=row.birth_date,
-                email=row.email,
-                groups=row.groups,
-                now=now,
-            )
-            session.add(user)
-            created.append((login, row.last_name, row.first_name, ", ".join(row.groups)))
-        if progress is not None:
-            progress(1)
-    deactivated = 0
-    if deactivate_missing_role is not None:
-        for user in people:
-            if user.role is deactivate_missing_role and user.active and user.id not in matched:
-                user.active = False
-                user.left_at = now
-                user.updated_at = now
-                rt.logout.end_user(session, establishment, user, now)
-                deactivated += 1
-    session.flush()
+                login = logins.unique_login(row.first_name, row.last_name, taken.__contains__)
+                taken.add(login)
+                user = users.new(
+                    establishment,
+                    login=login,
+                    first_name=row.first_name,
+                    last_name=row.last_name,
+                    role=row.role,
+                    birth_date=row.birth_date,
+                    email=row.email,
+                    groups=row.groups,
+                    now=now,
+                )
+                session.add(user)
+                new_accounts.append(user)
+                created.append((login, row.last_name, row.first_name, ", ".join(row.groups)))
+            if progress is not None:
+                progress(1)
+        deactivated = 0
+        if deactivate_missing_role is not None:
+            for user in people:
+                if user.role is deactivate_missing_role and user.active and user.id not in matched:
+                    user.active = False
+                    user.left_at = now
+                    user.updated_at = now
+                    rt.logout.end_user(session, establishment, user, now)
+                    deactivated += 1
+        session.flush()
+    handouts = accounts.initial_passwords_for_new(rt, session, establishment, new_accounts, now)
     audit.record(
         session,
         establishment,
@@ -165,7 +174,10 @@ def apply(
             "refused": len(parsed.refused),
         },
     )
-    return Report(created, updated, deactivated, parsed.refused, applied=True, unchanged=unchanged)
+    return Report(
+        created, updated, deactivated, parsed.refused, applied=True, unchanged=unchanged,
+        handouts=handouts,
+    )  # fmt: skip
 
 
 def _state(user: User) -> tuple[object, ...]:

@@ -15,7 +15,7 @@ All of it in one transaction: if the admin's mail cannot be sent, nothing is cha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -25,20 +25,10 @@ from idp.accounts.roles import Role
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.services import accounts, establishments, recovery
+from idp.slips import Handout
 from idp.store import audit, users
 from idp.store.audit import EventType
 from idp.store.tenancy import owned
-
-
-@dataclass(frozen=True)
-class Handout:
-    """A new initial password, for a slip: shown once, never stored in clear."""
-
-    login: str
-    first_name: str
-    last_name: str
-    class_name: str
-    password: str = field(repr=False)
 
 
 @dataclass
@@ -101,20 +91,9 @@ def declare(
             if mailed:
                 done.emailed.append(user.login)
         if not mailed:
-            password = generate_password()
-            users.set_password_hash(
-                session, user, rt.hasher.hash(password), must_change=True, now=now,
-                expires_at=now + timedelta(days=rt.settings.provisional_password_days),
-            )  # fmt: skip
-            done.handouts.append(
-                Handout(
-                    user.login,
-                    user.first_name,
-                    user.last_name,
-                    ", ".join(user.class_names),
-                    password,
-                )
-            )
+            # Random whatever the establishment's choice: the birth date may be known.
+            password = accounts.random_initial_password(rt, session, user, now)
+            done.handouts.append(Handout.of(user, password))
         rt.logout.end_user(session, establishment, user, now)
     audit.record(
         session,

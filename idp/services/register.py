@@ -25,7 +25,8 @@ from idp.accounts.siecle import Export, Pupil
 from idp.i18n import N_
 from idp.models import User
 from idp.runtime import Runtime
-from idp.services import establishments
+from idp.services import accounts, establishments
+from idp.slips import Handout
 from idp.store import audit, users
 from idp.store.audit import EventType
 
@@ -74,6 +75,9 @@ class Preview:
     unchanged: int = 0
     refused: list[RefusedPupil] = field(default_factory=list)
     applied: bool = False
+    # The new accounts' random initial passwords, when the establishment gives them: to
+    # print now (never kept in clear).
+    handouts: list[Handout] = field(default_factory=list)
     # Not written: it would deactivate more pupils than `sync`'s `guard` lets through.
     held: bool = False
 
@@ -233,32 +237,39 @@ def sync(
     if not write or preview.refused or preview.held:
         return preview
     created = iter(preview.created)
-    for pupil, user in writes:
-        if user is None:
-            login = next(created).login
-            session.add(
-                users.new(
-                    establishment,
-                    login=login,
-                    first_name=pupil.first_name,
-                    last_name=pupil.last_name,
-                    role=Role.STUDENT,
-                    birth_date=pupil.birth_date,
-                    email=None,
-                    groups=[pupil.class_code] if pupil.class_code else [],
-                    others=pupil.groups,
-                    now=now,
-                    eleve_id=pupil.eleve_id,
-                    ine=pupil.ine,
+    new_accounts: list[User] = []
+    # A login taken meanwhile by another import: one clear refusal, nothing written.
+    with accounts.claiming_logins(establishment):
+        for pupil, user in writes:
+            if user is None:
+                login = next(created).login
+                new_accounts.append(
+                    users.new(
+                        establishment,
+                        login=login,
+                        first_name=pupil.first_name,
+                        last_name=pupil.last_name,
+                        role=Role.STUDENT,
+                        birth_date=pupil.birth_date,
+                        email=None,
+                        groups=[pupil.class_code] if pupil.class_code else [],
+                        others=pupil.groups,
+                        now=now,
+                        eleve_id=pupil.eleve_id,
+                        ine=pupil.ine,
+                    )
                 )
-            )
-        elif pupil.has_left(today):
+                session.add(new_accounts[-1])
+            elif pupil.has_left(today):
+                _deactivate(rt, session, establishment, user, now)
+            else:
+                _update(user, pupil, now)
+        for user in missing:
             _deactivate(rt, session, establishment, user, now)
-        else:
-            _update(user, pupil, now)
-    for user in missing:
-        _deactivate(rt, session, establishment, user, now)
-    session.flush()
+        session.flush()
+    preview.handouts = accounts.initial_passwords_for_new(
+        rt, session, establishment, new_accounts, now
+    )
     audit.record(
         session,
         establishment,

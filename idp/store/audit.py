@@ -87,6 +87,9 @@ class EventType(StrEnum):
     ESTABLISHMENT_DISABLED = "establishment.disabled"
     # The admin changed the logo or the accent colour of the establishment's pages.
     ESTABLISHMENT_LOOK_CHANGED = "establishment.look_changed"
+    # The admin chose what new accounts and resets get: the birth date or random initial
+    # passwords on slips.
+    ESTABLISHMENT_INITIAL_PASSWORDS = "establishment.initial_passwords"
 
     # Client applications (operator, admin console).
     # A module was registered.

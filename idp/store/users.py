@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from idp.accounts.roles import Role
@@ -64,9 +64,11 @@ def set_password_hash(
     must_change: bool,
     now: datetime,
     expires_at: datetime | None = None,
+    flush: bool = True,
 ) -> None:
     """`None` puts the account back on its initial (birth-date) password. Any new password
-    voids a temporary one sent by email. `expires_at`: a handed-out initial password's end."""
+    voids a temporary one sent by email. `expires_at`: a handed-out initial password's end.
+    `flush=False` for many accounts at once, flushed by the caller."""
     user.password_hash = password_hash
     user.password_expires_at = expires_at
     user.temp_password_hash = None
@@ -74,7 +76,8 @@ def set_password_hash(
     user.must_change_password = must_change
     user.password_changed_at = now
     user.updated_at = now
-    session.flush()
+    if flush:
+        session.flush()
 
 
 def search(
@@ -95,8 +98,18 @@ def search(
         criteria.append(User.active.is_(active))
     if state == "initial":
         criteria.append(User.password_hash.is_(None))
+    elif state == "initial_slip":
+        criteria += [
+            User.password_hash.is_not(None),
+            User.must_change_password.is_(True),
+            User.password_expires_at.is_not(None),
+        ]
     elif state == "temporary":
-        criteria += [User.password_hash.is_not(None), User.must_change_password.is_(True)]
+        criteria += [
+            User.password_hash.is_not(None),
+            User.must_change_password.is_(True),
+            User.password_expires_at.is_(None),
+        ]
     elif state == "personal":
         criteria += [User.password_hash.is_not(None), User.must_change_password.is_(False)]
     query = query.replace("\x00", "")  # PostgreSQL's driver refuses to send NUL
@@ -199,6 +212,11 @@ def counts(session: Session, establishment: Establishment) -> dict[tuple[str, st
     """Active accounts by (role, password state)."""
     state = case(
         (User.password_hash.is_(None), "initial"),
+        # A random initial password on a slip: still initial, to the dashboard.
+        (
+            and_(User.must_change_password.is_(True), User.password_expires_at.is_not(None)),
+            "initial",
+        ),
         (User.must_change_password.is_(True), "temporary"),
         else_="personal",
     )

@@ -16,6 +16,7 @@ from idp.web.admin import dashboard as admin_dashboard
 from idp.web.admin import imports as admin_imports
 from idp.web.admin import incident as admin_incident
 from idp.web.admin import look as admin_look
+from idp.web.admin import passwords as admin_passwords
 from idp.web.admin import users as admin_users
 from idp.web.transactions import Endpoint, unit_of_work
 
@@ -206,6 +207,13 @@ def routes() -> list[BaseRoute]:
         ),
         route("/{code}/admin/incident", admin_incident.declare, methods=["POST"]),
         route("/{code}/admin/look", admin_look.change, methods=["POST"]),
+        route(
+            "/{code}/admin/passwords",
+            admin_passwords.show,
+            methods=["GET"],
+            name="admin_passwords",
+        ),
+        route("/{code}/admin/passwords", admin_passwords.change, methods=["POST"]),
         route(
             "/{code}/admin/import/modele.csv",
             admin_imports.template,

@@ -1,9 +1,10 @@
 """`/{code}/students`: the teachers' page. The establishment's pupils by class, each with
 the state of their password (never signed in, personalised, temporary password pending,
 blocked now) and their last sign-in; a teacher resets one pupil, a selection or a whole
-class to the initial value, the birth date (help page: « votre établissement … pourra
-réinitialiser votre mot de passe »), after a confirmation, and prints sign-in slips for
-any selection (idp.slips). Students only: no access to other teachers or to the admin
+class to the initial value (help page: « votre établissement … pourra réinitialiser votre
+mot de passe »), after a confirmation: the birth date, or where the establishment chose
+them, new random initial passwords whose slips the answer shows once; and prints sign-in
+slips for any selection (idp.slips). Students only: no access to other teachers or to the admin
 account (the rule is idp.services.accounts.reset_student_password's, checked with the
 reset)."""
 
@@ -26,7 +27,7 @@ from idp.models import Establishment, User
 from idp.security.csrf import FIELD, CsrfCheck
 from idp.services import accounts
 from idp.store import throttles, users
-from idp.web import flash
+from idp.web import flash, handouts
 from idp.web.forms import check_csrf, csrf_token, current_session, finish
 from idp.web.messages import EXPIRED
 from idp.web.navigation import Viewer
@@ -147,6 +148,8 @@ class Pupil:
     temporary_pending: bool = False
     blocked: bool = False
     active: bool = True
+    # A random initial password past its IDP_PROVISIONAL_PASSWORD_DAYS: sign-in refuses it.
+    initial_expired: bool = False
 
     @classmethod
     def of(cls, user: User, *, now: datetime | None = None, blocked: bool = False) -> Pupil:
@@ -166,6 +169,11 @@ class Pupil:
             temporary_pending=pending,
             blocked=blocked,
             active=user.active,
+            initial_expired=(
+                now is not None
+                and user.password_expires_at is not None
+                and user.password_expires_at <= now
+            ),
         )
 
 
@@ -243,15 +251,21 @@ async def reset(request: Request) -> Response:
     rt = request.app.state.runtime
     if not chosen:
         return await page(request, status_code=400, error=Message(N_("Cochez au moins un élève.")))
-    try:
-        await run_in_threadpool(
-            lambda: accounts.reset_students(
-                rt, db(request), establishment.code, chosen, teacher_login=session.user.login
-            )
+
+    def reset_them() -> list[slips.Handout]:
+        done = accounts.reset_students(
+            rt, db(request), establishment.code, chosen, teacher_login=session.user.login
         )
+        return [slips.Handout.of(r.user, r.password) for r in done if r.password is not None]
+
+    try:
+        handed = await run_in_threadpool(reset_them)
     except Forbidden as exc:
         await run_in_threadpool(db(request).rollback)
         return await page(request, status_code=exc.status_code, error=exc.public)
+    if handed:
+        # Random initial passwords: their slips, this once.
+        return handouts.sheet(request, establishment, Viewer.of(session.user), handed, back=back)
     if len(chosen) == 1:
         notice = Message(
             N_(
@@ -311,12 +325,9 @@ async def slips_page(request: Request) -> Response:
         establishment=establishment,
         viewer=Viewer.of(session.user),
         slips=made,
-        rule=slips.RULE,
-        example=slips.EXAMPLE,
-        then=slips.THEN,
-        already=slips.ALREADY,
-        initial=slips.INITIAL,
         incident=None,
+        handed_out=False,
+        **slips.words(establishment.initial_passwords),
         pdf_url=url(request, "students_slips_pdf", code=establishment.code)
         + ("?" + request.url.query if request.url.query else ""),
         back=_back(request, establishment.code, "", 1, _class_of(request)),
@@ -330,15 +341,8 @@ async def slips_pdf(request: Request) -> Response:
         return who  # type: ignore[no-any-return]
     establishment, _ = who
     say = translations(locale_of(request)).gettext
-    texts = {
-        "rule": say(slips.RULE),
-        "example": say(slips.EXAMPLE),
-        "then": say(slips.THEN),
-        "already": say(slips.ALREADY),
-        "initial": say(slips.INITIAL),
-        "address": say(N_("Adresse")),
-        "login": say(N_("Identifiant")),
-    }
+    texts = {key: say(text) for key, text in slips.words(establishment.initial_passwords).items()}
+    texts.update(address=say(N_("Adresse")), login=say(N_("Identifiant")))
     title = say(N_("Fiches de connexion"))
     data = await run_in_threadpool(slips.pdf, made, texts, f"{title} - {establishment.name}")
     return Response(

@@ -133,6 +133,7 @@ def test_every_page_passes_axe(
         ("journal", f"{admin}/audit"),
         ("look", f"{admin}/look"),
         ("incident mode", f"{admin}/incident"),
+        ("initial passwords", f"{admin}/passwords"),
     ):
         check(label, path)
     assert not found, "\n".join(f"{page}: {v}" for page, vs in found.items() for v in vs)

@@ -393,7 +393,7 @@ def _provision(
                 user = accounts.add(
                     rt, session, SCHOOL, first_name=f"Eleve{i:03d}", last_name="Charge",
                     birth_date=birth, role=Role.STUDENT, groups=[f"CAP-{i % 12}"],
-                )  # fmt: skip
+                ).user  # fmt: skip
                 password = _passphrase(rng)
                 initial = None
                 if first_login_every and i % first_login_every == 0:

@@ -1,6 +1,8 @@
 """The rentrée in Chromium against a real `idp serve`: the admin imports SIECLE's export
 through the console's preview, then a teacher finds the class, sees each pupil's state,
-prints the class's sign-in slips and resets two pupils after confirming."""
+prints the class's sign-in slips and resets two pupils after confirming. Then the admin
+chooses random initial passwords, a teacher's reset shows a pupil's slip once, and the
+pupil signs in with it."""
 
 from __future__ import annotations
 
@@ -97,3 +99,48 @@ def test_the_rentree_from_siecle_to_the_class_slips(
     page.get_by_role("button", name="Oui, réinitialiser").click()
     expect(page.locator("#students-notice")).to_contain_text("2 mots de passe")
     expect(page.get_by_role("heading", name="Classe 2MRC-A")).to_be_visible()
+
+
+def test_random_initial_passwords_from_the_choice_to_the_first_sign_in(
+    page: Page, provider: Any
+) -> None:
+    admin = UAI_A.lower()
+    provider.idp("user", "set-password", SCHOOL, admin, "--password-stdin", stdin=PASSWORD)
+    teacher = provider.add_user("Yves", "Navarre", "1981-06-12", role="teacher")
+    provider.idp("user", "set-password", SCHOOL, teacher, "--password-stdin", stdin=PASSWORD)
+    added = provider.idp("user", "add", SCHOOL, "--first-name", "Lina", "--last-name", "Perrin",
+                         "--birth-date", "2009-02-11", "--role", "student", "--group", "2CAP-B")  # fmt: skip
+    pupil = added.strip().splitlines()[-1]
+
+    # The admin chooses random initial passwords.
+    page.goto(provider.url(f"/{SCHOOL}/admin/passwords"))
+    sign_in(page, admin)
+    expect(page.get_by_role("radio", name=re.compile("^La date de naissance"))).to_be_checked()
+    page.get_by_role("radio", name=re.compile("^Un mot de passe initial aléatoire")).check()
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator("#admin-notice")).to_contain_text("mot de passe initial aléatoire")
+    page.context.clear_cookies()
+
+    # A teacher resets the pupil: the slip, with its password, is shown this once.
+    page.goto(provider.url(f"/{SCHOOL}/students"))
+    sign_in(page, teacher)
+    page.goto(provider.url(f"/{SCHOOL}/students?classe=2CAP-B"))
+    page.get_by_label("Choisir Lina Perrin").check()
+    page.get_by_role("button", name="Réinitialiser la sélection…").click()
+    expect(page.get_by_text("affichée une seule fois")).to_be_visible()
+    page.get_by_role("button", name="Oui, réinitialiser").click()
+    expect(page.locator("#handed-out")).to_contain_text("ne seront plus jamais affichés")
+    password = page.locator("#slips .slip-password").inner_text()
+    assert re.fullmatch(r"[2-9A-Za-z]{4}-[2-9A-Za-z]{4}-[2-9A-Za-z]{4}", password)
+    page.emulate_media(media="print")
+    expect(page.locator("#slips .slip-password")).to_be_visible()
+    page.emulate_media(media="screen")
+    page.context.clear_cookies()
+
+    # The birth date no longer opens the account, and the page says what to type instead;
+    # the slip's password, typed without its hyphens, leads to choosing one's own.
+    page.goto(provider.url(f"/{SCHOOL}/login"))
+    sign_in(page, pupil, "11022009")
+    expect(page.locator("#initial-hint")).to_contain_text("fiche remise par votre établissement")
+    sign_in(page, pupil, password.replace("-", ""))
+    expect(page.get_by_role("heading", name="Choisissez votre mot de passe")).to_be_visible()

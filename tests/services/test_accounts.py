@@ -21,7 +21,7 @@ REFUSED = "Vous ne pouvez réinitialiser que le mot de passe d'un élève de vot
 def person(rt, school, first, last, role, born=date(2009, 3, 14)) -> str:  # type: ignore[no-untyped-def]
     login = rt.run(
         accounts.add, school, first_name=first, last_name=last, birth_date=born, role=role
-    ).login
+    ).user.login
     rt.run(accounts.set_password, school, login, PERSONAL, temporary=False)
     return login
 

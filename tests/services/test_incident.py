@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from datetime import date
 from html import unescape
 
 import pytest
 from sqlalchemy import select
 
-from helpers import sign_in, text_of
+from helpers import sign_in, slip_passwords, text_of
 from idp.accounts.roles import Role
 from idp.models import AuditEvent, SsoSession, User
 from idp.services import accounts
@@ -41,21 +40,6 @@ def people(rt, school):  # type: ignore[no-untyped-def]
                     email="paul@lp-a.example", password=PERSONAL),
         "marie": add("Marie", "Roux", date(1979, 1, 30), Role.STAFF, password=PERSONAL),
     }  # fmt: skip
-
-
-def slip_passwords(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    data = path.read_bytes()
-    assert data.startswith(b"%PDF-")
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S)
-    text = b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x").decode("latin-1")
-    # Each slip: its login, then « Mot de passe initial : » and the password on its line.
-    found = re.findall(
-        r"\(Identifiant : ([a-z.\-0-9]+)\).*?\(Mot de passe initial :\) Tj.*?"
-        r"\(([2-9A-Za-z]{4}-[2-9A-Za-z]{4}-[2-9A-Za-z]{4})\) Tj",
-        text,
-        re.S,
-    )
-    return dict(found)
 
 
 def test_every_password_is_replaced_and_what_comes_next_is_new(  # type: ignore[no-untyped-def]

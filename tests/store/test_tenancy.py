@@ -51,7 +51,7 @@ def test_same_login_may_exist_in_two_establishments(rt, school, other_school):
         birth_date=date(2008, 1, 1),
         role=Role.STUDENT,
     )
-    assert again.login == "lea.martin"
+    assert again.user.login == "lea.martin"
 
 
 def test_clients_are_scoped(rt, school, other_school):

@@ -177,7 +177,7 @@ def test_a_whole_class_behind_one_address_is_not_slowed(app, rt, school):
                 last_name="Classe",
                 birth_date=date(2009, 1, 1 + i % 28),
                 role=Role.STUDENT,
-            ).login
+            ).user.login
         )
     with browser(app, "192.0.2.10") as shared:
         for i, login in enumerate(logins):
@@ -197,7 +197,7 @@ def test_one_address_guessing_across_accounts_is_slowed(app, rt, school):
             last_name="X",
             birth_date=date(2009, 1, 1),
             role=Role.STUDENT,
-        ).login
+        ).user.login
         for i in range(30)
     ]
     with browser(app, "203.0.113.99") as attacker, browser(app, "198.51.100.30") as elsewhere:

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp import slips
 from idp.accounts import siecle
 from idp.accounts.imports import MAX_BYTES, parse
 from idp.accounts.roles import PERSON_ROLES, Role
@@ -21,8 +22,11 @@ from idp.models import Establishment, PendingImport
 from idp.security.tokens import new_secret, secret_hash
 from idp.services import imports, register
 from idp.store.tenancy import owned
+from idp.web import handouts
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.messages import EXPIRED
+from idp.web.navigation import Viewer
+from idp.web.rendering import url
 from idp.web.transactions import db
 
 KEEP = timedelta(hours=1)
@@ -108,9 +112,7 @@ async def preview(request: Request) -> Response:
 
 def _sync(session, rt, who: Admin, data: bytes, *, write: bool) -> register.Preview:  # type: ignore[no-untyped-def]
     export = siecle.read(data, uai=who.establishment.uai)
-    return register.sync(
-        rt, session, who.establishment.code, export, write=write, actor=who.login
-    )
+    return register.sync(rt, session, who.establishment.code, export, write=write, actor=who.login)
 
 
 async def _siecle_preview(request: Request, who: Admin, data: bytes) -> Response:
@@ -159,12 +161,10 @@ async def _siecle_confirm(
             status_code=400,
             error=Message(N_("Des élèves sont refusés : rien n'a été importé.")),
         )
-    created = [
-        (c.login, c.last_name, c.first_name, c.class_code or "") for c in preview.created
-    ]
-    await run_in_threadpool(
-        _save_created, session, rt, who, handle, imports.created_csv(created)
-    )
+    created = [(c.login, c.last_name, c.first_name, c.class_code or "") for c in preview.created]
+    await run_in_threadpool(_save_created, session, rt, who, handle, imports.created_csv(created))
+    if preview.handouts:
+        return _sheet(request, who, preview.handouts, preview.counts())
     return page(
         request, who, "admin/import.html", step="siecle_done", handle=handle, preview=preview,
         leaver_days=rt.settings.leaver_retention_days,
@@ -286,6 +286,8 @@ async def confirm(request: Request) -> Response:
     await run_in_threadpool(
         _save_created, db(request), rt, who, handle, imports.created_csv(report.created)
     )
+    if report.handouts:
+        return _sheet(request, who, report.handouts, report.counts())
     return page(
         request,
         who,
@@ -343,3 +345,20 @@ async def template(request: Request) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="modele-import.csv"'},
     )
+
+
+def _sheet(request: Request, who: Admin, made: list[slips.Handout], counts: dict[str, int]):  # type: ignore[no-untyped-def]
+    """The new accounts' random initial passwords (the establishment's choice): their
+    slips, this once, under the import's counts."""
+    summary = Message(
+        N_(
+            "Import terminé : %(created)s compte(s) créé(s), %(updated)s mis à jour, "
+            "%(deactivated)s désactivé(s), %(unchanged)s sans changement."
+        ),
+        counts,
+    )
+    back = url(request, "admin_import", code=who.establishment.code)
+    return handouts.sheet(
+        request, who.establishment, Viewer.of(who.session.user), made, back=back,
+        summary=summary,
+    )  # fmt: skip

@@ -9,15 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp import slips
 from idp.accounts.roles import Role
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.services import incident
+from idp.web import handouts
 from idp.web.admin.guard import admin, page, posted
 from idp.web.messages import EXPIRED
 from idp.web.navigation import Viewer
-from idp.web.rendering import render
 from idp.web.transactions import db
 
 ROLES = ("", *(r.value for r in Role))
@@ -67,22 +66,7 @@ async def declare(request: Request) -> Response:
             request, who, "admin/incident.html", role=role, status_code=exc.status_code,
             error=exc.public,
         )  # fmt: skip
-    sign_in = rt.urls.public("login", code=code)
-    made = slips.for_handouts(who.establishment.name, sign_in, done.handouts)
-    # Shown once: never stored, never cached.
-    return render(
-        request,
-        "slips.html",
-        no_store=True,
-        establishment=who.establishment,
-        viewer=Viewer.of(who.session.user),
-        slips=made,
+    return handouts.sheet(
+        request, who.establishment, Viewer.of(who.session.user), done.handouts, back=None,
         incident=done,
-        rule=slips.RULE,
-        example=slips.EXAMPLE,
-        then=slips.THEN,
-        already=slips.ALREADY,
-        initial=slips.INITIAL,
-        pdf_url=None,
-        back=None,
-    )
+    )  # fmt: skip

@@ -36,6 +36,7 @@ LABELS: dict[EventType, str] = {
     EventType.ESTABLISHMENT_ENABLED: N_("Établissement rouvert"),
     EventType.ESTABLISHMENT_DISABLED: N_("Établissement suspendu"),
     EventType.ESTABLISHMENT_LOOK_CHANGED: N_("Apparence des pages modifiée"),
+    EventType.ESTABLISHMENT_INITIAL_PASSWORDS: N_("Choix des mots de passe initiaux modifié"),
     EventType.CLIENT_CREATED: N_("Application enregistrée"),
     EventType.CLIENT_UPDATED: N_("Application modifiée"),
     EventType.CLIENT_SECRET_ROTATED: N_("Secret d'application renouvelé"),

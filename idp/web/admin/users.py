@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from idp import slips
 from idp.accounts.roles import PERSON_ROLES, Role
 from idp.db import release
 from idp.errors import IdpError, InvalidInput
@@ -16,10 +17,11 @@ from idp.i18n import N_, Message
 from idp.models import Establishment, User
 from idp.services import accounts, recovery
 from idp.store import sessions, throttles, users
-from idp.web import flash
+from idp.web import flash, handouts
 from idp.web.admin.guard import Admin, admin, page, posted
 from idp.web.client_ip import client_ip
 from idp.web.messages import EXPIRED
+from idp.web.navigation import Viewer
 from idp.web.rendering import url
 from idp.web.transactions import db
 
@@ -40,7 +42,7 @@ def _filters(request: Request) -> dict[str, Any]:
         "q": q.get("q", "")[:100],
         "role": role if role in ROLES else "",
         "active": active if active in ("yes", "no") else "",
-        "state": state if state in ("initial", "temporary", "personal") else "",
+        "state": state if state in ("initial", "initial_slip", "temporary", "personal") else "",
         "page": number,
     }
 
@@ -105,11 +107,15 @@ async def create(request: Request) -> Response:
     if not form["_csrf_ok"]:
         return page(request, who, "admin/user_form.html", user=None, values=form, error=EXPIRED)
     rt = request.app.state.runtime
+
+    def add() -> tuple[str, slips.Handout | None]:
+        made = accounts.add(rt, db(request), who.establishment.code, actor=who.login, **values)
+        password = made.password
+        return made.user.login, None if password is None else slips.Handout.of(made.user, password)
+
     try:
         values = _person(form)
-        created = await run_in_threadpool(
-            lambda: accounts.add(rt, db(request), who.establishment.code, actor=who.login, **values)
-        )
+        login, handed = await run_in_threadpool(add)
     except IdpError as exc:
         return page(
             request,
@@ -120,15 +126,25 @@ async def create(request: Request) -> Response:
             status_code=400,
             error=exc.public,
         )
+    if handed is not None:
+        return _handed_out(request, who, handed)
     return RedirectResponse(
         url(
             request,
             "admin_user",
             {"created": "1"},
             code=who.establishment.code,
-            login=created.login,
+            login=login,
         ),
         status_code=303,
+    )
+
+
+def _handed_out(request: Request, who: Admin, handed: slips.Handout) -> Response:
+    """A random initial password (the establishment's choice): its slip, this once."""
+    back = url(request, "admin_user", code=who.establishment.code, login=handed.login)
+    return handouts.sheet(
+        request, who.establishment, Viewer.of(who.session.user), [handed], back=back
     )
 
 
@@ -307,9 +323,17 @@ async def action(request: Request) -> Response:
                 ),
             )
         if name == "reset":
-            reset = await run_in_threadpool(
-                lambda: accounts.reset_password(rt, db(request), code, login, actor=who.login)
-            )
+
+            def reset_it() -> tuple[accounts.Reset, slips.Handout | None]:
+                done = accounts.reset_password(rt, db(request), code, login, actor=who.login)
+                handed = (
+                    None if done.password is None else slips.Handout.of(done.user, done.password)
+                )
+                return done, handed
+
+            reset, handed = await run_in_threadpool(reset_it)
+            if handed is not None:
+                return _handed_out(request, who, handed)
             if reset.mailed_to:
                 return _done(
                     request,
