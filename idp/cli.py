@@ -25,7 +25,7 @@ from idp.accounts import siecle
 from idp.accounts.imports import parse
 from idp.accounts.initial_passwords import InitialPasswords
 from idp.accounts.roles import PERSON_ROLES, Role
-from idp.errors import ConfigurationError, IdpError
+from idp.errors import ConfigurationError, IdpError, InvalidInput
 from idp.metrics import MULTIPROCESS_DIR
 from idp.purge import purge
 from idp.runtime import Runtime, build_runtime
@@ -300,9 +300,7 @@ def establishment_incident(
 
     def declare_and_print(rt: Runtime, session: Any) -> incident.Incident:
         done = incident.declare(rt, session, code, role=chosen)
-        if done.handouts:
-            assert slips_path is not None
-            _write_slips(rt, session, code, done.handouts, slips_path)
+        _write_slips(rt, session, code, done.handouts, slips_path)
         return done
 
     done = _run(ctx, declare_and_print)
@@ -316,11 +314,20 @@ def establishment_incident(
 
 
 def _write_slips(
-    rt: Runtime, session: Any, code: str, handouts: list[slips.Handout], path: str
+    rt: Runtime, session: Any, code: str, handouts: list[slips.Handout], path: str | None
 ) -> None:
     """New initial passwords printed on slips into `path` (PDF). Called inside the change's
     unit of work, before it commits: a slip that cannot be written changes nothing. Readable
     by its owner only: it holds every new password."""
+    if not handouts:
+        return
+    if path is None:
+        # The establishment chose random initial passwords since the command checked.
+        raise InvalidInput(
+            "Cet établissement donne désormais des mots de passe initiaux aléatoires.",
+            detail=f"{code} now gives random initial passwords: --slips FILE is needed to "
+            "print the new accounts' ones; nothing imported",
+        )
     establishment = establishments.get(session, code)
     sign_in = rt.urls.public("login", code=code)
     made = slips.for_handouts(establishment.name, sign_in, handouts)
@@ -495,7 +502,7 @@ def user_import(
     if siecle.looks_like_siecle(data):
         _siecle_import(
             ctx, code, file, data, dry_run=dry_run, as_json=as_json, full=full,
-            slips_file=slips_file,
+            slips_file=slips_file, random=random,
         )  # fmt: skip
         return
     deactivate_missing = deactivate_missing or full
@@ -523,12 +530,14 @@ def user_import(
     if dry_run:
         report = _rolled_back(ctx, imports.apply, code, parsed, **options)
     else:
+        # Hashed before the import's transaction begins: it holds SQLite's write lock.
+        supply = accounts.Supply.ahead(rt, planned.to_create) if random else None
 
         def apply_and_print(rt: Runtime, session: Any, progress: Any) -> imports.Report:
-            report = imports.apply(rt, session, code, parsed, progress=progress, **options)
-            if report.handouts:
-                assert slips_file is not None
-                _write_slips(rt, session, code, report.handouts, slips_file)
+            report = imports.apply(
+                rt, session, code, parsed, progress=progress, supply=supply, **options
+            )
+            _write_slips(rt, session, code, report.handouts, slips_file)
             return report
 
         with click.progressbar(length=len(parsed.rows), label="importing", file=sys.stderr) as bar:
@@ -585,17 +594,25 @@ def _siecle_import(
     as_json: bool,
     full: bool,
     slips_file: str | None,
+    random: bool,
 ) -> None:
-    def read_and_sync(rt: Runtime, session: Any) -> register.Preview:
+    def read_and_sync(
+        rt: Runtime, session: Any, write: bool, supply: accounts.Supply | None = None
+    ) -> register.Preview:
         establishment = establishments.get(session, code)
         export = siecle.read(data, uai=establishment.uai)
-        preview = register.sync(rt, session, code, export, write=not dry_run, guard=not full)
-        if preview.handouts:
-            assert slips_file is not None
-            _write_slips(rt, session, code, preview.handouts, slips_file)
+        preview = register.sync(
+            rt, session, code, export, write=write, guard=not full, supply=supply
+        )
+        _write_slips(rt, session, code, preview.handouts, slips_file)
         return preview
 
-    preview = _run(ctx, read_and_sync)
+    supply = None
+    if random and not dry_run:
+        # The new pupils' passwords, hashed before the import's transaction begins.
+        ahead = _run(ctx, read_and_sync, False)
+        supply = accounts.Supply.ahead(_runtime(ctx), len(ahead.created))
+    preview = _run(ctx, read_and_sync, not dry_run, supply)
     click.echo(f"{file}: SIECLE export, {_one_line(preview.counts())}", err=True)
     for new in preview.created:
         klass = f" ({new.class_code})" if new.class_code else ""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import segno
 from fpdf import FPDF
@@ -38,17 +40,30 @@ RANDOM_LOST = N_(
 )
 
 
-def words(choice: InitialPasswords) -> dict[str, str]:
-    """A slip's sentences (to translate) for an establishment's choice of initial passwords:
-    `rule` and `example` for a slip without a password, `initial` and `then` for one with."""
-    random = choice is InitialPasswords.RANDOM
+VALID_UNTIL = N_("Valable jusqu'au %(date)s")
+
+
+def words() -> dict[str, str]:
+    """A slip's sentences (to translate): `rule` and `example` (the birth date) or
+    `random_rule` and `random_lost` for a slip without a password, by the pupil's case;
+    `initial`, `valid_until` and `then` for one with."""
     return {
-        "rule": RANDOM_RULE if random else RULE,
-        "example": RANDOM_LOST if random else EXAMPLE,
+        "rule": RULE,
+        "example": EXAMPLE,
+        "random_rule": RANDOM_RULE,
+        "random_lost": RANDOM_LOST,
         "then": THEN,
         "already": ALREADY,
         "initial": INITIAL,
+        "valid_until": VALID_UNTIL,
     }
+
+
+def uses_birth_date(state: str, choice: InitialPasswords) -> bool:
+    """Whether a slip printed again for an account in password `state` gives the birth-date
+    rule: accounts still on it do; those with a random initial password, or whose
+    establishment hands out random ones, are told to use their slip or ask for a reset."""
+    return state == "initial" or (state != "initial_slip" and choice is InitialPasswords.BIRTH_DATE)
 
 
 @dataclass(frozen=True)
@@ -60,9 +75,13 @@ class Slip:
     sign_in_url: str
     # The URL of the sign-in page with the login filled in: what the QR code holds.
     qr_url: str
-    # A new « mot de passe initial » (incident mode), shown on this slip only; None: the
-    # help page's birth-date rule.
+    # A new « mot de passe initial », shown on this slip only, and its last day
+    # (dd/mm/yyyy, Paris time); None: the slip says what to type instead.
     password: str | None = field(default=None, repr=False)
+    valid_until: str | None = None
+    # Without a password: the help page's birth-date rule, or (random initial passwords)
+    # « use the slip you were given, or ask for a reset ».
+    birth_date_rule: bool = True
 
     @classmethod
     def of(
@@ -73,10 +92,19 @@ class Slip:
         name: str,
         class_name: str,
         password: str | None = None,
+        *,
+        valid_until: datetime | None = None,
+        birth_date_rule: bool = True,
     ) -> Slip:
         """A pupil's slip; its QR code opens `sign_in_url` with the login filled in."""
         qr_url = f"{sign_in_url}?{urlencode({'login_hint': login})}"
-        return cls(establishment, name, class_name, login, sign_in_url, qr_url, password)
+        last_day = None
+        if valid_until is not None:
+            last_day = valid_until.astimezone(PARIS).strftime("%d/%m/%Y")
+        return cls(
+            establishment, name, class_name, login, sign_in_url, qr_url, password, last_day,
+            birth_date_rule,
+        )  # fmt: skip
 
     def qr(self) -> segno.QRCode:
         return segno.make(self.qr_url, error="m", micro=False)
@@ -103,6 +131,8 @@ def _latin1(text: str) -> str:
     )
     return stripped.encode("latin-1", "replace").decode("latin-1")
 
+
+PARIS = ZoneInfo("Europe/Paris")
 
 # A4 in millimetres: two columns of four slips.
 _COLUMNS, _ROWS = 2, 4
@@ -163,10 +193,12 @@ def _slip(document: FPDF, slip: Slip, texts: dict[str, str], x: float, y: float)
         document.multi_cell(text_width, 6, slip.password)
     document.set_x(x)
     document.set_font("Helvetica", "", 8)
-    keys = ("then",) if slip.password is not None else ("rule", "example", "then", "already")
-    for key in keys:
+    lines = [texts[key] for key in _sentences(slip)]
+    if slip.password is not None and slip.valid_until:
+        lines.insert(0, texts["valid_until"] % {"date": slip.valid_until})
+    for line in lines:
         document.set_x(x)
-        document.multi_cell(width, 3.8, _latin1(texts[key]))
+        document.multi_cell(width, 3.8, _latin1(line))
     # The QR code, module by module: exact at any zoom, no image library.
     matrix = slip.qr().matrix
     module = qr_size / (len(matrix) + 2)
@@ -186,9 +218,17 @@ def _slip(document: FPDF, slip: Slip, texts: dict[str, str], x: float, y: float)
             document.rect(x0, y0, (c - start) * module, module, "F")
 
 
-def french_texts(choice: InitialPasswords = InitialPasswords.BIRTH_DATE) -> dict[str, str]:
+def _sentences(slip: Slip) -> tuple[str, ...]:
+    if slip.password is not None:
+        return ("then",)
+    if slip.birth_date_rule:
+        return ("rule", "example", "then", "already")
+    return ("random_rule", "random_lost", "already")
+
+
+def french_texts() -> dict[str, str]:
     """The slip's words in French (the command line's slips, for a French school)."""
-    return {**words(choice), "address": "Adresse", "login": "Identifiant"}
+    return {**words(), "address": "Adresse", "login": "Identifiant"}
 
 
 @dataclass(frozen=True)
@@ -200,12 +240,15 @@ class Handout:
     last_name: str
     class_name: str
     password: str = field(repr=False)
+    valid_until: datetime | None = None
 
     @classmethod
     def of(cls, user: User, password: str) -> Handout:
+        """The slip of `user`'s new initial password, valid until its stored end."""
         return cls(
-            user.login, user.first_name, user.last_name, ", ".join(user.class_names), password
-        )
+            user.login, user.first_name, user.last_name, ", ".join(user.class_names), password,
+            user.password_expires_at,
+        )  # fmt: skip
 
 
 def for_handouts(establishment: str, sign_in_url: str, handouts: list[Handout]) -> list[Slip]:
@@ -218,6 +261,8 @@ def for_handouts(establishment: str, sign_in_url: str, handouts: list[Handout]) 
             f"{h.first_name} {h.last_name}",
             h.class_name,
             h.password,
+            valid_until=h.valid_until,
+            birth_date_rule=False,
         )
         for h in handouts
     ]

@@ -143,14 +143,40 @@ class NewAccount:
 
 
 def give_initial_password(
-    rt: Runtime, session: Session, establishment: Establishment, user: User, now: datetime
+    rt: Runtime,
+    session: Session,
+    establishment: Establishment,
+    user: User,
+    now: datetime,
+    supply: Supply | None = None,
 ) -> str | None:
     """Put a person's account on its initial password as its establishment chose: the
     birth date (None returned), or a new random one (returned)."""
     if establishment.initial_passwords is InitialPasswords.RANDOM:
-        return random_initial_password(rt, session, user, now)
+        return random_initial_passwords(rt, session, [user], now, supply)[0].password
     users.set_password_hash(session, user, None, must_change=False, now=now)
     return None
+
+
+class Supply:
+    """Random initial passwords hashed before the transaction that stores them: a hash
+    takes about 20 ms, which a transaction must not spend holding SQLite's write lock or
+    row locks (a class's reset, an import's new accounts). Taken in order; when more are
+    wanted than were made ahead (the count changed meanwhile), the rest are made then."""
+
+    def __init__(self, rt: Runtime, pairs: Sequence[tuple[str, str]] = ()) -> None:
+        self._rt = rt
+        self._pairs = list(pairs)
+
+    @classmethod
+    def ahead(cls, rt: Runtime, count: int) -> Supply:
+        """`count` passwords and their hashes, made now (blocking: not on the event loop)."""
+        passwords = [generate_password() for _ in range(max(0, count))]
+        return cls(rt, list(zip(passwords, rt.hasher.hash_many(passwords), strict=True)))
+
+    def take(self, count: int) -> list[tuple[str, str]]:
+        ready, self._pairs = self._pairs[:count], self._pairs[count:]
+        return ready + Supply.ahead(self._rt, count - len(ready))._pairs
 
 
 def random_initial_password(rt: Runtime, session: Session, user: User, now: datetime) -> str:
@@ -161,18 +187,22 @@ def random_initial_password(rt: Runtime, session: Session, user: User, now: date
 
 
 def random_initial_passwords(
-    rt: Runtime, session: Session, people: Sequence[User], now: datetime
+    rt: Runtime,
+    session: Session,
+    people: Sequence[User],
+    now: datetime,
+    supply: Supply | None = None,
 ) -> list[Handout]:
-    """`random_initial_password` for each of `people` (an import's new accounts), hashed side
-    by side; their slips, in the same order."""
-    passwords = [generate_password() for _ in people]
+    """`random_initial_password` for each of `people`, from `supply` when given; their
+    slips, in the same order."""
+    pairs = (supply or Supply(rt)).take(len(people))
     expires = now + timedelta(days=rt.settings.provisional_password_days)
-    for user, hashed in zip(people, rt.hasher.hash_many(passwords), strict=True):
+    for user, (_, hashed) in zip(people, pairs, strict=True):
         users.set_password_hash(
             session, user, hashed, must_change=True, now=now, expires_at=expires, flush=False
         )
     session.flush()
-    return [Handout.of(user, password) for user, password in zip(people, passwords, strict=True)]
+    return [Handout.of(user, password) for user, (password, _) in zip(people, pairs, strict=True)]
 
 
 def initial_passwords_for_new(
@@ -181,12 +211,13 @@ def initial_passwords_for_new(
     establishment: Establishment,
     people: Sequence[User],
     now: datetime,
+    supply: Supply | None = None,
 ) -> list[Handout]:
     """New accounts (an import's) as the establishment chose: on the birth date as made
     (nothing to hand out), or with random initial passwords, whose slips are returned."""
     if establishment.initial_passwords is not InitialPasswords.RANDOM or not people:
         return []
-    return random_initial_passwords(rt, session, people, now)
+    return random_initial_passwords(rt, session, people, now, supply)
 
 
 # -- passwords -----------------------------------------------------------------------------
@@ -261,7 +292,13 @@ class Reset:
 
 
 def reset_password(
-    rt: Runtime, session: Session, code: str, login: str, *, actor: str = audit.OPERATOR
+    rt: Runtime,
+    session: Session,
+    code: str,
+    login: str,
+    *,
+    actor: str = audit.OPERATOR,
+    supply: Supply | None = None,
 ) -> Reset:
     """Back to the initial password as the establishment chose: the birth date, or a new
     random one returned for a slip; for the admin account, a new random password mailed to
@@ -273,7 +310,7 @@ def reset_password(
     mailed_to = None
     initial = None
     if user.birth_date is not None:
-        initial = give_initial_password(rt, session, establishment, user, now)
+        initial = give_initial_password(rt, session, establishment, user, now, supply)
         target = "initial" if initial is None else "random_initial"
     else:
         password = generate_password()
@@ -305,7 +342,13 @@ def reset_password(
 
 
 def reset_student_password(
-    rt: Runtime, session: Session, code: str, login: str, *, teacher_login: str
+    rt: Runtime,
+    session: Session,
+    code: str,
+    login: str,
+    *,
+    teacher_login: str,
+    supply: Supply | None = None,
 ) -> Reset:
     """The teacher's page: a teacher (or the admin) of the establishment puts one of its
     students back on the birth-date password. Another teacher, the admin account, anyone of
@@ -320,17 +363,23 @@ def reset_student_password(
     student = users.by_login(session, establishment, logins.normalise_typed(login))
     if student is None or student.role is not Role.STUDENT:
         raise Forbidden(STUDENTS_ONLY, detail=f"{login!r} is not a student of {establishment.code}")
-    return reset_password(rt, session, code, student.login, actor=teacher.login)
+    return reset_password(rt, session, code, student.login, actor=teacher.login, supply=supply)
 
 
 def reset_students(
-    rt: Runtime, session: Session, code: str, logins_: Sequence[str], *, teacher_login: str
+    rt: Runtime,
+    session: Session,
+    code: str,
+    logins_: Sequence[str],
+    *,
+    teacher_login: str,
+    supply: Supply | None = None,
 ) -> list[Reset]:
     """A teacher puts several of the establishment's students (a selection, a class) back on
-    their birth-date password, all or none: anyone in the list who is not one of its
-    students refuses the whole reset."""
+    their initial password, all or none: anyone in the list who is not one of its students
+    refuses the whole reset. `supply`: random ones hashed ahead, where they are chosen."""
     return [
-        reset_student_password(rt, session, code, login, teacher_login=teacher_login)
+        reset_student_password(rt, session, code, login, teacher_login=teacher_login, supply=supply)
         for login in dict.fromkeys(logins_)
     ]
 

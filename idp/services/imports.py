@@ -86,6 +86,7 @@ def apply(
     skip_invalid: bool = False,
     actor: str = audit.OPERATOR,
     progress: Callable[[int], None] | None = None,
+    supply: accounts.Supply | None = None,
 ) -> Report:
     """All or nothing, in one transaction. Refused lines stop everything unless
     `skip_invalid`; `deactivate_missing_role` retires the accounts of that role that the
@@ -159,7 +160,9 @@ def apply(
                     rt.logout.end_user(session, establishment, user, now)
                     deactivated += 1
         session.flush()
-    handouts = accounts.initial_passwords_for_new(rt, session, establishment, new_accounts, now)
+    handouts = accounts.initial_passwords_for_new(
+        rt, session, establishment, new_accounts, now, supply
+    )
     audit.record(
         session,
         establishment,

@@ -108,6 +108,7 @@ def sync(
     write: bool,
     actor: str = audit.OPERATOR,
     guard: bool = False,
+    supply: accounts.Supply | None = None,
 ) -> Preview:
     """The preview of importing `export`; with `write`, and only if nothing is refused, the
     import itself in the caller's transaction. With `guard`, an import that would
@@ -268,7 +269,7 @@ def sync(
             _deactivate(rt, session, establishment, user, now)
         session.flush()
     preview.handouts = accounts.initial_passwords_for_new(
-        rt, session, establishment, new_accounts, now
+        rt, session, establishment, new_accounts, now, supply
     )
     audit.record(
         session,

@@ -7,6 +7,7 @@ import functools
 from starlette.requests import Request
 from starlette.responses import Response
 
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.db import in_thread, release
 from idp.directory import EstablishmentView
 from idp.i18n import N_, Message
@@ -37,6 +38,15 @@ MESSAGES = {
         N_("Le courriel n'a pas pu être envoyé. Veuillez réessayer plus tard.")
     ),
 }
+RANDOM = InitialPasswords.RANDOM
+# An establishment that hands out random initial passwords: a reset gives a new slip.
+STUDENT_RANDOM = Message(
+    N_(
+        "Les élèves ne reçoivent pas de mot de passe par courriel. Contactez vos enseignants "
+        "ou votre établissement : ils peuvent réinitialiser votre mot de passe et vous "
+        "remettre une fiche avec un nouveau mot de passe initial."
+    )
+)
 
 
 def _wait(outcome: Outcome, seconds: int) -> Message:
@@ -129,4 +139,7 @@ async def submit(request: Request) -> Response:
         return _page(
             request, establishment, login=typed, status_code=503, error=MESSAGES[result.outcome]
         )
-    return _page(request, establishment, login=typed, info=MESSAGES[result.outcome])
+    info = MESSAGES[result.outcome]
+    if result.outcome is Outcome.STUDENT and establishment.initial_passwords is RANDOM:
+        info = STUDENT_RANDOM
+    return _page(request, establishment, login=typed, info=info)

@@ -24,9 +24,11 @@ def sheet(
     back: str | None,
     incident: object | None = None,
     summary: Message | None = None,
+    logins_url: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """`summary`: what made these accounts (an import's counts), said above the slips."""
+    """`summary`: what made these accounts (an import's counts), said above the slips;
+    `logins_url`: where the list of their logins is (an import's, without passwords)."""
     sign_in = request.app.state.runtime.urls.public("login", code=establishment.code)
     return render(
         request,
@@ -39,8 +41,9 @@ def sheet(
         incident=incident,
         handed_out=True,
         summary=summary,
+        logins_url=logins_url,
         provisional_days=request.app.state.runtime.settings.provisional_password_days,
         pdf_url=None,
         back=back,
-        **slips.words(establishment.initial_passwords),
+        **slips.words(),
     )

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from idp import slips
 from idp.accounts import logins
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.accounts.roles import Role
 from idp.directory import EstablishmentView
 from idp.errors import Forbidden
@@ -251,11 +252,16 @@ async def reset(request: Request) -> Response:
     rt = request.app.state.runtime
     if not chosen:
         return await page(request, status_code=400, error=Message(N_("Cochez au moins un élève.")))
+    supply = None
+    if establishment.initial_passwords is InitialPasswords.RANDOM:
+        # Hashed before the reset's transaction begins: it holds SQLite's write lock.
+        supply = await run_in_threadpool(accounts.Supply.ahead, rt, len(set(chosen)))
 
     def reset_them() -> list[slips.Handout]:
         done = accounts.reset_students(
-            rt, db(request), establishment.code, chosen, teacher_login=session.user.login
-        )
+            rt, db(request), establishment.code, chosen, teacher_login=session.user.login,
+            supply=supply,
+        )  # fmt: skip
         return [slips.Handout.of(r.user, r.password) for r in done if r.password is not None]
 
     try:
@@ -307,6 +313,7 @@ async def _slip_data(request: Request):  # type: ignore[no-untyped-def]
             p.login,
             f"{p.first_name} {p.last_name}",
             ", ".join(p.groups),
+            birth_date_rule=slips.uses_birth_date(p.state, establishment.initial_passwords),
         )
         for p in chosen
     ]
@@ -327,7 +334,7 @@ async def slips_page(request: Request) -> Response:
         slips=made,
         incident=None,
         handed_out=False,
-        **slips.words(establishment.initial_passwords),
+        **slips.words(),
         pdf_url=url(request, "students_slips_pdf", code=establishment.code)
         + ("?" + request.url.query if request.url.query else ""),
         back=_back(request, establishment.code, "", 1, _class_of(request)),
@@ -341,7 +348,7 @@ async def slips_pdf(request: Request) -> Response:
         return who  # type: ignore[no-any-return]
     establishment, _ = who
     say = translations(locale_of(request)).gettext
-    texts = {key: say(text) for key, text in slips.words(establishment.initial_passwords).items()}
+    texts = {key: say(text) for key, text in slips.words().items()}
     texts.update(address=say(N_("Adresse")), login=say(N_("Identifiant")))
     title = say(N_("Fiches de connexion"))
     data = await run_in_threadpool(slips.pdf, made, texts, f"{title} - {establishment.name}")

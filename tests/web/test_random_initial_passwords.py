@@ -7,8 +7,9 @@ follows the choice. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from siecle_support import eleve, export, structures, zipped
@@ -64,6 +65,15 @@ def another(client):  # type: ignore[no-untyped-def]
         client.app, base_url="http://127.0.0.1:8000", follow_redirects=False,
         client=("198.51.100.8", 50000),
     )  # fmt: skip
+
+
+def slip_texts(html: str) -> dict[str, str]:
+    """login -> the words of its slip."""
+    found = {}
+    for article in html.split('<article class="slip">')[1:]:
+        login = re.search(r"Identifiant : <strong>([^<]+)</strong>", article).group(1)
+        found[login] = unescape(re.sub(r"<[^>]+>", " ", article.split('<div class="slip-qr">')[0]))
+    return found
 
 
 def account(rt, login: str) -> User:  # type: ignore[no-untyped-def]
@@ -140,7 +150,8 @@ def test_an_account_made_in_the_console_gets_its_slip_once(admin_client, client,
 
 def test_a_teachers_reset_hands_out_new_slips_and_they_expire(client, school, rt, clock):  # type: ignore[no-untyped-def]
     for first, last, born in (("Léa", "Martin", date(2009, 3, 14)),
-                              ("Hugo", "Petit", date(2009, 5, 2))):  # fmt: skip
+                              ("Hugo", "Petit", date(2009, 5, 2)),
+                              ("Noé", "Roux", date(2008, 12, 21))):  # fmt: skip
         rt.run(accounts.add, school, first_name=first, last_name=last, birth_date=born,
                role=Role.STUDENT, groups=["2BAC"])  # fmt: skip
     rt.run(accounts.add, school, first_name="Paul", last_name="Durand",
@@ -161,12 +172,25 @@ def test_a_teachers_reset_hands_out_new_slips_and_they_expire(client, school, rt
     handed = slips_on(done.text)
     assert set(handed) == {"lea.martin", "hugo.petit"} and len(set(handed.values())) == 2
     assert "Imprimez ces fiches maintenant" in unescape(done.text)
+    # Each slip says until when its password works (Paris time).
+    last_day = (clock.now() + timedelta(days=rt.settings.provisional_password_days)).astimezone(
+        ZoneInfo("Europe/Paris")
+    )
+    assert unescape(done.text).count(f"Valable jusqu'au {last_day:%d/%m/%Y}") == 2
     shown = unescape(client.get(f"/{school}/students?classe=2BAC").text)
     assert "Jamais connecté (mot de passe initial sur fiche)" in shown
-    # A slip printed again later carries no password, and says so rather than the rule.
-    again = unescape(client.get(f"/{school}/students/slips?classe=2BAC&all=1").text)
-    assert "fiche remise à la création de votre compte" in again
-    assert handed["lea.martin"] not in again and "jjmmaaaa" not in again
+    # Slips printed again carry no password: those reset are told to use their slip, Noé
+    # (still on his birth date, made before the choice) is given the birth-date rule.
+    again = slip_texts(client.get(f"/{school}/students/slips?classe=2BAC&all=1").text)
+    assert "fiche remise à la création de votre compte" in again["lea.martin"]
+    assert "jjmmaaaa" not in again["lea.martin"] and handed["lea.martin"] not in again["lea.martin"]
+    assert "jjmmaaaa" in again["noe.roux"] and "fiche remise" not in again["noe.roux"]
+    # The journal says what the reset did.
+    with rt.database.session() as session:
+        details = session.scalars(
+            select(AuditEvent.details).where(AuditEvent.type == "password.reset")
+        ).all()
+    assert details == [{"to": "random_initial"}] * 2
 
     pupil = another(client)
     assert sign_in(pupil, school, "hugo.petit", "02052009").status_code == 200
@@ -178,6 +202,25 @@ def test_a_teachers_reset_hands_out_new_slips_and_they_expire(client, school, rt
     assert sign_in(client, school, "paul.durand", TEACHER_PASSWORD).status_code == 303
     expired = unescape(client.get(f"/{school}/students?classe=2BAC").text)
     assert "Mot de passe initial expiré : à réinitialiser" in expired
+
+
+def test_a_pupil_who_forgot_is_told_to_ask_for_a_new_slip(client, school, rt):  # type: ignore[no-untyped-def]
+    rt.run(accounts.add, school, first_name="Hugo", last_name="Petit",
+           birth_date=date(2009, 5, 2), role=Role.STUDENT)  # fmt: skip
+
+    def answer() -> str:
+        page = client.get(f"/{school}/password/forgot")
+        said = client.post(
+            f"/{school}/password/forgot",
+            data={"csrf_token": csrf_from(page.text), "login": "hugo.petit"},
+        )
+        return unescape(said.text)
+
+    assert "votre date de naissance (jjmmaaaa)" in answer()
+    random_mode(rt, school)
+    told = answer()
+    assert "une fiche avec un nouveau mot de passe initial" in told
+    assert "date de naissance (jjmmaaaa)" not in told
 
 
 def test_back_to_the_birth_date(client, school, rt):  # type: ignore[no-untyped-def]

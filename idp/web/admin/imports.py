@@ -15,12 +15,14 @@ from starlette.responses import Response
 from idp import slips
 from idp.accounts import siecle
 from idp.accounts.imports import MAX_BYTES, parse
+from idp.accounts.initial_passwords import InitialPasswords
 from idp.accounts.roles import PERSON_ROLES, Role
+from idp.db import read
 from idp.errors import IdpError
 from idp.i18n import N_, Message
 from idp.models import Establishment, PendingImport
 from idp.security.tokens import new_secret, secret_hash
-from idp.services import imports, register
+from idp.services import accounts, imports, register
 from idp.store.tenancy import owned
 from idp.web import handouts
 from idp.web.admin.guard import Admin, admin, page, posted
@@ -110,9 +112,21 @@ async def preview(request: Request) -> Response:
     return _preview(request, who, role, handle, parsed, planned)
 
 
-def _sync(session, rt, who: Admin, data: bytes, *, write: bool) -> register.Preview:  # type: ignore[no-untyped-def]
+def _sync(session, rt, who: Admin, data: bytes, *, write: bool, supply=None) -> register.Preview:  # type: ignore[no-untyped-def]
     export = siecle.read(data, uai=who.establishment.uai)
-    return register.sync(rt, session, who.establishment.code, export, write=write, actor=who.login)
+    return register.sync(
+        rt, session, who.establishment.code, export, write=write, actor=who.login, supply=supply
+    )
+
+
+async def _supply(request: Request, who: Admin, count) -> accounts.Supply | None:  # type: ignore[no-untyped-def]
+    """The new accounts' random initial passwords (the establishment's choice), hashed
+    before the import's transaction begins: it holds SQLite's write lock. `count`: a call
+    giving how many, run as a read of its own."""
+    if who.establishment.initial_passwords is not InitialPasswords.RANDOM:
+        return None
+    rt = request.app.state.runtime
+    return await run_in_threadpool(accounts.Supply.ahead, rt, await read(db(request), count))
 
 
 async def _siecle_preview(request: Request, who: Admin, data: bytes) -> Response:
@@ -142,7 +156,14 @@ async def _siecle_confirm(
     rt = request.app.state.runtime
     session = db(request)
     try:
-        preview = await run_in_threadpool(_sync, session, rt, who, pending.data, write=True)
+        supply = await _supply(
+            request,
+            who,
+            lambda: len(_sync(session, rt, who, pending.data, write=False).created),
+        )
+        preview = await run_in_threadpool(
+            lambda: _sync(session, rt, who, pending.data, write=True, supply=supply)
+        )
     except IdpError as exc:
         await run_in_threadpool(session.rollback)
         return page(
@@ -164,7 +185,7 @@ async def _siecle_confirm(
     created = [(c.login, c.last_name, c.first_name, c.class_code or "") for c in preview.created]
     await run_in_threadpool(_save_created, session, rt, who, handle, imports.created_csv(created))
     if preview.handouts:
-        return _sheet(request, who, preview.handouts, preview.counts())
+        return _sheet(request, who, preview.handouts, preview.counts(), handle)
     return page(
         request, who, "admin/import.html", step="siecle_done", handle=handle, preview=preview,
         leaver_days=rt.settings.leaver_retention_days,
@@ -254,16 +275,21 @@ async def confirm(request: Request) -> Response:
     parsed = await _parse(request, pending.data, pending.role)
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
+    code = who.establishment.code
+    supply = await _supply(
+        request, who, lambda: imports.plan(rt, db(request), code, parsed).to_create
+    )
     try:
         report = await run_in_threadpool(
             lambda: imports.apply(
                 rt,
                 db(request),
-                who.establishment.code,
+                code,
                 parsed,
                 skip_invalid=skip,
                 actor=who.login,
                 deactivate_missing_role=Role(pending.role) if deactivate else None,
+                supply=supply,
             )
         )
     except IdpError as exc:
@@ -287,7 +313,7 @@ async def confirm(request: Request) -> Response:
         _save_created, db(request), rt, who, handle, imports.created_csv(report.created)
     )
     if report.handouts:
-        return _sheet(request, who, report.handouts, report.counts())
+        return _sheet(request, who, report.handouts, report.counts(), handle)
     return page(
         request,
         who,
@@ -347,7 +373,9 @@ async def template(request: Request) -> Response:
     )
 
 
-def _sheet(request: Request, who: Admin, made: list[slips.Handout], counts: dict[str, int]):  # type: ignore[no-untyped-def]
+def _sheet(  # type: ignore[no-untyped-def]
+    request: Request, who: Admin, made: list[slips.Handout], counts: dict[str, int], handle: str
+):
     """The new accounts' random initial passwords (the establishment's choice): their
     slips, this once, under the import's counts."""
     summary = Message(
@@ -357,8 +385,9 @@ def _sheet(request: Request, who: Admin, made: list[slips.Handout], counts: dict
         ),
         counts,
     )
-    back = url(request, "admin_import", code=who.establishment.code)
+    code = who.establishment.code
     return handouts.sheet(
-        request, who.establishment, Viewer.of(who.session.user), made, back=back,
-        summary=summary,
+        request, who.establishment, Viewer.of(who.session.user), made,
+        back=url(request, "admin_import", code=code), summary=summary,
+        logins_url=url(request, "admin_import_created", {"h": handle}, code=code),
     )  # fmt: skip

@@ -73,6 +73,14 @@ _FORGOT = {
     "inactive": N_("compte désactivé"),
 }
 _SCOPES = {"account": N_("le compte"), "ip": N_("l'adresse")}
+# A reset's outcome (password.reset), and the establishment's choice of initial passwords.
+_TO = {
+    "initial": N_("retour à la date de naissance"),
+    "random_initial": N_("nouveau mot de passe initial, sur une fiche"),
+    "generated": N_("nouveau mot de passe provisoire envoyé par courriel"),
+    "birth_date": N_("la date de naissance"),
+    "random": N_("des mots de passe initiaux aléatoires, sur des fiches"),
+}
 
 
 def _detail(key: str, value: Any) -> Message | None:
@@ -86,11 +94,7 @@ def _detail(key: str, value: Any) -> Message | None:
             else N_("changement volontaire")
         ),
         "temporary": lambda v: Message(N_("avec un mot de passe temporaire")) if v else None,
-        "to": lambda v: Message(
-            N_("retour à la date de naissance")
-            if v == "initial"
-            else N_("nouveau mot de passe provisoire envoyé par courriel")
-        ),
+        "to": lambda v: Message(_TO.get(v, _TO["generated"])),
         "scope": lambda v: Message(
             N_("trop d'échecs pour %(what)s"), {"what": Message(_SCOPES.get(v, _SCOPES["ip"]))}
         ),

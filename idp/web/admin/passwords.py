@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.accounts.initial_passwords import InitialPasswords
+from idp.db import read
 from idp.i18n import N_, Message
 from idp.services import establishments
 from idp.web import flash
@@ -29,7 +30,13 @@ async def show(request: Request) -> Response:
     who = await admin(request)
     if isinstance(who, Response):
         return who
-    return _page(request, who, who.establishment.initial_passwords.value)
+    # The row, not the cached view: another instance may not have seen a change yet.
+    chosen = await read(db(request), _choice_of, db(request), who.establishment.code)
+    return _page(request, who, chosen.value)
+
+
+def _choice_of(session, code: str) -> InitialPasswords:  # type: ignore[no-untyped-def]
+    return establishments.get(session, code).initial_passwords
 
 
 async def change(request: Request) -> Response:
@@ -37,9 +44,9 @@ async def change(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     typed = str(form.get("initial_passwords", ""))
-    current = who.establishment.initial_passwords.value
     if typed not in {choice.value for choice in InitialPasswords}:
-        return _page(request, who, current, status_code=400,
+        current = await read(db(request), _choice_of, db(request), who.establishment.code)
+        return _page(request, who, current.value, status_code=400,
                      error=Message(N_("Choisissez l'une des deux possibilités.")))  # fmt: skip
     if not form["_csrf_ok"]:
         return _page(request, who, typed, error=EXPIRED)
