@@ -611,7 +611,7 @@ def _siecle_import(
     if random and not dry_run:
         # The new pupils' passwords, hashed before the import's transaction begins.
         ahead = _run(ctx, read_and_sync, False)
-        supply = accounts.Supply.ahead(_runtime(ctx), len(ahead.created))
+        supply = accounts.Supply.ahead(_runtime(ctx), ahead.to_create)
     preview = _run(ctx, read_and_sync, not dry_run, supply)
     click.echo(f"{file}: SIECLE export, {_one_line(preview.counts())}", err=True)
     for new in preview.created:

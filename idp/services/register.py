@@ -81,6 +81,12 @@ class Preview:
     # Not written: it would deactivate more pupils than `sync`'s `guard` lets through.
     held: bool = False
 
+    @property
+    def to_create(self) -> int:
+        """The accounts writing this preview would create: none if it would be refused or
+        held (what their random initial passwords are made ahead for)."""
+        return 0 if self.refused or self.held else len(self.created)
+
     def counts(self) -> dict[str, int]:
         return {
             "created": len(self.created),
@@ -89,6 +95,10 @@ class Preview:
             "unchanged": self.unchanged,
             "refused": len(self.refused),
         }
+
+
+def _refused(pupil: Pupil, reason: str) -> RefusedPupil:
+    return RefusedPupil(pupil.eleve_id, _name(pupil.first_name, pupil.last_name), reason)
 
 
 def _name(first: str, last: str) -> str:
@@ -137,11 +147,7 @@ def sync(
             user = by_ine.get(pupil.ine)
             if user is not None and user.eleve_id and user.eleve_id != pupil.eleve_id:
                 preview.refused.append(
-                    RefusedPupil(
-                        pupil.eleve_id,
-                        _name(pupil.first_name, pupil.last_name),
-                        f"INE {pupil.ine} déjà rattaché au compte {user.login}",
-                    )
+                    _refused(pupil, f"INE {pupil.ine} déjà rattaché au compte {user.login}")
                 )
                 continue
         if user is None:
@@ -153,9 +159,8 @@ def sync(
             if len(candidates) > 1:
                 logins_ = ", ".join(sorted(u.login for u in candidates.values()))
                 preview.refused.append(
-                    RefusedPupil(
-                        pupil.eleve_id,
-                        _name(pupil.first_name, pupil.last_name),
+                    _refused(
+                        pupil,
                         f"plusieurs comptes pourraient être le sien ({logins_}) : "
                         "rattachez-le à la main",
                     )
@@ -167,13 +172,7 @@ def sync(
         holder = by_ine.get(pupil.ine) if pupil.ine else None
         taken_ine = holder is not None and (user is None or holder.id != user.id)
         if pupil.ine and (taken_ine or pupil.ine in ines_seen):
-            preview.refused.append(
-                RefusedPupil(
-                    pupil.eleve_id,
-                    _name(pupil.first_name, pupil.last_name),
-                    f"INE {pupil.ine} déjà celui d'un autre élève",
-                )
-            )
+            preview.refused.append(_refused(pupil, f"INE {pupil.ine} déjà celui d'un autre élève"))
             continue
         if pupil.ine:
             ines_seen.add(pupil.ine)
@@ -187,9 +186,8 @@ def sync(
     for pupil, user in found:
         if user is not None and user.id in shared:
             preview.refused.append(
-                RefusedPupil(
-                    pupil.eleve_id,
-                    _name(pupil.first_name, pupil.last_name),
+                _refused(
+                    pupil,
                     f"le compte {user.login} correspond à plusieurs élèves de l'export "
                     "(mêmes nom, prénom et date de naissance) : rattachez-le à la main",
                 )

@@ -159,7 +159,7 @@ async def _siecle_confirm(
         supply = await _supply(
             request,
             who,
-            lambda: len(_sync(session, rt, who, pending.data, write=False).created),
+            lambda: _sync(session, rt, who, pending.data, write=False).to_create,
         )
         preview = await run_in_threadpool(
             lambda: _sync(session, rt, who, pending.data, write=True, supply=supply)
@@ -276,8 +276,12 @@ async def confirm(request: Request) -> Response:
     skip = form.get("skip_invalid") == "1"
     deactivate = form.get("deactivate_missing") == "1"
     code = who.establishment.code
+    # Refused lines without « importer les lignes valides »: nothing will be created.
+    refused = bool(parsed.refused) and not skip
     supply = await _supply(
-        request, who, lambda: imports.plan(rt, db(request), code, parsed).to_create
+        request,
+        who,
+        lambda: 0 if refused else imports.plan(rt, db(request), code, parsed).to_create,
     )
     try:
         report = await run_in_threadpool(
