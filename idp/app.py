@@ -62,6 +62,7 @@ class Provider(Starlette):
             super().build_middleware_stack(),
             trusted=settings.trusted_proxies,
             metrics=self._metrics,
+            security=SecurityHeaders(hsts=settings.https),
             https_base=settings.base_url if settings.https else None,
         )
 
@@ -94,7 +95,7 @@ def create_app(
         settings,
         rt.metrics,
         routes=routes(),
-        middleware=[Middleware(SecurityHeaders, hsts=settings.https), Middleware(BodyLimit)],
+        middleware=[Middleware(BodyLimit)],
         exception_handlers={
             HTTPException: errors.http_error,
             IdpError: errors.idp_error,

@@ -20,12 +20,13 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 
-from idp.models import Client, SsoSession
+from idp.models import Client
 from idp.oauth.access_tokens import verify_id_token_hint
 from idp.oauth.requests import OAuthRequest
 from idp.oauth.server import CodeGrant, EstablishmentServer, OAuthResponse
 from idp.store import audit, authorizations
 from idp.store.audit import EventType
+from idp.store.sessions import Live
 
 # The largest `claims` parameter we parse (OIDC Core §5.5); real ones are a few hundred bytes.
 MAX_CLAIMS_LENGTH = 4096
@@ -38,7 +39,7 @@ class Ask:
     server: EstablishmentServer
     request: OAuthRequest
     # The browser's signed-in session at this establishment, if any.
-    session: SsoSession | None
+    session: Live | None
     now: datetime
     # When the first step of a resumed request began (the sign-in or consent it went
     # through happened after it); None for a request straight from the module.

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from idp.models import Establishment, SsoSession, User
-from idp.store.tenancy import owned, prepared, scope
+from idp.store.tenancy import core, owned, prepared, scope
+from idp.store.tokens import HOLDER_COLUMNS, Holder
 
 
 def add(
@@ -57,6 +59,67 @@ _LIVE = prepared(
     SsoSession.ended_at.is_(None),
     SsoSession.expires_at > bindparam("now"),
     SsoSession.last_seen_at > bindparam("idle_since"),
+)
+
+
+@dataclass(frozen=True)
+class Live:
+    """A live session as plain columns, with its user as a `Holder`: what an authorization
+    request reads of it (the ORM's session and user objects, joined, cost a sixth of a
+    single sign-on)."""
+
+    id: int
+    auth_time: datetime
+    last_seen_at: datetime
+    user: Holder
+
+
+def live_view_by_token(
+    session: Session,
+    establishment: Establishment,
+    token_hash: str,
+    *,
+    now: datetime,
+    idle_since: datetime,
+) -> Live | None:
+    """As `live_by_token`, for a live session whose user is active, in one query of plain
+    columns."""
+    params = scope(establishment, token_hash=token_hash, now=now, idle_since=idle_since)
+    row = core(session, _LIVE_VIEW, params).one_or_none()
+    if row is None:
+        return None
+    session_id, auth_time, last_seen_at = row[len(HOLDER_COLUMNS) :]
+    return Live(session_id, auth_time, last_seen_at, Holder(session, establishment, row))
+
+
+_LIVE_VIEW = (
+    select(*HOLDER_COLUMNS, SsoSession.id, SsoSession.auth_time, SsoSession.last_seen_at)
+    .select_from(SsoSession)
+    .join(User, User.id == SsoSession.user_id)
+    .where(
+        SsoSession.establishment_id == bindparam("tenant"),
+        SsoSession.token_hash == bindparam("token_hash"),
+        SsoSession.ended_at.is_(None),
+        SsoSession.expires_at > bindparam("now"),
+        SsoSession.last_seen_at > bindparam("idle_since"),
+        User.active.is_(True),
+    )
+)
+
+
+def touch_by_id(
+    session: Session, establishment: Establishment, session_id: int, now: datetime
+) -> None:
+    """`touch` for a session read as `Live`."""
+    core(session, _TOUCH, scope(establishment, session_id=session_id, now=now))
+
+
+_TOUCH = (
+    update(SsoSession)
+    .where(
+        SsoSession.establishment_id == bindparam("tenant"), SsoSession.id == bindparam("session_id")
+    )
+    .values(last_seen_at=bindparam("now"))
 )
 
 

@@ -303,7 +303,7 @@ async def _authorize(
             return None
         oauth_request, not_before = loaded
         data = oauth_request.payload.data
-        session = rt_signin.current_session(work, establishment.id, token)
+        session = rt_signin.live_session(work, establishment.id, token)
         ask = Ask(server, oauth_request, session, rt.clock.now(), not_before)
         outcome = decide(ask)
         stored = None

@@ -1,11 +1,11 @@
 """What every request carries before any route sees it: an id (a trusted proxy's
 X-Request-ID, or a new one), returned in the response and on every log line the request
-causes; the scheme the client used, from a trusted proxy's X-Forwarded-Proto; and, when it
-ends, one log line with its route, status and latency (at INFO: the access log) and its
-count and latency in /metrics.
+causes; the security headers (idp.web.middleware); the scheme the client used, from a
+trusted proxy's X-Forwarded-Proto; and, when it ends, one log line with its route, status
+and latency (at INFO: the access log) and its count and latency in /metrics.
 
 This wraps the whole application, error pages included, so that the line an unhandled
-error writes carries the id too."""
+error writes carries the id too, and its page the security headers."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from idp.logs import CURRENT, RequestFields
 from idp.metrics import Metrics
 from idp.web.client_ip import Network, client_ip, is_trusted
+from idp.web.middleware import SecurityHeaders
 
 log = logging.getLogger("idp.request")
 
@@ -37,12 +38,14 @@ class RequestContext:
         *,
         trusted: Sequence[Network],
         metrics: Metrics,
+        security: SecurityHeaders,
         https_base: str | None = None,
     ) -> None:
         """`https_base`: IDP_BASE_URL when it is https; a request a trusted proxy received
         over plain http is then sent there (308), as the proxy should have done."""
         self.app = app
         self.metrics = metrics
+        self.security = security
         self.trusted = tuple(trusted)
         self.https_base = https_base.rstrip("/") if https_base else None
 
@@ -71,7 +74,9 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", raw_id)]
+                headers = self.security.add(message.get("headers", ()))
+                headers.append((b"x-request-id", raw_id))
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import update
 
+from idp.models import User
 from idp.services import clients
 from oauth_support import PASSWORD, REDIRECT, Browser, Provider, Registered
 
@@ -235,6 +237,31 @@ def test_form_post_carries_errors_too(provider, school_a, module, browser):
 def test_sso_session_does_not_outlive_its_idle_limit(provider, school_a, module, browser, clock):
     code_from(provider, browser.go(authorize_url(provider, module.client_id), login="lea.martin"))
     clock.advance(provider.rt.settings.session_idle + timedelta(minutes=1))
+    response = browser.http.get(authorize_url(provider, module.client_id, prompt="none"))
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == ["login_required"]
+
+
+def test_sso_session_used_within_its_idle_limit_stays_alive(
+    provider, school_a, module, browser, clock
+):
+    """Each authorization request a session serves counts as activity (at most one write a
+    minute): used every two thirds of the idle limit, it never lapses."""
+    code_from(provider, browser.go(authorize_url(provider, module.client_id), login="lea.martin"))
+    step = provider.rt.settings.session_idle * 2 / 3
+    for _ in range(3):
+        clock.advance(step)
+        code_from(
+            provider, browser.http.get(authorize_url(provider, module.client_id, prompt="none"))
+        )
+
+
+def test_sso_session_of_a_deactivated_account_is_not_honoured(provider, school_a, module, browser):
+    """Even if its session row were left live (deactivation ends them; a row changed by
+    hand does not), an inactive account gets no code from the session."""
+    code_from(provider, browser.go(authorize_url(provider, module.client_id), login="lea.martin"))
+    with provider.rt.database.session() as session:
+        session.execute(update(User).where(User.login == "lea.martin").values(active=False))
     response = browser.http.get(authorize_url(provider, module.client_id, prompt="none"))
     assert response.status_code == 302
     assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == ["login_required"]
