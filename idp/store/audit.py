@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import after_commit, metrics_of
 from idp.models import AuditEvent, Establishment
-from idp.store.tenancy import owned
+from idp.store.tenancy import core, owned
 
 log = logging.getLogger("idp.audit")
 
@@ -141,9 +141,11 @@ def record(
         after_commit(session, functools.partial(metrics.audited, event_type.value, code, details))
     if session.new:
         session.flush()  # an establishment created in this transaction gets its id
-    # A Core INSERT: every sign-in records an event, and the ORM's flush would cost more
-    # than the statement itself.
-    session.execute(
+    # A Core INSERT on the session's connection: every sign-in records an event, and the
+    # ORM's flush, even its execution layer, would cost more than the statement itself.
+    # Changes pending in the session are flushed at the commit, or by the next ORM query.
+    core(
+        session,
         _INSERT,
         {
             "establishment_id": establishment.id if establishment else None,

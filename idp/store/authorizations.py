@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from idp.models import Consent, Establishment, PendingAuthorization
-from idp.store.tenancy import owned
+from idp.store.tenancy import core, owned, scope
+
+# Every sign-in stores its request, reads it on the sign-in page and when it resumes, then
+# deletes it: plain statements, no ORM objects (a tenth of the flow's database time).
 
 
 def add_pending(
@@ -20,30 +23,27 @@ def add_pending(
     params: dict[str, Any],
     now: datetime,
     expires_at: datetime,
-) -> PendingAuthorization:
-    row = PendingAuthorization(
-        establishment_id=establishment.id,
-        handle_hash=handle_hash,
-        params=params,
-        created_at=now,
-        expires_at=expires_at,
-    )
-    session.add(row)
-    session.flush()
-    return row
+) -> None:
+    values = dict(handle_hash=handle_hash, params=params, created_at=now, expires_at=expires_at)
+    core(session, _ADD_PENDING, {"establishment_id": establishment.id, **values})
+
+
+_ADD_PENDING = insert(PendingAuthorization)
 
 
 def pending(
     session: Session, establishment: Establishment, handle_hash: str, now: datetime
-) -> PendingAuthorization | None:
-    return session.scalar(
-        owned(
-            PendingAuthorization,
-            establishment,
-            PendingAuthorization.handle_hash == handle_hash,
-            PendingAuthorization.expires_at > now,
-        )
-    )
+) -> tuple[dict[str, Any], datetime] | None:
+    """A stored request not yet expired: its parameters and when it was stored."""
+    row = core(session, _PENDING, scope(establishment, handle_hash=handle_hash, now=now)).first()
+    return (dict(row[0]), row[1]) if row is not None else None
+
+
+_PENDING = select(PendingAuthorization.params, PendingAuthorization.created_at).where(
+    PendingAuthorization.establishment_id == bindparam("tenant"),
+    PendingAuthorization.handle_hash == bindparam("handle_hash"),
+    PendingAuthorization.expires_at > bindparam("now"),
+)
 
 
 def take_pending(session: Session, establishment: Establishment, handle_hash: str) -> bool:

@@ -238,13 +238,12 @@ def _expired(request: Request, establishment: EstablishmentView) -> Response:
 def _load_pending(request: Request, establishment: EstablishmentView, handle: str):  # type: ignore[no-untyped-def]
     rt = request.app.state.runtime
     session = db(request)
-    row = authorizations.pending(
+    return authorizations.pending(
         session,
         rt.directory.row(session, establishment.id),
         secret_hash(handle),
         rt.clock.now(),
     )
-    return (dict(row.params), row.created_at) if row else None
 
 
 def _store_pending(

@@ -91,7 +91,7 @@ def signed_in(rt, *client_ids: str) -> int:  # type: ignore[no-untyped-def]
     with rt.database.session() as s:
         establishment = establishment_store.by_code(s, SCHOOL)
         user = users.by_login(s, establishment, "lea.martin")
-        row = sessions.add(
+        session_id = sessions.add(
             s,
             establishment,
             user,
@@ -109,14 +109,14 @@ def signed_in(rt, *client_ids: str) -> int:  # type: ignore[no-untyped-def]
                 code_hash=secrets.token_hex(32),
                 client_pk=client.id,
                 user_id=user.id,
-                sso_session_id=row.id,
+                sso_session_id=session_id,
                 redirect_uri=REDIRECT,
                 scope="openid",
                 auth_time=now,
                 created_at=now,
                 expires_at=now + timedelta(minutes=1),
             )
-        return row.id
+        return session_id
 
 
 def sign_out(rt, sso_session_id: int):  # type: ignore[no-untyped-def]
