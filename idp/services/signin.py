@@ -506,7 +506,8 @@ class SignIn:
         if not token:
             return None
         now = self.rt.clock.now()
-        establishment = self._establishment(session, establishment_id)
+        # Read-only: its id scopes the statements (no merge into the session).
+        establishment = self.rt.directory.snapshot(session, establishment_id)
         live = sessions.live_view_by_token(
             session,
             establishment,

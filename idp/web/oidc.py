@@ -240,7 +240,7 @@ def _load_pending(request: Request, establishment: EstablishmentView, handle: st
     session = db(request)
     return authorizations.pending(
         session,
-        rt.directory.row(session, establishment.id),
+        rt.directory.snapshot(session, establishment.id),
         secret_hash(handle),
         rt.clock.now(),
     )
@@ -261,7 +261,7 @@ def _store_pending(
     session = db(request)
     authorizations.add_pending(
         session,
-        rt.directory.row(session, establishment.id),
+        rt.directory.snapshot(session, establishment.id),
         handle_hash=secret_hash(handle),
         params=params,
         now=now,
@@ -377,7 +377,7 @@ def _take_pending(request: Request, establishment: EstablishmentView, handle: st
     rt = request.app.state.runtime
     session = db(request)
     return authorizations.take_pending(
-        session, rt.directory.row(session, establishment.id), secret_hash(handle)
+        session, rt.directory.snapshot(session, establishment.id), secret_hash(handle)
     )
 
 
