@@ -14,6 +14,7 @@ from datetime import date
 from ipaddress import ip_network
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from helpers import sign_in
@@ -185,3 +186,22 @@ def test_the_library_loggers_stay_quiet_at_debug(fmt):
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+def test_an_unexpected_error_page_has_the_security_headers_and_the_id(settings, rt):
+    """Starlette answers an unhandled error outside every middleware it holds: the
+    security headers come from the outermost layer, with the id, so that page has them."""
+
+    async def boom(request):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a fault of ours")
+
+    app = create_app(settings, runtime=rt)
+    app.router.routes.insert(0, Route("/boom", boom))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        response = c.get("/boom")
+    assert response.status_code == 500
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert re.fullmatch("[0-9a-f]{16}", response.headers["x-request-id"])
+    assert "a fault of ours" not in response.text
