@@ -105,6 +105,8 @@ _LIVE_VIEW = (
         SsoSession.ended_at.is_(None),
         SsoSession.expires_at > bindparam("now"),
         SsoSession.last_seen_at > bindparam("idle_since"),
+        # The session's own tenant already implies the user's; said again, by construction.
+        User.establishment_id == bindparam("tenant"),
         User.active.is_(True),
     )
 )

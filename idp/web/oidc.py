@@ -365,6 +365,7 @@ async def _authorize(
             handle=stored,
             csrf_field=FIELD,
             csrf_token=csrf_token(request),
+            # Its login only: the page is rendered on the event loop, after the commit.
             user=session.user if session else None,
             no_store=True,
         )
