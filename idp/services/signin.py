@@ -30,6 +30,8 @@ from idp.store.audit import EventType
 # What may be recorded of an unknown login: people type their password in the login field
 # by mistake, and that must not land in the audit table.
 _LOGIN_SHAPE = re.compile(r"[a-z0-9][a-z0-9.-]{0,19}")
+# A session in use is marked as seen one write a minute at most, not one per request.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 class Result(Enum):
@@ -493,8 +495,7 @@ class SignIn:
         row = self._live(session, establishment, token, now)
         if row is None or not row.user.active:
             return None
-        # One write a minute at most per session, not one per request.
-        if now - row.last_seen_at > timedelta(minutes=1):
+        if now - row.last_seen_at > TOUCH_EVERY:
             sessions.touch(session, row, now)
         return row
 
@@ -515,7 +516,7 @@ class SignIn:
             now=now,
             idle_since=now - self.rt.settings.session_idle,
         )
-        if live is not None and now - live.last_seen_at > timedelta(minutes=1):
+        if live is not None and now - live.last_seen_at > TOUCH_EVERY:
             sessions.touch_by_id(session, establishment, live.id, now)
         return live
 

@@ -56,13 +56,15 @@ def live_by_token(
     )
 
 
-_LIVE = prepared(
-    SsoSession,
+# What makes a session live, for both reads below: the cookie's token, not ended, not past
+# its absolute end, not idle too long.
+_LIVE_CRITERIA = (
     SsoSession.token_hash == bindparam("token_hash"),
     SsoSession.ended_at.is_(None),
     SsoSession.expires_at > bindparam("now"),
     SsoSession.last_seen_at > bindparam("idle_since"),
 )
+_LIVE = prepared(SsoSession, *_LIVE_CRITERIA)
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,7 @@ _LIVE_VIEW = (
     .join(User, User.id == SsoSession.user_id)
     .where(
         SsoSession.establishment_id == bindparam("tenant"),
-        SsoSession.token_hash == bindparam("token_hash"),
-        SsoSession.ended_at.is_(None),
-        SsoSession.expires_at > bindparam("now"),
-        SsoSession.last_seen_at > bindparam("idle_since"),
+        *_LIVE_CRITERIA,
         # The session's own tenant already implies the user's; said again, by construction.
         User.establishment_id == bindparam("tenant"),
         User.active.is_(True),

@@ -4,6 +4,8 @@ login_hint, and the form_post response mode (OAuth 2.0 Form Post Response Mode).
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -265,3 +267,27 @@ def test_sso_session_of_a_deactivated_account_is_not_honoured(provider, school_a
     response = browser.http.get(authorize_url(provider, module.client_id, prompt="none"))
     assert response.status_code == 302
     assert parse_qs(urlsplit(response.headers["location"]).query)["error"] == ["login_required"]
+
+
+def test_one_session_serves_several_modules_at_the_same_moment(
+    provider, school_a, module, browser, clock
+):
+    """A browser opening several modules at once, its session due to be marked as seen:
+    every request gets its code (on PostgreSQL the marks queue on the session's row)."""
+    code_from(provider, browser.go(authorize_url(provider, module.client_id), login="lea.martin"))
+    clock.advance(timedelta(minutes=5))
+    cookies = dict(browser.http.cookies)
+    url = authorize_url(provider, module.client_id, prompt="none")
+    start = threading.Barrier(8)
+
+    def open_module(_: int) -> str:
+        with httpx.Client(cookies=cookies, follow_redirects=False, timeout=30) as http:
+            start.wait()
+            return code_from(provider, http.get(url))
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(open_module, range(8)))
+    assert len(set(codes)) == 8
+    # Marked as seen: still live after another idle limit counted from the sign-in.
+    clock.advance(provider.rt.settings.session_idle - timedelta(minutes=2))
+    code_from(provider, browser.http.get(url))
