@@ -158,14 +158,14 @@ class SignIn:
                 pending = stored is not None and stored[3] is not None
                 attempt = replace(attempt, temporary_pending=pending, initial_expired=expired)
             else:
-                attempt = self._succeed(
+                attempt, user = self._succeed(
                     db, establishment_id, reserved, client, new_hash, expected, temporary,
                     checked=stored,
                 )  # fmt: skip
             if attempt.result is Result.OK and open_session:
-                assert attempt.user_id is not None
+                assert user is not None
                 self.end_session(db, establishment_id, replacing, client)
-                opened = self.open_session(db, establishment_id, attempt.user_id, client)
+                opened = self.open_session(db, establishment_id, user, client)
                 attempt = replace(attempt, opened=opened)
             db.commit()
             return attempt
@@ -173,10 +173,10 @@ class SignIn:
         return await in_thread(db, settle)
 
     def _reserve_and_read(self, db: Session, establishment_id: int, login: str, client: Client):  # type: ignore[no-untyped-def]
-        reserved = self._reserve(db, establishment_id, login, client)
-        if reserved.result is not Result.OK or reserved.user_id is None:
+        reserved, user = self._reserve(db, establishment_id, login, client)
+        if reserved.result is not Result.OK or user is None:
             return reserved, None
-        return reserved, self._stored_password(db, reserved.user_id)
+        return reserved, self._password_of(user)
 
     async def _check(self, stored, password: str) -> tuple[bool, str | None, str | None, bool]:  # type: ignore[no-untyped-def]
         """(right password?, a rehash if the parameters changed, the hash it replaces,
@@ -216,10 +216,12 @@ class SignIn:
         return ok, new_hash, replaced, False
 
     def _stored_password(self, db: Session, user_id: int):  # type: ignore[no-untyped-def]
-        now = self.rt.clock.now()
         user = db.get(User, user_id)
-        if user is None:
-            return None
+        return None if user is None else self._password_of(user)
+
+    def _password_of(self, user: User):  # type: ignore[no-untyped-def]
+        """What a password is checked against, read from the account's row."""
+        now = self.rt.clock.now()
         expires = user.temp_password_expires_at
         temp = user.temp_password_hash if expires is not None and expires > now else None
         return (
@@ -261,12 +263,14 @@ class SignIn:
 
     def _reserve(
         self, session: Session, establishment_id: int, login: str, client: Client
-    ) -> Attempt:
+    ) -> tuple[Attempt, User | None]:
         """Before any password check, in one transaction: is this attempt allowed? If so it
         is counted as a failure of the account already, so that parallel guesses at one
-        account cannot all get through."""
+        account cannot all get through. The account's row comes with an attempt allowed:
+        the caller reads its password from it (the session keeps a row only while it is
+        referenced, and reading it again would be a second query)."""
         now = self.rt.clock.now()
-        establishment = self._establishment(session, establishment_id)
+        establishment = self._tenant(session, establishment_id)
         user = users.by_login(session, establishment, login) if login else None
         exempt = user is not None and (
             f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts
@@ -288,7 +292,8 @@ class SignIn:
         # A known browser's failures count for its address, but its delay does not hold it.
         until = None if exempt else self._ip_blocked(session, client, now)
         if until is not None:
-            return self._throttled(session, establishment, user, login, client, until, now, "ip")
+            held = self._throttled(session, establishment, user, login, client, until, now, "ip")
+            return held, None
         if user is None:
             self._ip_failed(session, client, now)
             audit.record(
@@ -300,7 +305,7 @@ class SignIn:
                 ip=client.ip,
                 details={"reason": "unknown_login"},
             )
-            return Attempt(Result.UNKNOWN_LOGIN, login=login)
+            return Attempt(Result.UNKNOWN_LOGIN, login=login), None
         if not user.active:
             # Said whatever the password: a deactivated account confirms no guess.
             audit.record(
@@ -312,7 +317,7 @@ class SignIn:
                 ip=client.ip,
                 details={"reason": "inactive"},
             )
-            return Attempt(Result.INACTIVE, user_id=user.id, login=user.login)
+            return Attempt(Result.INACTIVE, user_id=user.id, login=user.login), None
         if not exempt:
             scope = throttles.account_scope(user.id)
             reserved = throttles.reserve(
@@ -327,15 +332,17 @@ class SignIn:
             if reserved is None:
                 # Refused without a check: not a failure of this address.
                 until = throttles.blocked_until(session, scope, now)
-                return self._throttled(
+                throttled = self._throttled(
                     session, establishment, user, login, client, until, now, "account"
                 )
-        return Attempt(
+                return throttled, None
+        allowed = Attempt(
             Result.OK,
             user_id=user.id,
             login=user.login,
             exempt_sub=user.sub if exempt else None,
         )
+        return allowed, user
 
     def _throttled(self, session, establishment, user, login, client, until, now, scope) -> Attempt:  # type: ignore[no-untyped-def]
         seconds = _seconds(until, now) if until else 1
@@ -361,7 +368,7 @@ class SignIn:
         self._ip_failed(session, client, now)
         audit.record(
             session,
-            self._establishment(session, establishment_id),
+            self._tenant(session, establishment_id),
             EventType.LOGIN_FAILURE,
             at=now,
             subject=reserved.login,
@@ -386,9 +393,11 @@ class SignIn:
         temporary: bool = False,
         *,
         checked: tuple | None = None,  # type: ignore[type-arg]
-    ) -> Attempt:
+    ) -> tuple[Attempt, User | None]:
+        """The attempt's outcome once the password matched, and, for a sign-in, the
+        account's row, read again (and locked) here: opening the session needs it."""
         now = self.rt.clock.now()
-        establishment = self._establishment(session, establishment_id)
+        establishment = self._tenant(session, establishment_id)
         # Read again, and locked: the password was checked against what was read before
         # the hash, and a reset, a change or incident mode may have replaced it meanwhile
         # (the session's copy of the row is from then). Locked, a replacement that comes
@@ -397,7 +406,7 @@ class SignIn:
         if user is not None and checked is not None and not _still_current(
             user, checked, temporary
         ):
-            return self._fail(session, establishment_id, reserved, client)
+            return self._fail(session, establishment_id, reserved, client), None
         if user is None or not user.active:
             # The right password for a deactivated account still counts as a failure,
             # so that it cannot be used to confirm guesses.
@@ -411,7 +420,7 @@ class SignIn:
                 ip=client.ip,
                 details={"reason": "inactive"},
             )
-            return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login)
+            return Attempt(Result.INACTIVE, user_id=reserved.user_id, login=reserved.login), None
         throttles.reset(session, throttles.account_scope(user.id))
         if f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts:
             throttles.reset(session, throttles.known_browser_scope(user.id))
@@ -429,25 +438,31 @@ class SignIn:
                 ip=client.ip,
                 details={"temporary": temporary},
             )
-            return Attempt(
+            must_change = Attempt(
                 Result.MUST_CHANGE, user_id=user.id, login=user.login, temporary=temporary
             )
-        return Attempt(Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub)
+            return must_change, user
+        ok = Attempt(Result.OK, user_id=user.id, login=user.login, exempt_sub=reserved.exempt_sub)
+        return ok, user
 
     def _establishment(self, session: Session, establishment_id: int) -> Establishment:
         return self.rt.directory.row(session, establishment_id)
 
+    def _tenant(self, session: Session, establishment_id: int) -> Establishment:
+        """The cached establishment, not merged into the session: for the sign-in's
+        statements, which take its id and code alone (a merge was a sixth of a reserve)."""
+        return self.rt.directory.snapshot(session, establishment_id)
+
     # -- sessions ------------------------------------------------------------------------
 
     def open_session(
-        self, session: Session, establishment_id: int, user_id: int, client: Client
+        self, session: Session, establishment_id: int, user: User, client: Client
     ) -> tuple[str, str]:
-        """A new SSO session; returns (cookie token, known-device entry). Blocking."""
+        """A new SSO session for the account's row (read, locked, by the sign-in); returns
+        (cookie token, known-device entry). Blocking."""
         now = self.rt.clock.now()
         token = new_secret()
-        establishment = self._establishment(session, establishment_id)
-        user = session.get(User, user_id)
-        assert user is not None
+        establishment = self._tenant(session, establishment_id)
         sessions.add(
             session,
             establishment,
@@ -587,9 +602,10 @@ class SignIn:
         ok, _, _, _ = await self._check(stored, password)
         if not ok:
             return await in_thread(db, self._fail, db, establishment_id, reserved, client)
-        return await in_thread(
+        attempt, _ = await in_thread(
             db, self._succeed, db, establishment_id, reserved, client, None, None
         )
+        return attempt
 
     @staticmethod
     def _login_of(session: Session, user_id: int) -> str | None:

@@ -84,7 +84,8 @@ def reserve(
     (`by_window=True`) is older than `forget_before`."""
     statement = _counting(by_window=by_window, honour_block=honour_block)
     values = {"key": scope, "at": now, "forget": forget_before}
-    failures = session.scalar(statement, values)
+    counted = session.execute(statement, values).one_or_none()
+    failures, was_blocked = counted if counted is not None else (None, None)
     # No row was counted: either the scope is blocked, or it has no row yet. Another
     # request may insert that row at this very moment (a class behind one address, each
     # pupil's first attempt): then count on its row, never take it for a block.
@@ -95,7 +96,8 @@ def reserve(
         if row is not None:
             if honour_block and row.blocked_until is not None and row.blocked_until > now:
                 return None  # blocked
-            failures = session.scalar(statement, values)
+            counted = session.execute(statement, values).one_or_none()
+            failures, was_blocked = counted if counted is not None else (None, None)
             continue
         try:
             with session.begin_nested():
@@ -110,13 +112,18 @@ def reserve(
                         "blocked_until": None,
                     },
                 )
-            failures = 1
+            failures, was_blocked = 1, None
         except IntegrityError:
-            failures = session.scalar(statement, values)  # inserted meanwhile: count on it
+            # Inserted meanwhile: count on it.
+            counted = session.execute(statement, values).one_or_none()
+            failures, was_blocked = counted if counted is not None else (None, None)
     if failures is None:
         return None
     delay = delay_for(failures)
-    session.execute(_SET_BLOCK, {"key": scope, "until": now + delay if delay else None})
+    if delay or was_blocked is not None:
+        # No delay on a row that holds none (most attempts) leaves nothing to write. The
+        # row is locked by the count since (its transaction's write on SQLite).
+        session.execute(_SET_BLOCK, {"key": scope, "until": now + delay if delay else None})
     return failures
 
 
@@ -150,7 +157,8 @@ def _counting(*, by_window: bool, honour_block: bool) -> Update:
             window_started_at=case((stale, now), else_=Throttle.window_started_at),
             last_failure_at=now,
         )
-        .returning(Throttle.failures)
+        # The block as it stands (the count does not change it): none to clear, none set.
+        .returning(Throttle.failures, Throttle.blocked_until)
         .execution_options(synchronize_session=False)
     )
 
