@@ -3,13 +3,15 @@ independent check of every token with joserfc against the published JWKS."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from oauth_support import REDIRECT, callback_params
+from oauth_support import REDIRECT, authorize, callback_params, redeem
 
 
 def discover(provider, code):  # type: ignore[no-untyped-def]
@@ -118,3 +120,17 @@ def test_userinfo_gives_only_what_the_scope_allows(
     info = rp.get(meta["userinfo_endpoint"]).json()
     expected = {"sub"} | ({"email", "email_verified"} if "email" in scope else set())
     assert set(info) == expected
+
+
+def test_codes_are_url_safe_and_redeem_whatever_their_characters(provider, school_a, module, browser):  # type: ignore[no-untyped-def]
+    """Codes are 48 characters of the URL-safe alphabet, each one new; a code with `-` or
+    `_` in it (most of them) goes through the redirect and the token request unchanged."""
+    for _ in range(40):
+        answer, verifier = authorize(browser, provider, school_a, module.client_id)
+        code = callback_params(answer)["code"]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{48}", code), code
+        if set(code) & {"-", "_"}:
+            break
+    else:
+        pytest.fail("40 codes without a '-' or a '_': not drawn from the URL-safe alphabet")
+    assert "id_token" in redeem(provider, school_a, module, code, verifier)
