@@ -332,10 +332,10 @@ class SignIn:
             if reserved is None:
                 # Refused without a check: not a failure of this address.
                 until = throttles.blocked_until(session, scope, now)
-                throttled = self._throttled(
+                held = self._throttled(
                     session, establishment, user, login, client, until, now, "account"
                 )
-                return throttled, None
+                return held, None
         allowed = Attempt(
             Result.OK,
             user_id=user.id,

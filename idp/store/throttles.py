@@ -84,8 +84,7 @@ def reserve(
     (`by_window=True`) is older than `forget_before`."""
     statement = _counting(by_window=by_window, honour_block=honour_block)
     values = {"key": scope, "at": now, "forget": forget_before}
-    counted = session.execute(statement, values).one_or_none()
-    failures, was_blocked = counted if counted is not None else (None, None)
+    failures, was_blocked = _count(session, statement, values)
     # No row was counted: either the scope is blocked, or it has no row yet. Another
     # request may insert that row at this very moment (a class behind one address, each
     # pupil's first attempt): then count on its row, never take it for a block.
@@ -96,8 +95,7 @@ def reserve(
         if row is not None:
             if honour_block and row.blocked_until is not None and row.blocked_until > now:
                 return None  # blocked
-            counted = session.execute(statement, values).one_or_none()
-            failures, was_blocked = counted if counted is not None else (None, None)
+            failures, was_blocked = _count(session, statement, values)
             continue
         try:
             with session.begin_nested():
@@ -114,9 +112,7 @@ def reserve(
                 )
             failures, was_blocked = 1, None
         except IntegrityError:
-            # Inserted meanwhile: count on it.
-            counted = session.execute(statement, values).one_or_none()
-            failures, was_blocked = counted if counted is not None else (None, None)
+            failures, was_blocked = _count(session, statement, values)  # inserted meanwhile
     if failures is None:
         return None
     delay = delay_for(failures)
@@ -125,6 +121,12 @@ def reserve(
         # row is locked by the count since (its transaction's write on SQLite).
         session.execute(_SET_BLOCK, {"key": scope, "until": now + delay if delay else None})
     return failures
+
+
+def _count(session: Session, statement: Update, values: dict) -> tuple[int | None, datetime | None]:  # type: ignore[type-arg]
+    """(failures, the block as it stands) of the row counted, or (None, None): none was."""
+    row = session.execute(statement, values).one_or_none()
+    return (None, None) if row is None else (row.failures, row.blocked_until)
 
 
 # Built once per kind (every sign-in runs two of them): the values are bound parameters,
