@@ -1,7 +1,8 @@
 """Engine, session factory and unit of work; the declarative Base and its naming convention.
 
-Work against the database is synchronous SQLAlchemy; web handlers run it in the thread pool
-so that the event loop never waits on a query.
+Work against the database is synchronous SQLAlchemy; web handlers run it in worker threads
+so that the event loop never waits on a lock or on the network. A short unit of work on
+SQLite that can start at once runs on the event loop itself (`quick`).
 """
 
 from __future__ import annotations
@@ -270,9 +271,11 @@ class _Writers:
         lock = threading.Lock()
         self.lock = lock
         self.busy_timeout = busy_timeout
+        self.busy_ms = round(busy_timeout * 1000)
 
         class Connection(sqlite3.Connection):
             holds = False
+            busy_ms = self.busy_ms  # as set when it connected (_sqlite_pragmas)
 
             def release(self) -> None:
                 if self.holds:
@@ -301,6 +304,10 @@ class _Writers:
 
     def begin(self, conn: Any) -> None:
         dbapi = conn.connection.dbapi_connection
+        attempt = _on_loop.get()
+        if attempt is not None:
+            self._begin_on_loop(dbapi, attempt)
+            return
         started = time.monotonic()
         if not self.lock.acquire(timeout=self.busy_timeout):
             # As SQLite itself says it, and wrapped as it wraps it: one family to map to 503.
@@ -308,18 +315,46 @@ class _Writers:
         dbapi.holds = True
         waited = time.monotonic() - started
         try:
+            # The wait for another process's lock gets what is left of the busy timeout.
+            left = self.busy_ms
             if waited > 0.001:
-                # The wait for another process's lock gets what is left of the busy timeout.
                 left = max(1, round((self.busy_timeout - waited) * 1000))
-                dbapi.execute(f"PRAGMA busy_timeout={left}")
+            _busy(dbapi, left)
             try:
                 _begin(dbapi, "BEGIN IMMEDIATE")
             finally:
-                if waited > 0.001:
-                    dbapi.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
+                _busy(dbapi, self.busy_ms)
         except BaseException:
             dbapi.release()
             raise
+
+    def _begin_on_loop(self, dbapi: Any, attempt: _OnLoop) -> None:
+        """BEGIN IMMEDIATE for a quick call on the event loop: only if this process's lock
+        and SQLite's are both free at once, else `WouldWait` (the call goes to a thread)."""
+        if attempt.committed:
+            # Its first transaction is committed: the call could not be run again.
+            raise RuntimeError("a quick call runs one write transaction")
+        if not self.lock.acquire(blocking=False):
+            raise WouldWait
+        dbapi.holds = True
+        try:
+            _busy(dbapi, 0)
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # another process
+                    raise WouldWait from None
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        except BaseException:
+            dbapi.release()
+            raise
+
+
+def _busy(dbapi: Any, ms: int) -> None:
+    """The connection's busy timeout, set only when it changes (a statement of its own)."""
+    if dbapi.busy_ms != ms:
+        dbapi.execute(f"PRAGMA busy_timeout={ms}")
+        dbapi.busy_ms = ms
 
 
 LOCKED = "database is locked"
@@ -354,6 +389,38 @@ def _sqlite_pragmas(*, read_only: bool, busy: float):  # type: ignore[no-untyped
 # threads it starts (anyio copies the context): a second one opened inside it would, on
 # SQLite, wait for the first one's write lock until the busy timeout.
 _open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
+
+
+class WouldWait(BaseException):
+    """Raised inside a quick call running on the event loop where it would have to wait:
+    for the write lock, or on something outside the database (`off_loop`). The call is
+    rolled back and run again from the start in a worker thread. A BaseException, like a
+    cancellation, so that no `except Exception` on the way takes it for a failure."""
+
+
+class _OnLoop:
+    """A quick call under way on the event loop."""
+
+    __slots__ = ("committed",)
+
+    def __init__(self) -> None:
+        self.committed = False
+
+
+# Set while a quick call runs on the event loop, and only then (worker threads copy the
+# context when they are handed a call, never during one).
+_on_loop: ContextVar[_OnLoop | None] = ContextVar("quick_on_loop", default=None)
+
+
+def off_loop() -> None:
+    """Say that what follows waits on something other than the database (a module's keys
+    fetched over the network): a quick call running on the event loop is given up here, to
+    run again in a worker thread. Call it before anything is committed."""
+    attempt = _on_loop.get()
+    if attempt is not None:
+        if attempt.committed:
+            raise RuntimeError("off_loop() after a quick call committed")
+        raise WouldWait
 
 
 METRICS = "metrics"
@@ -397,6 +464,8 @@ _AFTER_COMMIT = "after_commit"
 
 
 def _run_after_commit(session: Session) -> None:
+    if (attempt := _on_loop.get()) is not None:
+        attempt.committed = True
     if session.in_nested_transaction():
         return  # a savepoint released: its callbacks wait for the transaction's commit
     for _, callback in session.info.pop(_AFTER_COMMIT, []):
@@ -442,6 +511,8 @@ class _Threads:
 
     starting: anyio.CapacityLimiter
     holding: anyio.CapacityLimiter
+    # SQLite: quick calls may run on the event loop (see `quick`).
+    on_loop: bool = False
 
 
 async def in_thread(session: Session, call: Callable[..., T], *args: Any) -> T:
@@ -452,6 +523,43 @@ async def in_thread(session: Session, call: Callable[..., T], *args: Any) -> T:
     if threads is not None:
         limiter = threads.holding if session.in_transaction() else threads.starting
     return await anyio.to_thread.run_sync(call, *args, limiter=limiter)
+
+
+async def quick(session: Session, call: Callable[..., T], *args: Any) -> T:
+    """Run `call(*args)`, a short unit of work that ends the transaction it begins (a read,
+    a request's last work and its commit), on the event loop where nothing makes it wait:
+    a server's session on SQLite, not in a transaction, with a connection free in its pool.
+    Handing a call to a worker thread and back, and the two threads taking turns on the
+    interpreter while SQLite works, cost more than the work itself (a third of the CPU of
+    a single sign-on, code and token). A writer's BEGIN there takes the write lock only if
+    it is free at once; where the call would wait (the lock is held by another request or
+    process, a module's keys are to be fetched: `off_loop`), it is rolled back and run
+    again from the start in a worker thread. Anywhere else, as `in_thread`.
+
+    The call must not block otherwise (no password hash, no network), and may commit once:
+    a second write transaction after a commit could not be run again (RuntimeError)."""
+    threads: _Threads | None = session.info.get(_THREADS)
+    if (
+        threads is None
+        or not threads.on_loop
+        or session.in_transaction()
+        or not _connection_free(session)
+    ):
+        return await in_thread(session, call, *args)
+    token = _on_loop.set(_OnLoop())
+    try:
+        return call(*args)
+    except WouldWait:
+        session.rollback()
+    finally:
+        _on_loop.reset(token)
+    return await in_thread(session, call, *args)
+
+
+def _connection_free(session: Session) -> bool:
+    """A connection can be had from the session's pool without waiting for one."""
+    pool: Any = session.get_bind().pool
+    return bool(pool.checkedin() > 0 or pool.overflow() < pool._max_overflow)
 
 
 async def release(session: Session) -> None:
@@ -480,7 +588,7 @@ async def read(session: Session, call: Callable[..., T], *args: Any) -> T:
             session.commit()
         return result
 
-    return await in_thread(session, run)
+    return await quick(session, run)
 
 
 class UnitOfWork:
@@ -577,6 +685,7 @@ class Database:
             info[_THREADS] = _Threads(
                 starting=anyio.CapacityLimiter(threads),
                 holding=anyio.CapacityLimiter(math.inf),
+                on_loop=self.dialect == "sqlite",
             )
         self._writer = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False, info=info)

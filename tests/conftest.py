@@ -129,7 +129,11 @@ def mailbox(settings: Settings) -> Mailbox:
 
 @pytest.fixture
 def rt(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
-    runtime = build_runtime(settings, clock=clock, mailer=FileMailer(settings.mail_dir))
+    # As the web server builds it (server=True): its database threads, its quick calls on
+    # the event loop (SQLite), its timeouts on PostgreSQL. Commands build theirs apart.
+    runtime = build_runtime(
+        settings, clock=clock, mailer=FileMailer(settings.mail_dir), server=True
+    )
     yield runtime
     runtime.close()
 

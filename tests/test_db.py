@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -13,7 +16,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from idp.db import after_commit, in_thread, read
+from idp.db import after_commit, in_thread, off_loop, quick, read
 from idp.models import Establishment
 from idp.runtime import Runtime, build_runtime
 from idp.settings import Settings
@@ -262,3 +265,226 @@ def test_a_transaction_under_way_never_waits_for_a_thread(settings: Settings, sc
         holder.close()
         waiter.close()
         rt.close()
+
+
+# -- quick: short units of work on the event loop (SQLite), in a worker thread elsewhere -----
+
+
+_UAIS = itertools.count(10_000)
+
+
+def _new_school(code: str) -> Establishment:
+    school = _school(code)
+    school.uai = f"07{next(_UAIS):05d}E"  # one of its own: several are added here
+    return school
+
+
+def _on_sqlite(rt: Runtime) -> bool:
+    return rt.database.dialect == "sqlite"
+
+
+@pytest.fixture
+def sqlite_settings(settings: Settings, tmp_path, sqlite_template) -> Settings:  # type: ignore[no-untyped-def]
+    """For what only SQLite does (a file lock, quick calls on the event loop): `settings`
+    on a SQLite copy of its own, whichever database `settings` is on."""
+    path = tmp_path / "only-sqlite.db"
+    shutil.copy(sqlite_template, path)
+    return replace(settings, database_url=f"sqlite:///{path}")
+
+
+def test_a_quick_call_runs_on_the_event_loop_on_sqlite(settings: Settings, school: str) -> None:
+    """Where nothing makes it wait it runs in the event loop's own thread (on SQLite), and
+    what it writes is committed; on PostgreSQL every statement is a round trip, during
+    which the event loop would stand still: a worker thread."""
+    rt = _server(settings)
+    session = rt.database.unit_of_work().session
+    threads: list[threading.Thread] = []
+
+    def add_and_commit() -> None:
+        threads.append(threading.current_thread())
+        session.add(_new_school("lp-q"))
+        session.commit()
+
+    async def scenario() -> threading.Thread:
+        await quick(session, add_and_commit)
+        return threading.current_thread()
+
+    try:
+        loop_thread = anyio.run(scenario)
+        assert (threads == [loop_thread]) is _on_sqlite(rt)
+        assert len(threads) == 1
+        with rt.database.session() as other:
+            assert other.scalar(select(func.count()).where(Establishment.code == "lp-q")) == 1
+    finally:
+        session.close()
+        rt.close()
+
+
+def test_a_quick_call_that_would_wait_for_the_write_lock_runs_in_a_thread(
+    settings: Settings, school: str
+) -> None:
+    """Another request of this process holds the write lock across an await: the quick
+    call gives up on the event loop (nothing done), runs again in a worker thread, and
+    waits there for the holder, which gets on meanwhile; both writes land."""
+    rt = _server(settings, database_busy_timeout=5.0, database_timeout=5.0)
+    holder = rt.database.unit_of_work().session
+    writer = rt.database.unit_of_work().session
+    runs: list[threading.Thread] = []
+
+    def write() -> None:
+        runs.append(threading.current_thread())
+        writer.add(_new_school("lp-w"))
+        writer.flush()  # its BEGIN: the write lock
+        writer.commit()
+
+    async def scenario() -> threading.Thread:
+        await in_thread(holder, holder.execute, text("UPDATE establishments SET name = 'H'"))
+        assert holder.in_transaction()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(quick, writer, write)
+            await anyio.sleep(0.2)  # the writer waits in its thread; the loop is free
+            await in_thread(holder, holder.commit)
+        return threading.current_thread()
+
+    try:
+        loop_thread = anyio.run(scenario)
+        if _on_sqlite(rt):
+            assert runs[0] is loop_thread and len(runs) == 2 and runs[1] is not loop_thread
+        else:
+            assert len(runs) == 1 and runs[0] is not loop_thread
+        with rt.database.session() as other:
+            assert other.scalar(select(func.count()).where(Establishment.code == "lp-w")) == 1
+            assert other.scalar(select(Establishment.name).where(Establishment.code == school)) == "H"
+    finally:
+        holder.close()
+        writer.close()
+        rt.close()
+
+
+def test_a_quick_call_waits_in_a_thread_for_another_process(sqlite_settings: Settings) -> None:
+    """SQLite's lock held by another process (another instance, a command): never waited
+    for on the event loop; in a thread the call waits with the whole busy timeout, even on
+    a connection the event loop used before (whose busy timeout it had set to nothing)."""
+    rt = _server(sqlite_settings, database_busy_timeout=5.0)
+    path = rt.database.engine.url.database
+    other = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+    seen: list[threading.Thread] = []
+    ticks = {"on_loop": 0}
+
+    def first() -> None:  # leaves the pool's one connection with busy_timeout = 0
+        session = rt.database.unit_of_work().session
+        try:
+            async def go() -> None:
+                await quick(session, lambda: (session.add(_new_school("lp-1")), session.commit()))
+
+            anyio.run(go)
+        finally:
+            session.close()
+
+    def write(session: Session) -> None:
+        seen.append(threading.current_thread())
+        if threading.current_thread() is threading.main_thread():
+            ticks["on_loop"] += 1
+        session.add(_new_school("lp-2"))
+        session.commit()
+
+    try:
+        first()
+        other.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.3, other.execute, ["COMMIT"]).start()
+        session = rt.database.unit_of_work().session
+        started = time.monotonic()
+        try:
+            anyio.run(quick, session, write, session)
+        finally:
+            session.close()
+        assert time.monotonic() - started >= 0.25  # it waited for the other process
+        assert ticks["on_loop"] == 1 and len(seen) == 2
+        with rt.database.session() as check:
+            assert check.scalar(select(func.count()).where(Establishment.code == "lp-2")) == 1
+    finally:
+        other.close()
+        rt.close()
+
+
+def test_a_quick_call_leaves_the_event_loop_before_the_network(sqlite_settings: Settings) -> None:
+    """`off_loop`: what follows would wait on something other than the database; the call
+    is rolled back (its write undone) and run again in a worker thread. After a commit it
+    could not be run again: refused, loudly."""
+    rt = _server(sqlite_settings)
+    session = rt.database.unit_of_work().session
+    runs: list[threading.Thread] = []
+
+    def write_then_fetch() -> str:
+        runs.append(threading.current_thread())
+        session.add(_new_school(f"lp-n{len(runs)}"))
+        session.flush()
+        off_loop()
+        session.commit()
+        return "fetched"
+
+    def commit_then_fetch() -> None:
+        session.add(_new_school("lp-late"))
+        session.commit()
+        off_loop()
+
+    def commit_then_write_again() -> None:
+        session.add(_new_school("lp-a1"))
+        session.commit()
+        session.add(_new_school("lp-a2"))
+        session.commit()
+
+    try:
+        assert anyio.run(quick, session, write_then_fetch) == "fetched"
+        assert len(runs) == 2 and runs[1] is not threading.main_thread()
+        with pytest.raises(RuntimeError):
+            anyio.run(quick, session, commit_then_fetch)
+        session.rollback()
+        with pytest.raises(RuntimeError):
+            anyio.run(quick, session, commit_then_write_again)
+        session.rollback()
+        with rt.database.session() as check:
+            codes = set(check.scalars(select(Establishment.code)))
+        # The first run's write was undone; the second's landed.
+        assert "lp-n1" not in codes and "lp-n2" in codes
+        assert "lp-a2" not in codes
+    finally:
+        session.close()
+        rt.close()
+
+
+def test_a_quick_call_inside_a_transaction_or_from_a_command_goes_to_a_thread(
+    settings: Settings, school: str
+) -> None:
+    """A session already in a transaction (which may hold the write lock) is a holder: its
+    calls are never run again, they go to a worker thread as they always did; so do those
+    of a command's runtime, which has no bound on threads."""
+    server = _server(settings)
+    command = build_runtime(settings)
+    where: list[threading.Thread] = []
+
+    def note() -> int:
+        where.append(threading.current_thread())
+        return len(where)
+
+    async def holder_then_command() -> threading.Thread:
+        holder = server.database.unit_of_work().session
+        try:
+            await in_thread(holder, holder.execute, text("UPDATE establishments SET name = 'H'"))
+            await quick(holder, note)
+        finally:
+            await in_thread(holder, holder.rollback)
+            holder.close()
+        session = command.database.unit_of_work().session
+        try:
+            await quick(session, note)
+        finally:
+            session.close()
+        return threading.current_thread()
+
+    try:
+        loop_thread = anyio.run(holder_then_command)
+        assert len(where) == 2 and loop_thread not in where
+    finally:
+        server.close()
+        command.close()

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
 
+from idp.db import off_loop
 from idp.models import Client
 from idp.security.outbound import Refused
 from idp.store import assertions
@@ -93,6 +94,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
                 if cached[1] is None:
                     raise InvalidClientError(description="The client's keys cannot be fetched.")
                 return cached[1]
+        # The network: never on the event loop (a quick call goes to a worker thread).
+        off_loop()
         # Nothing is written before the client is authenticated: end the transaction, so
         # that no lock (SQLite's write lock) nor idle transaction waits on the module.
         session = self.server.db

@@ -20,7 +20,7 @@ from idp.accounts import logins
 from idp.accounts.initial_passwords import as_generated, matches_initial
 from idp.accounts.password_policy import PasswordOwner, PasswordPolicy, Refusal
 from idp.accounts.throttling import ThrottlePolicy
-from idp.db import in_thread, read, release
+from idp.db import in_thread, quick, read, release
 from idp.models import Establishment, User
 from idp.runtime import Runtime
 from idp.security.tokens import new_secret, secret_hash
@@ -136,8 +136,8 @@ class SignIn:
         """Two transactions: the attempt is reserved and committed before the password is
         checked (parallel guesses see it), then its outcome is recorded and committed.
         With `open_session`, a success also opens the session (ending the one whose token
-        is `replacing`) in that second transaction: a sign-in writes in two worker-thread
-        calls, and on SQLite never holds the write lock across an await."""
+        is `replacing`) in that second transaction: a sign-in writes in two calls (`quick`),
+        and on SQLite never holds the write lock across an await."""
         login = logins.normalise_typed(typed_login)
 
         def reserve_and_read():  # type: ignore[no-untyped-def]
@@ -145,7 +145,7 @@ class SignIn:
             db.commit()  # before the hash: parallel guesses see the reservation
             return found
 
-        reserved, stored = await in_thread(db, reserve_and_read)
+        reserved, stored = await quick(db, reserve_and_read)
         if reserved.result is not Result.OK:
             return reserved
         ok, new_hash, expected, temporary = await self._check(stored, password)
@@ -170,7 +170,7 @@ class SignIn:
             db.commit()
             return attempt
 
-        return await in_thread(db, settle)
+        return await quick(db, settle)
 
     def _reserve_and_read(self, db: Session, establishment_id: int, login: str, client: Client):  # type: ignore[no-untyped-def]
         reserved, user = self._reserve(db, establishment_id, login, client)

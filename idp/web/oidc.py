@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from idp.db import in_thread, read
+from idp.db import in_thread, quick, read
 from idp.directory import EstablishmentView
 from idp.i18n import supported
 from idp.oauth.authorization import (
@@ -291,10 +291,10 @@ async def _authorize(
     token = session_token(request, establishment.code)
 
     def decide_and_settle() -> tuple[OAuthRequest, Ask, Outcome, str | None] | None:
-        # One worker-thread call whatever the outcome: the stored request, the session, the
-        # decision, and what it stores (the code of a grant, the request an interaction
-        # resumes), committed together, so that on SQLite the write lock is never held
-        # across an await.
+        # One call whatever the outcome (quick: on the event loop where it can): the stored
+        # request, the session, the decision, and what it stores (the code of a grant, the
+        # request an interaction resumes), committed together, so that on SQLite the write
+        # lock is never held across an await.
         work = db(request)
         loaded = load()
         if loaded is None:
@@ -321,7 +321,7 @@ async def _authorize(
         work.commit()
         return oauth_request, ask, outcome, stored
 
-    settled = await in_thread(db(request), decide_and_settle)
+    settled = await quick(db(request), decide_and_settle)
     if settled is None:
         return _expired(request, establishment)
     oauth_request, ask, outcome, stored = settled

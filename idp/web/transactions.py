@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idp.db import UnitOfWork, in_thread
+from idp.db import UnitOfWork, in_thread, quick
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
@@ -31,9 +31,10 @@ def db(request: Request) -> Session:
 
 
 async def run_and_commit(request: Request, call: Callable[..., T], *args: Any) -> T:
-    """Run the handler's last database work and commit it in the same worker thread: on
-    SQLite the write lock is then held for that call alone, not also while the event loop
-    gets round to committing. Nothing may be written through the request after this."""
+    """Run the handler's last database work and commit it in the same call (`quick`: on the
+    event loop where it can, else in a worker thread): on SQLite the write lock is then
+    held for that call alone, not also while the event loop gets round to committing.
+    Nothing may be written through the request after this."""
     uow: UnitOfWork = request.state.uow
 
     def call_and_commit() -> T:
@@ -41,7 +42,7 @@ async def run_and_commit(request: Request, call: Callable[..., T], *args: Any) -
         uow.commit()
         return result
 
-    return await in_thread(uow.session, call_and_commit)
+    return await quick(uow.session, call_and_commit)
 
 
 def _finish(uow: UnitOfWork, *, commit: bool) -> None:
