@@ -464,10 +464,10 @@ _AFTER_COMMIT = "after_commit"
 
 
 def _run_after_commit(session: Session) -> None:
-    if (attempt := _on_loop.get()) is not None:
-        attempt.committed = True
     if session.in_nested_transaction():
         return  # a savepoint released: its callbacks wait for the transaction's commit
+    if (attempt := _on_loop.get()) is not None:
+        attempt.committed = True  # a savepoint's release would still roll back with it
     for _, callback in session.info.pop(_AFTER_COMMIT, []):
         try:
             callback()
