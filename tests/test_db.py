@@ -488,3 +488,40 @@ def test_a_quick_call_inside_a_transaction_or_from_a_command_goes_to_a_thread(
     finally:
         server.close()
         command.close()
+
+
+def test_quick_calls_one_after_another_take_the_same_sqlite_connection(
+    sqlite_settings: Settings,
+) -> None:
+    """The event loop's calls come one at a time: each takes the connection the last one
+    gave back (last in, first out), whose page cache holds what that call changed. Taken
+    in turn, each would find the pages the others changed stale and read them again."""
+    rt = _server(sqlite_settings)
+    used: list[object] = []
+
+    def note_and_read(session: Session) -> None:
+        used.append(session.connection().connection.dbapi_connection)
+        session.execute(text("SELECT count(*) FROM establishments"))
+        session.commit()
+
+    async def scenario() -> None:
+        # Three connections in the pool, given back one after the other.
+        # (Readers: writers would wait for each other's lock.)
+        held = [rt.database.unit_of_work(write=False).session for _ in range(3)]
+        for session in held:
+            await in_thread(session, session.execute, text("SELECT 1"))
+        for session in held:
+            await in_thread(session, session.close)
+        for _ in range(3):
+            session = rt.database.unit_of_work(write=False).session
+            try:
+                await quick(session, note_and_read, session)
+            finally:
+                session.close()
+
+    try:
+        anyio.run(scenario)
+        assert len(used) == 3
+        assert used[0] is used[1] is used[2]
+    finally:
+        rt.close()
