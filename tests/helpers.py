@@ -104,12 +104,22 @@ def self_signed(host: str, certfile: Path, keyfile: Path) -> None:
     )
 
 
+def pdf_text(data: bytes) -> bytes:
+    """The content streams of a PDF (fpdf2 compresses them), inflated and joined."""
+    assert data.startswith(b"%PDF-")
+    # Each stream is read from its start until zlib says it ended: cutting at the next
+    # "endstream" would lose a last byte that happens to be "\r" (1 time in 256).
+    text = b""
+    for start in re.finditer(rb"(?<!end)stream\r?\n(?=x)", data):
+        inflate = zlib.decompressobj()
+        text += inflate.decompress(data[start.end() :])
+        assert inflate.eof, "a truncated stream in the PDF"
+    return text
+
+
 def slip_passwords(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """The login -> initial password pairs of a slips PDF (idp.slips.pdf)."""
-    data = path.read_bytes()
-    assert data.startswith(b"%PDF-")
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S)
-    text = b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x").decode("latin-1")
+    text = pdf_text(path.read_bytes()).decode("latin-1")
     # Each slip: its login, then « Mot de passe initial : » and the password on its line.
     found = re.findall(
         r"\(Identifiant : ([a-z.\-0-9]+)\).*?\(Mot de passe initial :\) Tj.*?"
