@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, Executable, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.models import Establishment
+from idp.store import plans
 
 M = TypeVar("M")
 
@@ -34,10 +35,13 @@ def scope(establishment: Establishment, **values: Any) -> dict[str, Any]:
     return {"tenant": establishment.id, **values}
 
 
-def core(session: Session, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+def core(
+    session: Session, statement: Executable, params: dict[str, Any]
+) -> CursorResult[Any] | plans.Rows:
     """Run a statement that builds no objects (plain columns, or a write by primary key
     or into one table) on the session's connection, in its transaction: the ORM's
     execution layer, which has nothing to do for it, cost a twentieth of an introspection
-    request. Pending changes are not flushed first: for statements that need none of them
-    (they are flushed at the commit)."""
-    return session.connection().execute(statement, params)
+    request; on SQLite, on its plan (`store/plans.py`), without SQLAlchemy's execution
+    layer either. Pending changes are not flushed first: for statements that need none of
+    them (they are flushed at the commit)."""
+    return plans.run(session.connection(), statement, params)
