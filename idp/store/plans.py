@@ -107,6 +107,9 @@ def run(connection: Connection, statement: Executable, params: dict[str, Any]) -
     key = (id(statement), tuple(params))
     found = plans.get(key)
     if found is None:
+        if len(plans) >= _MOST:
+            # Statements built afresh at each call, not constants: nothing more is kept.
+            return connection.execute(statement, params)
         found = plans[key] = (statement, plan(statement, params, connection.dialect))
     if found[1] is None:
         return connection.execute(statement, params)
@@ -114,6 +117,8 @@ def run(connection: Connection, statement: Executable, params: dict[str, Any]) -
 
 
 _PLANS = "idp.plans"
+# The stores have about thirty such statements.
+_MOST = 256
 
 
 def plan(statement: Executable, params: dict[str, Any], dialect: Dialect) -> Plan | None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import Insert, Select, insert
+from sqlalchemy import Insert, Select, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from idp.models import AuditEvent
@@ -140,3 +140,12 @@ def test_a_statement_with_a_value_left_to_compute_goes_through_sqlalchemy(provid
     # Given, nothing is left to compute: a plan (on SQLite).
     planned = plans.plan(insert(AuditEvent), {**values, "details": {}}, dialect)
     assert (planned is not None) == provider.rt.settings.is_sqlite
+
+
+def test_statements_built_at_each_call_are_not_kept_without_end(provider):  # type: ignore[no-untyped-def]
+    with provider.rt.database.session() as session:
+        for n in range(plans._MOST + 50):
+            built = select(literal(n))  # a new statement each time, as a careless caller would
+            assert tenancy.core(session, built, {}).first()[0] == n
+        kept = session.connection().connection.info[plans._PLANS]
+        assert len(kept) == plans._MOST
