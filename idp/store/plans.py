@@ -55,7 +55,7 @@ class Rows:
 
 
 class Plan:
-    __slots__ = ("_dialect", "binds", "processors", "row", "sql")
+    __slots__ = ("_dialect", "_hide", "binds", "processors", "row", "sql")
 
     def __init__(
         self,
@@ -64,22 +64,30 @@ class Plan:
         processors: Sequence[Processor] | None,
         keys: Sequence[str] | None,
         dialect: Dialect,
+        hide: bool,
     ) -> None:
         self.sql, self.binds, self._dialect = sql, tuple(binds), dialect
+        # As the engine's `hide_parameters`: an error's message shows no values (hashes).
+        self._hide = hide
         # None: a write, which returns no rows. A tuple: a query, the processor of each
         # column (None where a value is read as SQLite gives it).
         self.processors = tuple(processors) if processors is not None else None
         self.row = namedtuple("Row", keys, rename=True) if keys is not None else None  # type: ignore[misc]
 
     def run(self, dbapi: sqlite3.Connection, params: dict[str, Any]) -> Rows:
-        args = tuple(params[n] if bind is None else bind(params[n]) for n, bind in self.binds)
+        args: tuple[Any, ...] | dict[str, Any] = params
         try:
+            args = tuple(params[n] if bind is None else bind(params[n]) for n, bind in self.binds)
             cursor = dbapi.execute(self.sql, args)
             raw = cursor.fetchall() if self.row is not None else ()
-        except sqlite3.Error as error:
+        except Exception as error:
+            # As SQLAlchemy raises them: the DBAPI's errors as DBAPIError's subclasses
+            # (IntegrityError, OperationalError…), a value refused on its way in as a
+            # StatementError.
             raise exc.DBAPIError.instance(
-                self.sql, args, error, sqlite3.Error, dialect=self._dialect
-            ) from error
+                self.sql, args, error, sqlite3.Error, hide_parameters=self._hide,
+                dialect=self._dialect,
+            ) from error  # fmt: skip
         if self.row is None:
             return Rows([], cursor.rowcount, cursor.lastrowid)
         make, processors = self.row._make, self.processors
@@ -110,7 +118,8 @@ def run(connection: Connection, statement: Executable, params: dict[str, Any]) -
         if len(plans) >= _MOST:
             # Statements built afresh at each call, not constants: nothing more is kept.
             return connection.execute(statement, params)
-        found = plans[key] = (statement, plan(statement, params, connection.dialect))
+        chosen = plan(statement, params, connection.dialect, hide=connection.engine.hide_parameters)
+        found = plans[key] = (statement, chosen)
     if found[1] is None:
         return connection.execute(statement, params)
     return found[1].run(fairy.dbapi_connection, params)  # type: ignore[arg-type]
@@ -121,7 +130,9 @@ _PLANS = "idp.plans"
 _MOST = 256
 
 
-def plan(statement: Executable, params: dict[str, Any], dialect: Dialect) -> Plan | None:
+def plan(
+    statement: Executable, params: dict[str, Any], dialect: Dialect, *, hide: bool = True
+) -> Plan | None:
     """The plan of a statement for these parameter names, or None where SQLAlchemy has
     something to decide at execution."""
     if dialect.name != "sqlite":
@@ -142,17 +153,16 @@ def plan(statement: Executable, params: dict[str, Any], dialect: Dialect) -> Pla
         return None
     binds = [(name, _bind_processor(compiled.binds[name], dialect)) for name in names]
     if not isinstance(statement, Select):
-        return Plan(compiled.string, binds, None, None, dialect)
+        return Plan(compiled.string, binds, None, None, dialect, hide)
     columns = list(statement.selected_columns)
-    # As SQLAlchemy's rows: by position, and by name where the name is not taken twice
-    # (a second `id` is renamed, where SQLAlchemy would call it ambiguous).
+    # As SQLAlchemy's rows: by position, and by name (a second `id` is `id_1` in both).
     keys = list(statement.selected_columns.keys())
     if len(keys) != len(columns):
         return None
     processors = [
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     ]
-    return Plan(compiled.string, binds, processors, keys, dialect)
+    return Plan(compiled.string, binds, processors, keys, dialect, hide)
 
 
 def _one_rowid(statement: Insert, params: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from sqlalchemy import Insert, Select, insert, literal, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from idp.models import AuditEvent
 from idp.store import codes, plans, sessions, tenancy, tokens
@@ -75,14 +75,18 @@ def test_every_statement_reads_and_writes_as_through_sqlalchemy(provider, record
         with provider.rt.database.session() as session:
             dbapi = session.connection().connection.dbapi_connection
             ours = chosen.run(dbapi, params)
-            mine = [tuple(row) for row in ours] if isinstance(statement, Select) else None
+            rows = list(ours) if isinstance(statement, Select) else []
+            mine = [tuple(row) for row in rows] if isinstance(statement, Select) else None
             stored = last_row(dbapi, statement) if inserts else None
             session.rollback()
         with provider.rt.database.session() as session:
             theirs = session.connection().execute(statement, params)
             if isinstance(statement, Select):
-                its = [tuple(row) for row in theirs]
+                their_rows = list(theirs)
+                its = [tuple(row) for row in their_rows]
                 assert mine == its, statement
+                # The same names: what the stores read by name (`row.client_id`).
+                assert [r._fields for r in rows] == [r._fields for r in their_rows]
                 # The same types too: aware datetimes, booleans, decoded JSON.
                 for a, b in zip(mine, its, strict=True):
                     assert [type(v) for v in a] == [type(v) for v in b]
@@ -124,12 +128,23 @@ def test_a_read_by_name_and_a_second_column_of_the_same_name(provider, recorded)
 
 
 def test_a_write_refused_by_the_database_is_sqlalchemys_error(provider, recorded):  # type: ignore[no-untyped-def]
-    """The stores catch IntegrityError (a code hash taken twice, say): a plan raises it."""
+    """The stores catch IntegrityError (a code hash taken twice, say): a plan raises it,
+    and, as SQLAlchemy's engines here, without the values in its message (a server error
+    is logged with it)."""
     statement, params = next((s, p) for s, p in recorded if s is codes._INSERT)
     with provider.rt.database.session() as session:
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError) as refused:
             tenancy.core(session, statement, params)  # the same code_hash again
         session.rollback()
+        assert "parameters hidden" in str(refused.value)
+        if provider.rt.settings.is_sqlite:  # PostgreSQL's own DETAIL names the key's value
+            assert params["code_hash"] not in str(refused.value)
+        # A value refused before it reaches the database (a datetime without its zone).
+        live, values = next((s, p) for s, p in recorded if s is sessions._LIVE_VIEW)
+        naive = {**values, "now": datetime(2026, 9, 1, 8, 0)}
+        with pytest.raises(StatementError) as wrong:
+            tenancy.core(session, live, naive)
+        assert values["token_hash"] not in str(wrong.value)
 
 
 def test_a_statement_with_a_value_left_to_compute_goes_through_sqlalchemy(provider):  # type: ignore[no-untyped-def]
