@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -83,7 +85,7 @@ class Client:
     known_accounts: frozenset[str] = frozenset()
 
 
-def password_fingerprint(user: User) -> str:
+def password_fingerprint(user: User | Any) -> str:
     """Changes whenever the password does (a reset to the birth date included): binds a
     change ticket and a known-device entry to the password they were made with."""
     stamp = user.password_changed_at.isoformat() if user.password_changed_at else ""
@@ -263,15 +265,16 @@ class SignIn:
 
     def _reserve(
         self, session: Session, establishment_id: int, login: str, client: Client
-    ) -> tuple[Attempt, User | None]:
+    ) -> tuple[Attempt, Any]:
         """Before any password check, in one transaction: is this attempt allowed? If so it
         is counted as a failure of the account already, so that parallel guesses at one
         account cannot all get through. The account's row comes with an attempt allowed:
         the caller reads its password from it (the session keeps a row only while it is
-        referenced, and reading it again would be a second query)."""
+        referenced, and reading it again would be a second query). The row is the columns
+        a sign-in reads (`users.sign_in_view`), not an ORM object."""
         now = self.rt.clock.now()
         establishment = self._tenant(session, establishment_id)
-        user = users.by_login(session, establishment, login) if login else None
+        user = users.sign_in_view(session, establishment, login) if login else None
         exempt = user is not None and (
             f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts
         )
@@ -393,16 +396,18 @@ class SignIn:
         temporary: bool = False,
         *,
         checked: tuple | None = None,  # type: ignore[type-arg]
-    ) -> tuple[Attempt, User | None]:
+    ) -> tuple[Attempt, Any]:
         """The attempt's outcome once the password matched, and, for a sign-in, the
-        account's row, read again (and locked) here: opening the session needs it."""
+        account's row (`users.sign_in_view_locked`), read again (and locked) here: opening
+        the session needs it."""
         now = self.rt.clock.now()
         establishment = self._tenant(session, establishment_id)
         # Read again, and locked: the password was checked against what was read before
         # the hash, and a reset, a change or incident mode may have replaced it meanwhile
         # (the session's copy of the row is from then). Locked, a replacement that comes
         # after this finds the session this opens, and ends it.
-        user = session.get(User, reserved.user_id, populate_existing=True, with_for_update=True)
+        assert reserved.user_id is not None
+        user = users.sign_in_view_locked(session, establishment, reserved.user_id)
         if user is not None and checked is not None and not _still_current(
             user, checked, temporary
         ):
@@ -424,10 +429,14 @@ class SignIn:
         throttles.reset(session, throttles.account_scope(user.id))
         if f"{user.sub}:{password_fingerprint(user)}" in client.known_accounts:
             throttles.reset(session, throttles.known_browser_scope(user.id))
-        if new_hash is not None and user.password_hash == replaced_hash:
-            # Parameters changed since this hash was made: upgrade it, unless the
-            # password itself changed meanwhile.
-            user.password_hash = new_hash
+        if (
+            new_hash is not None
+            and replaced_hash is not None
+            and users.rehashed(session, establishment, user.id, new_hash, replaced_hash)
+        ):
+            # Parameters changed since this hash was made: upgraded, unless the password
+            # itself changed meanwhile. The known-device entry is made with the new hash.
+            user = SimpleNamespace(**{**user._asdict(), "password_hash": new_hash})
         if temporary or user.password_hash is None or user.must_change_password:
             audit.record(
                 session,
@@ -456,24 +465,24 @@ class SignIn:
     # -- sessions ------------------------------------------------------------------------
 
     def open_session(
-        self, session: Session, establishment_id: int, user: User, client: Client
+        self, session: Session, establishment_id: int, user: Any, client: Client
     ) -> tuple[str, str]:
-        """A new SSO session for the account's row (read, locked, by the sign-in); returns
-        (cookie token, known-device entry). Blocking."""
+        """A new SSO session for the account's row (`users.sign_in_view_locked`, read and
+        locked by the sign-in); returns (cookie token, known-device entry). Blocking."""
         now = self.rt.clock.now()
         token = new_secret()
         establishment = self._tenant(session, establishment_id)
         sessions.add(
             session,
             establishment,
-            user,
+            user.id,
             token_hash=secret_hash(token),
             now=now,
             expires_at=now + self.rt.settings.session_absolute,
             ip=client.ip,
             user_agent=client.user_agent,
         )
-        user.last_login_at = now
+        users.signed_in(session, establishment, user.id, now)
         audit.record(
             session,
             establishment,

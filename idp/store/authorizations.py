@@ -49,15 +49,14 @@ _PENDING = select(PendingAuthorization.params, PendingAuthorization.created_at).
 def take_pending(session: Session, establishment: Establishment, handle_hash: str) -> bool:
     """Delete the stored request; False if another request took it first (the same handle
     resumed twice at once: on PostgreSQL this waits for the other's commit)."""
-    result = session.execute(
-        delete(PendingAuthorization)
-        .where(
-            PendingAuthorization.establishment_id == establishment.id,
-            PendingAuthorization.handle_hash == handle_hash,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = core(session, _TAKE_PENDING, scope(establishment, handle_hash=handle_hash))
+    return bool(result.rowcount)
+
+
+_TAKE_PENDING = delete(PendingAuthorization).where(
+    PendingAuthorization.establishment_id == bindparam("tenant"),
+    PendingAuthorization.handle_hash == bindparam("handle_hash"),
+)
 
 
 def consent(

@@ -8,8 +8,10 @@ and read. SQLAlchemy's execution layer, which has nothing to decide for such a s
 cost 25–50 µs a statement, two to four times SQLite's own work (an SSO flow runs six).
 
 A statement gets no plan, and goes through SQLAlchemy, when anything is left to decide at
-execution: a value computed by a column default, RETURNING, an expanding IN, a parameter
-not given, an INSERT into a table not keyed by one integer column (SQLite's rowid). On
+execution: a value computed by a column default, an INSERT's RETURNING, an expanding IN, a
+parameter neither given nor fixed in the statement (a literal's), an INSERT into a table
+not keyed by one integer column (SQLite's rowid). An UPDATE's or DELETE's RETURNING is
+read as a query's rows. On
 PostgreSQL every statement goes through SQLAlchemy: there each is a round trip, and
 SQLAlchemy handles a lost connection. Errors are SQLAlchemy's own exception classes, made
 as SQLAlchemy makes them.
@@ -24,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql import Executable, Insert, Select
+from sqlalchemy.sql import Delete, Executable, Insert, Select, Update
 
 Processor = Callable[[Any], Any] | None
 
@@ -55,7 +57,7 @@ class Rows:
 
 
 class Plan:
-    __slots__ = ("_dialect", "_hide", "binds", "processors", "row", "sql")
+    __slots__ = ("_dialect", "_hide", "binds", "fixed", "processors", "row", "sql")
 
     def __init__(
         self,
@@ -65,8 +67,12 @@ class Plan:
         keys: Sequence[str] | None,
         dialect: Dialect,
         hide: bool,
+        fixed: dict[str, Any] | None = None,
     ) -> None:
         self.sql, self.binds, self._dialect = sql, tuple(binds), dialect
+        # The values the statement holds itself (`values(failures=0)`, a CASE's 1), which
+        # the caller does not give: sent with the others, through the same processors.
+        self.fixed = fixed or None
         # As the engine's `hide_parameters`: an error's message shows no values (hashes).
         self._hide = hide
         # None: a write, which returns no rows. A tuple: a query, the processor of each
@@ -76,6 +82,8 @@ class Plan:
 
     def run(self, dbapi: sqlite3.Connection, params: dict[str, Any]) -> Rows:
         args: tuple[Any, ...] | dict[str, Any] = params
+        if self.fixed is not None:
+            params = {**self.fixed, **params}
         try:
             args = tuple(params[n] if bind is None else bind(params[n]) for n, bind in self.binds)
             cursor = dbapi.execute(self.sql, args)
@@ -90,15 +98,16 @@ class Plan:
             ) from error  # fmt: skip
         if self.row is None:
             return Rows([], cursor.rowcount, cursor.lastrowid)
-        make, processors = self.row._make, self.processors
+        # A query's rowcount is SQLite's -1; an UPDATE's RETURNING, the rows it touched.
+        make, processors, count = self.row._make, self.processors, cursor.rowcount
         if not any(processors):  # type: ignore[arg-type]
-            return Rows([make(values) for values in raw], -1)
+            return Rows([make(values) for values in raw], count)
         return Rows(
             [
                 make([v if p is None else p(v) for p, v in zip(processors, values, strict=True)])  # type: ignore[arg-type]
                 for values in raw
             ],
-            -1,
+            count,
         )
 
 
@@ -139,30 +148,40 @@ def plan(
         return None
     compiled = statement.compile(dialect=dialect, column_keys=list(params))  # type: ignore[attr-defined]
     names = compiled.positiontup
+    returning = getattr(compiled, "effective_returning", None)
     if (
         names is None
-        or any(name not in params for name in names)
         or compiled.insert_prefetch
         or compiled.update_prefetch
         or compiled.post_compile_params
         or compiled.literal_execute_params
-        or getattr(compiled, "effective_returning", None)
+        or (returning and not isinstance(statement, Update | Delete))
     ):
         return None
+    fixed = {}
+    for name in names:
+        if name not in params:
+            bind = compiled.binds[name]
+            if bind.required or bind.callable is not None:
+                return None  # a parameter not given
+            fixed[name] = bind.value
     if isinstance(statement, Insert) and not _one_rowid(statement, params):
         return None
     binds = [(name, _bind_processor(compiled.binds[name], dialect)) for name in names]
-    if not isinstance(statement, Select):
-        return Plan(compiled.string, binds, None, None, dialect, hide)
-    columns = list(statement.selected_columns)
-    # As SQLAlchemy's rows: by position, and by name (a second `id` is `id_1` in both).
-    keys = list(statement.selected_columns.keys())
+    if isinstance(statement, Select):
+        columns = list(statement.selected_columns)
+        # As SQLAlchemy's rows: by position, and by name (a second `id` is `id_1` in both).
+        keys = list(statement.selected_columns.keys())
+    elif returning:
+        columns, keys = list(returning), list(statement.exported_columns.keys())
+    else:
+        return Plan(compiled.string, binds, None, None, dialect, hide, fixed)
     if len(keys) != len(columns):
         return None
     processors = [
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     ]
-    return Plan(compiled.string, binds, processors, keys, dialect, hide)
+    return Plan(compiled.string, binds, processors, keys, dialect, hide, fixed)
 
 
 def _one_rowid(statement: Insert, params: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from idp.store.tokens import HOLDER_COLUMNS, Holder
 def add(
     session: Session,
     establishment: Establishment,
-    user: User,
+    user_id: int,
     *,
     token_hash: str,
     now: datetime,
@@ -27,7 +27,7 @@ def add(
     in the transaction that makes it)."""
     values = dict(
         establishment_id=establishment.id,
-        user_id=user.id,
+        user_id=user_id,
         token_hash=token_hash,
         created_at=now,
         auth_time=now,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import metrics_of
 from idp.models import Throttle
+from idp.store.tenancy import core
 
 Delay = Callable[[int], timedelta | None]
 
@@ -49,7 +50,8 @@ def ip_scope(ip: str) -> str:
 
 
 def blocked_until(session: Session, scope: str, now: datetime) -> datetime | None:
-    until = session.scalar(select(Throttle.blocked_until).where(Throttle.scope == scope))
+    row = core(session, _BLOCKED_UNTIL, {"key": scope}).first()
+    until = row.blocked_until if row is not None else None
     return until if until is not None and until > now else None
 
 
@@ -91,7 +93,7 @@ def reserve(
     for _ in range(3):
         if failures is not None:
             break
-        row = session.execute(_BLOCKED_UNTIL, {"key": scope}).one_or_none()
+        row = core(session, _BLOCKED_UNTIL, {"key": scope}).one_or_none()
         if row is not None:
             if honour_block and row.blocked_until is not None and row.blocked_until > now:
                 return None  # blocked
@@ -99,7 +101,8 @@ def reserve(
             continue
         try:
             with session.begin_nested():
-                session.execute(
+                core(
+                    session,
                     _INSERT,
                     {
                         "scope": scope,
@@ -119,18 +122,19 @@ def reserve(
     if delay or was_blocked is not None:
         # No delay on a row that holds none (most attempts) leaves nothing to write. The
         # row is locked by the count since (its transaction's write on SQLite).
-        session.execute(_SET_BLOCK, {"key": scope, "until": now + delay if delay else None})
+        core(session, _SET_BLOCK, {"key": scope, "until": now + delay if delay else None})
     return failures
 
 
 def _count(session: Session, statement: Update, values: dict) -> tuple[int | None, datetime | None]:  # type: ignore[type-arg]
     """(failures, the block as it stands) of the row counted, or (None, None): none was."""
-    row = session.execute(statement, values).one_or_none()
+    row = core(session, statement, values).one_or_none()
     return (None, None) if row is None else (row.failures, row.blocked_until)
 
 
-# Built once per kind (every sign-in runs two of them): the values are bound parameters,
-# named apart from the columns, which an UPDATE reserves for its SET clause.
+# Built once per kind (every sign-in runs several of them), and run on the session's
+# connection (`tenancy.core`): the values are bound parameters, named apart from the
+# columns, which an UPDATE reserves for its SET clause.
 _INSERT = insert(Throttle.__table__)
 _BLOCKED_UNTIL = select(Throttle.blocked_until).where(Throttle.scope == bindparam("key"))
 _SET_BLOCK = (
@@ -172,7 +176,7 @@ def clear(session: Session, scope: str) -> None:
 def reset(session: Session, scope: str) -> None:
     """Forget the failures (a successful sign-in) but keep the row at zero: the next
     attempt then counts with one UPDATE rather than racing to insert the row again."""
-    session.execute(_RESET, {"key": scope})
+    core(session, _RESET, {"key": scope})
 
 
 _RESET = (

@@ -4,18 +4,93 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from idp.accounts.roles import Role
 from idp.models import Establishment, User, UserGroup
-from idp.store.tenancy import owned
+from idp.store.tenancy import core, owned, scope
 
 
 def by_login(session: Session, establishment: Establishment, login: str) -> User | None:
     if "\x00" in login:
         return None  # no stored text holds NUL, and PostgreSQL's driver refuses to send one
     return session.scalar(owned(User, establishment, User.login == login))
+
+
+# What a sign-in reads of an account, as plain columns (a row, read by the same names as
+# the model's attributes): every sign-in reads the account twice, and building and
+# tracking an ORM object cost more than the query.
+_SIGN_IN = (
+    User.id,
+    User.sub,
+    User.login,
+    User.active,
+    User.role,
+    User.birth_date,
+    User.password_hash,
+    User.must_change_password,
+    User.password_expires_at,
+    User.temp_password_hash,
+    User.temp_password_expires_at,
+    User.password_changed_at,
+)
+_SIGN_IN_BY_LOGIN = select(*_SIGN_IN).where(
+    User.establishment_id == bindparam("tenant"), User.login == bindparam("login")
+)
+_SIGN_IN_BY_ID = (
+    select(*_SIGN_IN)
+    .where(User.establishment_id == bindparam("tenant"), User.id == bindparam("user_id"))
+    .with_for_update()
+)
+
+
+def sign_in_view(session: Session, establishment: Establishment, login: str) -> Any:
+    """The account a sign-in is for, as the columns a sign-in reads, or None."""
+    if "\x00" in login:
+        return None  # as in by_login
+    return core(session, _SIGN_IN_BY_LOGIN, scope(establishment, login=login)).one_or_none()
+
+
+def sign_in_view_locked(session: Session, establishment: Establishment, user_id: int) -> Any:
+    """The same columns by id, the row locked (FOR UPDATE; on SQLite the transaction
+    holds the write lock already): read again once the password has been checked."""
+    params = scope(establishment, user_id=user_id)
+    return core(session, _SIGN_IN_BY_ID, params).one_or_none()
+
+
+def signed_in(
+    session: Session, establishment: Establishment, user_id: int, now: datetime
+) -> None:
+    """Record a sign-in's moment on the account."""
+    core(session, _SIGNED_IN, scope(establishment, user_id=user_id, now=now))
+
+
+def rehashed(
+    session: Session, establishment: Establishment, user_id: int, new: str, old: str
+) -> bool:
+    """Store a password's hash made with new parameters, unless the hash it replaces has
+    been replaced meanwhile (the password changed): whether it was stored."""
+    params = scope(establishment, user_id=user_id, new=new, old=old)
+    return core(session, _REHASHED, params).rowcount == 1
+
+
+_SIGNED_IN = (
+    update(User)
+    .where(User.establishment_id == bindparam("tenant"), User.id == bindparam("user_id"))
+    .values(last_login_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_REHASHED = (
+    update(User)
+    .where(
+        User.establishment_id == bindparam("tenant"),
+        User.id == bindparam("user_id"),
+        User.password_hash == bindparam("old"),
+    )
+    .values(password_hash=bindparam("new"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def login_taken(session: Session, establishment: Establishment, login: str) -> bool:

@@ -94,7 +94,7 @@ def signed_in(rt, *client_ids: str) -> int:  # type: ignore[no-untyped-def]
         session_id = sessions.add(
             s,
             establishment,
-            user,
+            user.id,
             token_hash=secrets.token_hex(32),
             now=now,
             expires_at=now + timedelta(hours=12),

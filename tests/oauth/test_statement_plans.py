@@ -14,7 +14,7 @@ from sqlalchemy import Insert, Select, insert, literal, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from idp.models import AuditEvent
-from idp.store import codes, plans, sessions, tenancy, tokens
+from idp.store import codes, plans, sessions, tenancy, throttles, tokens, users
 from oauth_support import authorize, callback_params, redeem
 
 
@@ -56,13 +56,16 @@ def test_every_statement_reads_and_writes_as_through_sqlalchemy(provider, record
         return
     # The flow's hottest statements each have a plan (not all sent back to SQLAlchemy).
     hot = (sessions._LIVE_VIEW, codes._INSERT, codes._CLAIM, codes._REDEEMED, tokens._INSERT,
-           tokens._BEARER, tokens._INTROSPECTED_BY_JTI, tokens._REFRESHING)  # fmt: skip
+           tokens._BEARER, tokens._INTROSPECTED_BY_JTI, tokens._REFRESHING,
+           # the sign-in's
+           users._SIGN_IN_BY_LOGIN, users._SIGN_IN_BY_ID, users._SIGNED_IN,
+           throttles._BLOCKED_UNTIL, throttles._RESET)  # fmt: skip
     for statement in hot:
         assert id(statement) in statements
         params = next(p for s, p in recorded if s is statement)
         assert plans.plan(statement, params, dialect) is not None, statement
 
-    compared = wrote = 0
+    compared = wrote = returned = 0
     for statement, params in recorded:
         chosen = plans.plan(statement, params, dialect)
         if chosen is None:
@@ -75,13 +78,15 @@ def test_every_statement_reads_and_writes_as_through_sqlalchemy(provider, record
         with provider.rt.database.session() as session:
             dbapi = session.connection().connection.dbapi_connection
             ours = chosen.run(dbapi, params)
-            rows = list(ours) if isinstance(statement, Select) else []
-            mine = [tuple(row) for row in rows] if isinstance(statement, Select) else None
+            # A query's rows, or an UPDATE's RETURNING.
+            returns = chosen.row is not None
+            rows = list(ours) if returns else []
+            mine = [tuple(row) for row in rows] if returns else None
             stored = last_row(dbapi, statement) if inserts else None
             session.rollback()
         with provider.rt.database.session() as session:
             theirs = session.connection().execute(statement, params)
-            if isinstance(statement, Select):
+            if returns:
                 their_rows = list(theirs)
                 its = [tuple(row) for row in their_rows]
                 assert mine == its, statement
@@ -91,6 +96,7 @@ def test_every_statement_reads_and_writes_as_through_sqlalchemy(provider, record
                 for a, b in zip(mine, its, strict=True):
                     assert [type(v) for v in a] == [type(v) for v in b]
                     assert all(v.tzinfo is UTC for v in a if isinstance(v, datetime))
+                returned += not isinstance(statement, Select)
             else:
                 # A claim already made touches nothing again, either way.
                 assert ours.rowcount == theirs.rowcount, statement
@@ -102,6 +108,7 @@ def test_every_statement_reads_and_writes_as_through_sqlalchemy(provider, record
             session.rollback()
         compared += 1
     assert compared >= len(hot) and wrote >= 3  # the INSERTs at least
+    assert returned >= 1  # the sign-in's count of an attempt (throttles)
 
 
 def fresh(value):  # type: ignore[no-untyped-def]
