@@ -31,7 +31,8 @@ from idp.oauth.scopes import allowed_scope
 from idp.security.tokens import secret_matches
 
 
-def _new_sub() -> str:
+def new_opaque_id() -> str:
+    """An account's `sub`, a session's `sid`: random, and saying nothing of whose."""
     return uuid.uuid4().hex
 
 
@@ -91,7 +92,7 @@ class User(Base):
         ForeignKey("establishments.id", ondelete="CASCADE")
     )
     # The OIDC `sub`: stable and opaque, never the login (logins can change).
-    sub: Mapped[str] = mapped_column(String(32), unique=True, default=_new_sub)
+    sub: Mapped[str] = mapped_column(String(32), unique=True, default=new_opaque_id)
     login: Mapped[str] = mapped_column(String(20))
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
@@ -302,7 +303,7 @@ class SsoSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The OIDC `sid` claim: public, and useless without the cookie.
-    sid: Mapped[str] = mapped_column(String(32), unique=True, default=_new_sub)
+    sid: Mapped[str] = mapped_column(String(32), unique=True, default=new_opaque_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

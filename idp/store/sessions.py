@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from idp.models import Establishment, SsoSession, User
+from idp.models import Establishment, SsoSession, User, new_opaque_id
 from idp.store.tenancy import core, owned, prepared, scope
 from idp.store.tokens import HOLDER_COLUMNS, Holder
 
@@ -24,10 +24,12 @@ def add(
     user_agent: str | None,
 ) -> int:
     """A new session, its id: a Core INSERT (one per sign-in; nothing reads the row back
-    in the transaction that makes it)."""
+    in the transaction that makes it). Its `sid` is given, not left to the column's
+    default: a default computed in Python keeps the statement off its plan."""
     values = dict(
         establishment_id=establishment.id,
         user_id=user_id,
+        sid=new_opaque_id(),
         token_hash=token_hash,
         created_at=now,
         auth_time=now,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Executable, Select, bindparam, select
+from sqlalchemy import Connection, CursorResult, Executable, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.models import Establishment
@@ -44,4 +44,19 @@ def core(
     request; on SQLite, on its plan (`store/plans.py`), without SQLAlchemy's execution
     layer either. Pending changes are not flushed first: for statements that need none of
     them (they are flushed at the commit)."""
-    return plans.run(session.connection(), statement, params)
+    return plans.run(_connection(session), statement, params)
+
+
+def _connection(session: Session) -> Connection:
+    """`session.connection()`, kept for the rest of its transaction: asked again at every
+    statement, the session's checks of its state cost as much as a planned statement."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_CONNECTION)
+    if kept is not None and kept[0] is transaction and transaction.is_active:  # type: ignore[union-attr]
+        return kept[1]  # type: ignore[no-any-return]
+    connection = session.connection()  # begins the transaction if none is under way
+    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    return connection
+
+
+_CONNECTION = "idp.connection"

@@ -58,7 +58,7 @@ def test_every_statement_reads_and_writes_as_through_sqlalchemy(provider, record
     hot = (sessions._LIVE_VIEW, codes._INSERT, codes._CLAIM, codes._REDEEMED, tokens._INSERT,
            tokens._BEARER, tokens._INTROSPECTED_BY_JTI, tokens._REFRESHING,
            # the sign-in's
-           users._SIGN_IN_BY_LOGIN, users._SIGN_IN_BY_ID, users._SIGNED_IN,
+           users._SIGN_IN_BY_LOGIN, users._SIGN_IN_BY_ID, users._SIGNED_IN, sessions._ADD,
            throttles._BLOCKED_UNTIL, throttles._RESET)  # fmt: skip
     for statement in hot:
         assert id(statement) in statements
