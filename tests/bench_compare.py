@@ -2,7 +2,10 @@
 DIR holds (a copy of the shared bench folder, installed with its install.sh), in one run on
 this machine, the way DIR's README says: each server pinned to CPU 1 in turn, the load
 generator on CPU 0, `--engine raw`, the same scenarios and concurrency levels. Prints the
-table of ratios and writes every raw report into the output folder.
+table of ratios and writes every raw report into the output folder. With `--rounds N`, the
+peer and ours are measured in turn N times (both servers stay up, the one not measured
+idle), and the median ratio is printed with its range: on a shared machine, whose speed
+drifts within minutes, one window each can put the two servers in different weather.
 
 Our provider runs as one real `idp serve` process with the production argon2id parameters,
 on SQLite (default) or on PostgreSQL (`--database postgresql+psycopg://…`, a database that
@@ -19,6 +22,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,28 +152,21 @@ def main() -> None:
     parser.add_argument("--scenarios", default=SCENARIOS)
     parser.add_argument("--concurrency", default="8,32")
     parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="peer then ours, this many times; the ratio is the median's")  # fmt: skip
     parser.add_argument("--accounts", type=int, default=40)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", default="bench-results")
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     bench = Path(args.bench).resolve()
     if not (bench / ".venv/bin/python").exists():
         sys.exit(f"{bench}: not an installed bench folder (run its install.sh)")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    reports: dict[str, dict] = {}  # type: ignore[type-arg]
-
-    if not args.skip_peer:
-        subprocess.run([str(bench / "peer-node/start.sh")], env={**os.environ, "PEER_CPUS": "1"},
-                       check=True)  # fmt: skip
-        try:
-            pid = int((bench / "peer-node/run/peer.pid").read_text())
-            reports["peer"] = harness(
-                bench, bench / "targets/peer-node.json", pid, out / "peer", args
-            )
-        finally:
-            subprocess.run([str(bench / "peer-node/stop.sh")], check=False)
+    rounds: list[dict[str, dict]] = []  # type: ignore[type-arg]
 
     workdir = Path(tempfile.mkdtemp(prefix="idp-bench-compare-"))
     port = free_port()
@@ -192,26 +189,55 @@ def main() -> None:
     name = f"CPRO Connect ({database}, {args.workers} worker)"
     target_file = workdir / "target.json"
     target_file.write_text(json.dumps(target(base, confidential, public, users, name)))
+    # Both servers stay up, idle when not measured, so that the rounds can alternate: this
+    # machine's speed drifts within minutes (other tenants of the host), and a ratio is
+    # only fair between windows close in time.
+    peer = not args.skip_peer
+    if peer:
+        subprocess.run([str(bench / "peer-node/start.sh")], env={**os.environ, "PEER_CPUS": "1"},
+                       check=True)  # fmt: skip
     server = subprocess.Popen(
         ["taskset", "-c", "1", IDP, "serve", "--port", str(port), "--workers", str(args.workers)],
         env=env, stdout=(workdir / "serve.log").open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         wait_for(f"{base}/healthz")
-        reports["ours"] = harness(bench, target_file, server.pid, out / "ours", args)
+        peer_pid = int((bench / "peer-node/run/peer.pid").read_text()) if peer else 0
+        for n in range(1, args.rounds + 1):
+            suffix = f"-{n}" if args.rounds > 1 else ""
+            reports: dict[str, dict] = {}  # type: ignore[type-arg]
+            if peer:
+                peer_target = bench / "targets/peer-node.json"
+                reports["peer"] = harness(bench, peer_target, peer_pid, out / f"peer{suffix}", args)
+            reports["ours"] = harness(bench, target_file, server.pid, out / f"ours{suffix}", args)
+            rounds.append(reports)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        if peer:
+            subprocess.run([str(bench / "peer-node/stop.sh")], check=False)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    if "peer" in reports:
-        peer, ours = ops(reports["peer"]), ops(reports["ours"])
-        print(f"\n{'scenario':<22}{'c':>4}{'peer ops/s':>14}{'ours ops/s':>14}{'ratio':>8}")
-        for key in sorted(ours):
-            if peer.get(key):
-                print(f"{key[0]:<22}{key[1]:>4}{peer[key]:>14.1f}{ours[key]:>14.1f}"
-                      f"{ours[key] / peer[key]:>8.2f}")  # fmt: skip
+    if peer:
+        print_ratios(rounds)
     print(f"\nraw reports in {out}")
+
+
+def print_ratios(rounds: list[dict[str, dict]]) -> None:  # type: ignore[type-arg]
+    """Each round's ops/s and ratio; over several rounds, the median ratio and the range."""
+    per_round = [(ops(r["peer"]), ops(r["ours"])) for r in rounds]
+    keys = sorted({key for _, ours in per_round for key in ours})
+    print(f"\n{'scenario':<22}{'c':>4}{'peer ops/s':>14}{'ours ops/s':>14}{'ratio':>8}")
+    for key in keys:
+        ratios = []
+        for peer, ours in per_round:
+            if peer.get(key) and key in ours:
+                ratios.append(ours[key] / peer[key])
+                print(f"{key[0]:<22}{key[1]:>4}{peer[key]:>14.1f}{ours[key]:>14.1f}"
+                      f"{ratios[-1]:>8.2f}")  # fmt: skip
+        if len(ratios) > 1:
+            print(f"{'':<22}{'':>4}{'median ratio over ' + str(len(ratios)) + ' rounds':>28}"
+                  f"{statistics.median(ratios):>8.2f}  ({min(ratios):.2f}-{max(ratios):.2f})")  # fmt: skip
 
 
 if __name__ == "__main__":
