@@ -11,6 +11,7 @@ sign-in and consent are interactions outside this engine, which resume the store
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -93,7 +94,11 @@ _ECHOED = ("client_id", "redirect_uri", "response_type", "response_mode", "scope
 
 
 def _describable(value: str) -> bool:
-    return all(" " <= c <= "~" and c not in '"\\' for c in value)
+    return _DESCRIBABLE.fullmatch(value) is not None
+
+
+# Printable ASCII (space to `~`) but `"` and `\`.
+_DESCRIBABLE = re.compile(r'[ !#-\[\]-~]*')
 
 
 def check_characters(ask: Ask) -> Refused | None:

@@ -3,6 +3,7 @@ targets, and the signed-in session."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from starlette.requests import Request
@@ -55,6 +56,9 @@ def finish(request: Request, response: Response) -> Response:
     return response
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def safe_next(code: str, target: str | None) -> str:
     """Only a path of this establishment: never another host, never another school."""
     home = f"/{code}"
@@ -65,7 +69,7 @@ def safe_next(code: str, target: str | None) -> str:
         not target.startswith(f"/{code}/")
         or target.startswith("//")
         or "\\" in path
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        or _CONTROL.search(target)
         # `/lp-a/../lp-b/…` would land at another establishment once the browser resolves it.
         or any(segment in (".", "..") for segment in path.split("/"))
     ):

@@ -80,8 +80,16 @@ async def login_page(
         notice_style="success" if notice is CHANGED else "notice",
         csrf_field=FIELD,
         csrf_token=csrf_token(request),
+        # Worked out here, not with `{% set %}` in the template: a block's own variables
+        # make Jinja copy the whole context at each later call of `_()` or `url()`.
+        login_invalid="login" in (missing or {}) or _is(error, UNKNOWN_LOGIN),
+        password_invalid="password" in (missing or {}) or _is(error, BAD_PASSWORD),
     )
     return finish(request, response)
+
+
+def _is(error: Message | None, message: Message) -> bool:
+    return error is not None and error.text == message.text
 
 
 async def show(request: Request) -> Response:
