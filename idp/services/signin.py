@@ -269,9 +269,8 @@ class SignIn:
         """Before any password check, in one transaction: is this attempt allowed? If so it
         is counted as a failure of the account already, so that parallel guesses at one
         account cannot all get through. The account's row comes with an attempt allowed:
-        the caller reads its password from it (the session keeps a row only while it is
-        referenced, and reading it again would be a second query). The row is the columns
-        a sign-in reads (`users.sign_in_view`), not an ORM object."""
+        the caller reads its password from it (reading it again would be a second query).
+        The row is the columns a sign-in reads (`users.sign_in_view`), not an ORM object."""
         now = self.rt.clock.now()
         establishment = self._tenant(session, establishment_id)
         user = users.sign_in_view(session, establishment, login) if login else None
@@ -403,9 +402,9 @@ class SignIn:
         now = self.rt.clock.now()
         establishment = self._tenant(session, establishment_id)
         # Read again, and locked: the password was checked against what was read before
-        # the hash, and a reset, a change or incident mode may have replaced it meanwhile
-        # (the session's copy of the row is from then). Locked, a replacement that comes
-        # after this finds the session this opens, and ends it.
+        # the hash, and a reset, a change or incident mode may have replaced it meanwhile.
+        # Locked, a replacement that comes after this finds the session this opens, and
+        # ends it.
         assert reserved.user_id is not None
         user = users.sign_in_view_locked(session, establishment, reserved.user_id)
         if user is not None and checked is not None and not _still_current(
