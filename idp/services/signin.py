@@ -663,7 +663,9 @@ class SignIn:
     ) -> PasswordChange:
         now = self.rt.clock.now()
         establishment = self._establishment(session, establishment_id)
-        user = session.get(User, user_id, with_for_update=True)
+        # Read again (populate_existing): the request may hold this account's row from
+        # before the password was checked, and a change meanwhile must not be written over.
+        user = session.get(User, user_id, with_for_update=True, populate_existing=True)
         if user is None or user.establishment_id != establishment.id or not user.active:
             return PasswordChange(False)
         if expected_fingerprint and password_fingerprint(user) != expected_fingerprint:

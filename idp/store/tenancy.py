@@ -5,10 +5,12 @@ statement nor recomputes its cache key at every request."""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Executable, Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from idp.models import Establishment
 from idp.store import plans
@@ -48,15 +50,33 @@ def core(
 
 
 def _connection(session: Session) -> Connection:
-    """`session.connection()`, kept for the rest of its transaction: asked again at every
-    statement, the session's checks of its state cost as much as a planned statement."""
-    transaction = session.get_transaction()
+    """`session.connection()`, kept while the session's transaction and its innermost
+    SAVEPOINT are the same: asked again at every statement, the session's checks of its
+    state cost as much as a planned statement. A new SAVEPOINT (`begin_nested`) asks the
+    session again, which is what emits it. Weak references: a strong one to a transaction,
+    which refers to its session, would make a cycle through `session.info`."""
+    root, nested = session.get_transaction(), session.get_nested_transaction()
     kept = session.info.get(_CONNECTION)
-    if kept is not None and kept[0] is transaction and transaction.is_active:  # type: ignore[union-attr]
-        return kept[1]  # type: ignore[no-any-return]
-    connection = session.connection()  # begins the transaction if none is under way
-    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    if (
+        kept is not None
+        and root is not None
+        and kept[0]() is root
+        and kept[1]() is nested
+        and (nested or root).is_active
+    ):
+        return kept[2]  # type: ignore[no-any-return]
+    connection = session.connection()  # begins the transaction, or the SAVEPOINT
+    root, nested = session.get_transaction(), session.get_nested_transaction()
+    session.info[_CONNECTION] = (weakref.ref(root), _ref(nested), connection)  # type: ignore[arg-type]
     return connection
+
+
+def _ref(transaction: SessionTransaction | None) -> Callable[[], SessionTransaction | None]:
+    return weakref.ref(transaction) if transaction is not None else _none
+
+
+def _none() -> None:
+    return None
 
 
 _CONNECTION = "idp.connection"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from idp.models import Throttle
-from idp.store import throttles
+from idp.store import tenancy, throttles
 
 
 def _reserve(rt, now, *, delay, honour_block=True):  # type: ignore[no-untyped-def]
@@ -66,3 +68,47 @@ def test_a_count_sets_clears_or_leaves_the_block_as_its_delay_says(rt, clock):  
     past = later + timedelta(minutes=6)
     assert _reserve(rt, past, delay=no_delay) == 6
     assert _block(rt) is None
+
+
+def test_two_first_attempts_at_once_both_count(rt, clock):  # type: ignore[no-untyped-def]
+    """Two requests count the first failure of a new scope at the same moment (a class
+    behind a new address): the one whose INSERT of the row loses counts on the winner's
+    row. On PostgreSQL the lost INSERT waits for the winner's commit, then fails inside its
+    SAVEPOINT: its transaction must go on, not be aborted (a 500 at sign-in)."""
+    now = clock.now()
+    first = rt.database.unit_of_work()
+    try:
+        counted = throttles.reserve(
+            first.session,
+            "ip:192.0.2.7",
+            now=now,
+            forget_before=now - timedelta(hours=1),
+            by_window=True,
+            delay_for=throttles.never,
+        )
+        assert counted == 1  # its row inserted, not committed yet
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(_reserve, rt, now, delay=throttles.never)
+            # The second now waits: on the row's unique key (PostgreSQL), or for the
+            # write lock (SQLite, where it then finds the row and counts on it).
+            time.sleep(0.5)
+            first.commit()
+            assert second.result(timeout=30) == 2
+    finally:
+        first.close()
+
+
+def test_a_savepoint_gets_the_connection_again(rt):  # type: ignore[no-untyped-def]
+    """The statements of `tenancy.core` keep the session's connection for its transaction,
+    but a SAVEPOINT begun meanwhile is emitted: a statement inside it runs inside it."""
+    uow = rt.database.unit_of_work()
+    try:
+        session = uow.session
+        outer = tenancy._connection(session)
+        assert not outer.in_nested_transaction()
+        with session.begin_nested():
+            assert tenancy._connection(session).in_nested_transaction()
+        assert tenancy._connection(session) is outer
+        uow.rollback()
+    finally:
+        uow.close()

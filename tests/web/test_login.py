@@ -4,9 +4,11 @@ change, SSO sessions, CSRF. Throttling has its own file."""
 from __future__ import annotations
 
 import re
-from datetime import date
+import threading
+from datetime import date, timedelta
 from html import unescape
 
+import anyio.to_thread
 import pytest
 from sqlalchemy import select
 
@@ -456,6 +458,38 @@ def test_voluntary_change_needs_the_current_password_and_ends_other_sessions(
             assert thief.get(f"/{school}").status_code == 303
         assert phone.get(f"/{school}").status_code == 303  # the other one ended
     assert sign_in(client, school, "lea.martin", "une autre phrase bien longue").status_code == 303
+
+
+def test_a_temporary_password_sent_during_a_change_stops_working(client, school, lea, rt):  # type: ignore[no-untyped-def]
+    """A temporary password sent by email while a voluntary change is being hashed (the
+    forgot form, in another request) is voided by the change, as any new password voids
+    one: the change reads the account again rather than write over what it held."""
+    personal(rt, school, "lea.martin")
+    sign_in(client, school, "lea.martin", NEW)
+    client.get(f"/{school}/password/change")
+    hash_async = rt.hasher.hash_async
+
+    def send_temporary() -> None:
+        with rt.database.session() as session:
+            lea_row = session.scalar(select(User).where(User.login == "lea.martin"))
+            lea_row.temp_password_hash = "sent meanwhile"
+            lea_row.temp_password_expires_at = rt.clock.now() + timedelta(hours=1)
+
+    async def hash_while_sent(password: str) -> str:
+        other = threading.Thread(target=send_temporary)
+        other.start()
+        await anyio.to_thread.run_sync(other.join)
+        return await hash_async(password)
+
+    rt.hasher.hash_async = hash_while_sent  # type: ignore[method-assign]
+    try:
+        done = change_password(client, school, "une autre phrase bien longue", current=NEW)
+    finally:
+        rt.hasher.hash_async = hash_async  # type: ignore[method-assign]
+    assert done.status_code == 303
+    with rt.database.session() as session:
+        lea_row = session.scalar(select(User).where(User.login == "lea.martin"))
+        assert lea_row.temp_password_hash is None
 
 
 def test_deactivated_account_cannot_sign_in(client, school, lea, rt):
