@@ -11,10 +11,9 @@ A statement gets no plan, and goes through SQLAlchemy, when anything is left to 
 execution: a value computed by a column default, an INSERT's RETURNING, an expanding IN, a
 parameter neither given nor fixed in the statement (a literal's), an INSERT into a table
 not keyed by one integer column (SQLite's rowid). An UPDATE's or DELETE's RETURNING is
-read as a query's rows. On
-PostgreSQL every statement goes through SQLAlchemy: there each is a round trip, and
-SQLAlchemy handles a lost connection. Errors are SQLAlchemy's own exception classes, made
-as SQLAlchemy makes them.
+read as a query's rows. On PostgreSQL every statement goes through SQLAlchemy: there each
+is a round trip, and SQLAlchemy handles a lost connection. Errors are SQLAlchemy's own
+exception classes, made as SQLAlchemy makes them.
 """
 
 from __future__ import annotations
