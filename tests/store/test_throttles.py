@@ -12,18 +12,22 @@ from idp.models import Throttle
 from idp.store import tenancy, throttles
 
 
+def _count(session, now, *, delay, honour_block=True):  # type: ignore[no-untyped-def]
+    return throttles.reserve(
+        session,
+        "ip:192.0.2.7",
+        now=now,
+        forget_before=now - timedelta(hours=1),
+        by_window=True,
+        delay_for=delay,
+        honour_block=honour_block,
+    )
+
+
 def _reserve(rt, now, *, delay, honour_block=True):  # type: ignore[no-untyped-def]
     uow = rt.database.unit_of_work()
     try:
-        failures = throttles.reserve(
-            uow.session,
-            "ip:192.0.2.7",
-            now=now,
-            forget_before=now - timedelta(hours=1),
-            by_window=True,
-            delay_for=delay,
-            honour_block=honour_block,
-        )
+        failures = _count(uow.session, now, delay=delay, honour_block=honour_block)
         uow.commit()
         return failures
     finally:
@@ -78,15 +82,8 @@ def test_two_first_attempts_at_once_both_count(rt, clock):  # type: ignore[no-un
     now = clock.now()
     first = rt.database.unit_of_work()
     try:
-        counted = throttles.reserve(
-            first.session,
-            "ip:192.0.2.7",
-            now=now,
-            forget_before=now - timedelta(hours=1),
-            by_window=True,
-            delay_for=throttles.never,
-        )
-        assert counted == 1  # its row inserted, not committed yet
+        # Its row inserted, not committed yet.
+        assert _count(first.session, now, delay=throttles.never) == 1
         with ThreadPoolExecutor(max_workers=1) as pool:
             second = pool.submit(_reserve, rt, now, delay=throttles.never)
             # The second now waits: on the row's unique key (PostgreSQL), or for the
